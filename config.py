@@ -1,0 +1,137 @@
+"""Every setting, read from the environment once and validated with clear errors.
+
+Nothing else in the code reads ``os.environ``: a typo in a variable shows up
+here, at start-up, not as a confusing failure in the middle of an answer.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_MODEL = "gpt-4.1-mini"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    slack_signing_secret: str | None
+    access_token: str | None
+    slack_api_url: str
+    slack_app_id: str | None
+    openai_api_key: str | None
+    openai_base_url: str | None
+    openai_model: str
+    openai_api: str  # "responses" or "chat"
+    openai_max_retries: int
+    practice_mode: bool
+    practice_token_delay: float
+    stream_update_interval: float
+    first_token_timeout: float
+    context_token_budget: int
+    max_output_tokens: int | None
+    system_prompt: str | None
+    system_prompt_preset: str
+    dispatch: str  # "thread" ("pubsub" arrives with issue 3)
+    dispatch_workers: int
+    store: str
+    log_level: str
+
+    def secrets(self) -> list[str]:
+        """Values that must never reach a log line or a Slack message."""
+        return [
+            s
+            for s in (self.slack_bot_token, self.slack_signing_secret, self.access_token, self.openai_api_key)
+            if s
+        ]
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}, not {raw}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (_text(env, name) or default).lower()
+    if raw not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    signing_secret = _text(env, "SLACK_SIGNING_SECRET")
+    access_token = _text(env, "ACCESS_TOKEN")
+    if not signing_secret and not access_token:
+        raise ConfigError(
+            "Refusing to start: set SLACK_SIGNING_SECRET (recommended) and/or ACCESS_TOKEN "
+            "so that requests can be verified as coming from Slack."
+        )
+    bot_token = _text(env, "SLACK_BOT_TOKEN")
+    if not bot_token:
+        raise ConfigError("Refusing to start: set SLACK_BOT_TOKEN (the app's xoxb- bot token).")
+
+    api_key = _text(env, "OPENAI_API_KEY")
+    practice = _bool(env, "PRACTICE_MODE", default=api_key is None)
+    max_output = _number(env, "MAX_OUTPUT_TOKENS", 0, 0, 1_000_000)
+    slack_api_url = _text(env, "SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    if not slack_api_url.endswith("/"):
+        slack_api_url += "/"
+    dispatch = _choice(env, "DISPATCH", "thread", ("thread", "pubsub"))
+    if dispatch == "pubsub":
+        raise ConfigError("DISPATCH=pubsub is not available yet; use DISPATCH=thread.")
+
+    return Settings(
+        slack_bot_token=bot_token,
+        slack_signing_secret=signing_secret,
+        access_token=access_token,
+        slack_api_url=slack_api_url,
+        slack_app_id=_text(env, "SLACK_APP_ID"),
+        openai_api_key=api_key,
+        openai_base_url=_text(env, "OPENAI_BASE_URL"),
+        openai_model=_text(env, "OPENAI_MODEL") or DEFAULT_MODEL,
+        openai_api=_choice(env, "OPENAI_API", "responses", ("responses", "chat")),
+        openai_max_retries=int(_number(env, "OPENAI_MAX_RETRIES", 2, 0, 10)),
+        practice_mode=practice,
+        practice_token_delay=_number(env, "PRACTICE_TOKEN_DELAY", 0.04, 0, 5),
+        stream_update_interval=_number(env, "STREAM_UPDATE_INTERVAL", 0.8, 0.05, 60),
+        first_token_timeout=_number(env, "FIRST_TOKEN_TIMEOUT", 60, 1, 600),
+        context_token_budget=int(_number(env, "CONTEXT_TOKEN_BUDGET", 16000, 500, 2_000_000)),
+        max_output_tokens=int(max_output) or None,
+        system_prompt=_text(env, "SYSTEM_PROMPT"),
+        system_prompt_preset=_text(env, "SYSTEM_PROMPT_PRESET") or "default",
+        dispatch=dispatch,
+        dispatch_workers=int(_number(env, "DISPATCH_WORKERS", 16, 1, 256)),
+        store=_choice(env, "STORE", "sqlite", ("sqlite", "firestore")),
+        log_level=(_text(env, "LOG_LEVEL") or "INFO").upper(),
+    )

@@ -1,0 +1,260 @@
+"""Raw Slack payloads in, typed values out.
+
+This is the only module that looks at the JSON Slack sends us; everything
+deeper works with the dataclasses below. Anything malformed raises
+``BadRequest`` (the entry point answers 400); anything well formed that we do
+not handle becomes ``Ignore`` (answered 200, nothing else happens).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+# Callback and action IDs are contracts (DESIGN.md): the manifest and operators rely on them.
+STOP_CALLBACK_ID = "abort_openai_api"
+DELETE_CALLBACK_ID = "delete_message"
+STOP_BUTTON_ACTION_ID = "abort_openai_api"
+
+REPLY_EVENT_TYPE = "assistant_reply"
+ABORTED_EVENT_TYPE = "aborted"
+BOT_REPLY_EVENT_TYPES = (REPLY_EVENT_TYPE, ABORTED_EVENT_TYPE)
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+class BadRequest(ValueError):
+    """The request is malformed; the message is safe to return to the caller."""
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    user_id: str
+    bot_id: str | None = None
+    app_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UrlVerification:
+    challenge: str
+
+
+@dataclass(frozen=True)
+class Ignore:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question for the model: answer it in the thread rooted at ``thread_ts``."""
+
+    event_id: str
+    team_id: str
+    channel: str
+    channel_type: str
+    user: str
+    text: str
+    ts: str
+    thread_ts: str
+    # A follow-up in a channel thread without a mention is only answered when
+    # the bot already takes part in that thread; the worker checks.
+    needs_participation: bool = False
+
+    @property
+    def in_thread(self) -> bool:
+        return self.thread_ts != self.ts
+
+
+@dataclass(frozen=True)
+class ReplyMetadata:
+    event_type: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def asker(self) -> str | None:
+        value = self.payload.get("asker")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class TargetMessage:
+    """The message a shortcut or button was used on, as far as the payload tells."""
+
+    ts: str
+    thread_ts: str | None
+    user: str | None
+    bot_id: str | None
+    text: str
+    blocks: list[dict] | None
+    metadata: ReplyMetadata | None  # None: not in the payload, read it back from Slack
+
+
+@dataclass(frozen=True)
+class MessageAction:
+    """Stop or delete, from a message shortcut or the Stop button."""
+
+    kind: str  # "stop" | "delete"
+    via: str  # "shortcut" | "button"
+    channel: str
+    user: str
+    trigger_id: str | None
+    message: TargetMessage
+
+
+Event = Union[UrlVerification, Ignore, Ask]
+Interaction = Union[MessageAction, Ignore]
+
+
+def _require(mapping: Any, key: str, kind: type = str) -> Any:
+    if not isinstance(mapping, dict):
+        raise BadRequest("malformed payload")
+    value = mapping.get(key)
+    if not isinstance(value, kind) or (kind is str and not value):
+        raise BadRequest(f"missing or invalid field: {key}")
+    return value
+
+
+def strip_mention(text: str, bot_user_id: str) -> str:
+    """Remove mentions of the bot (only the bot: other people's mentions carry meaning)."""
+    stripped = _MENTION.sub(lambda m: "" if m.group(1) == bot_user_id else m.group(0), text)
+    return re.sub(r"[ \t]{2,}", " ", stripped).strip()
+
+
+def mentions(text: str, user_id: str) -> bool:
+    return any(m.group(1) == user_id for m in _MENTION.finditer(text))
+
+
+def parse_metadata(raw: Any) -> ReplyMetadata | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("event_type"), str):
+        return None
+    payload = raw.get("event_payload")
+    return ReplyMetadata(raw["event_type"], payload if isinstance(payload, dict) else {})
+
+
+def parse_event_body(body: Any, bot: BotIdentity | None) -> Event:
+    """An Events API JSON body → UrlVerification, Ask or Ignore."""
+    if not isinstance(body, dict):
+        raise BadRequest("expected a JSON object")
+    kind = body.get("type")
+    if kind == "url_verification":
+        return UrlVerification(_require(body, "challenge"))
+    if kind != "event_callback":
+        if isinstance(kind, str) and kind:
+            return Ignore(f"unhandled request type {kind}")
+        raise BadRequest("missing or invalid field: type")
+    event = _require(body, "event", dict)
+    event_id = _require(body, "event_id")
+    if bot is not None and _for_someone_else(body, bot):
+        return Ignore("event for another app")
+    return _parse_event(event, event_id, body.get("team_id") or "", bot)
+
+
+def _for_someone_else(body: dict, bot: BotIdentity) -> bool:
+    if bot.app_id and body.get("api_app_id") not in (None, bot.app_id):
+        return True
+    # Slack lists the installation an event is delivered for; ours names our bot user.
+    authorizations = body.get("authorizations")
+    if isinstance(authorizations, list) and authorizations:
+        return not any(isinstance(a, dict) and a.get("user_id") == bot.user_id for a in authorizations)
+    return False
+
+
+def _parse_event(event: dict, event_id: str, team_id: str, bot: BotIdentity | None) -> Event:
+    event_type = _require(event, "type")
+    if event_type not in ("message", "app_mention"):
+        return Ignore(f"unhandled event {event_type}")
+    if event.get("subtype"):
+        # Edits, deletions, joins, bot posts, …: never a new question.
+        return Ignore(f"message subtype {event['subtype']}")
+    if event.get("bot_id") or event.get("bot_profile"):
+        return Ignore("message from a bot")
+    user = event.get("user")
+    if not isinstance(user, str) or not user:
+        return Ignore("message without a user")
+    bot_user = bot.user_id if bot else ""
+    if user == bot_user:
+        return Ignore("own message")
+    channel = _require(event, "channel")
+    ts = _require(event, "ts")
+    raw_text = event.get("text")
+    if not isinstance(raw_text, str):
+        raise BadRequest("missing or invalid field: text")
+    thread_ts = event.get("thread_ts") if isinstance(event.get("thread_ts"), str) else None
+    channel_type = event.get("channel_type") if isinstance(event.get("channel_type"), str) else ""
+
+    needs_participation = False
+    if event_type == "app_mention":
+        channel_type = channel_type or "channel"
+    elif channel_type == "im":
+        pass
+    elif channel_type in ("channel", "group", "mpim"):
+        if bot_user and mentions(raw_text, bot_user):
+            return Ignore("mention: answered through app_mention")
+        if not thread_ts or thread_ts == ts:
+            return Ignore("channel message outside a thread")
+        needs_participation = True
+    else:
+        return Ignore(f"message in unhandled channel type {channel_type or 'unknown'}")
+
+    text = strip_mention(raw_text, bot_user) if bot_user else raw_text.strip()
+    if not text:
+        return Ignore("empty message")
+    return Ask(
+        event_id=event_id,
+        team_id=team_id,
+        channel=channel,
+        channel_type=channel_type,
+        user=user,
+        text=text,
+        ts=ts,
+        thread_ts=thread_ts or ts,
+        needs_participation=needs_participation,
+    )
+
+
+def parse_interaction_form(form_payload: str) -> Interaction:
+    """The ``payload`` field of an interactivity request → MessageAction or Ignore."""
+    try:
+        payload = json.loads(form_payload)
+    except (ValueError, TypeError):
+        raise BadRequest("payload is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("payload must be a JSON object")
+    kind = _require(payload, "type")
+    if kind == "message_action":
+        callback = _require(payload, "callback_id")
+        actions = {STOP_CALLBACK_ID: "stop", DELETE_CALLBACK_ID: "delete"}
+        if callback not in actions:
+            return Ignore(f"unknown shortcut {callback}")
+        return _message_action(payload, actions[callback], "shortcut")
+    if kind == "block_actions":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+            raise BadRequest("missing or invalid field: actions")
+        if actions[0].get("action_id") != STOP_BUTTON_ACTION_ID:
+            return Ignore(f"unknown action {actions[0].get('action_id')}")
+        return _message_action(payload, "stop", "button")
+    if kind in ("view_submission", "view_closed", "shortcut"):
+        return Ignore(f"unhandled interaction {kind}")
+    return Ignore(f"unknown interaction type {kind}")
+
+
+def _message_action(payload: dict, kind: str, via: str) -> MessageAction:
+    channel = _require(_require(payload, "channel", dict), "id")
+    user = _require(_require(payload, "user", dict), "id")
+    message = _require(payload, "message", dict)
+    ts = _require(message, "ts")
+    trigger_id = payload.get("trigger_id") if isinstance(payload.get("trigger_id"), str) else None
+    blocks = message.get("blocks") if isinstance(message.get("blocks"), list) else None
+    thread_ts = message.get("thread_ts") if isinstance(message.get("thread_ts"), str) else None
+    target = TargetMessage(
+        ts=ts,
+        thread_ts=thread_ts,
+        user=message.get("user") if isinstance(message.get("user"), str) else None,
+        bot_id=message.get("bot_id") if isinstance(message.get("bot_id"), str) else None,
+        text=message.get("text") if isinstance(message.get("text"), str) else "",
+        blocks=blocks,
+        metadata=parse_metadata(message.get("metadata")),
+    )
+    return MessageAction(kind=kind, via=via, channel=channel, user=user, trigger_id=trigger_id, message=target)

@@ -1,0 +1,84 @@
+"""Structured logs: one JSON object a line with ``severity``, as Cloud Logging reads them.
+
+Every line passes through a redactor, so a secret that slips into a message or
+an exception (a token in a URL, a key echoed by an error) is masked before it
+is written.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import traceback
+from typing import Iterable
+
+# Shapes of Slack tokens and OpenAI keys, masked even when we do not know the value.
+_SECRET_SHAPES = re.compile(r"(xox[abposr]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,}|sk-[A-Za-z0-9_-]{8,})")
+
+
+class Redactor:
+    def __init__(self, secrets: Iterable[str] = ()):
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return _SECRET_SHAPES.sub("[redacted]", text)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor):
+        super().__init__()
+        self._redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "severity": record.levelname if record.levelname != "WARNING" else "WARNING",
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        fields = getattr(record, "fields", None)
+        if fields:
+            entry.update(fields)
+        if record.exc_info:
+            entry["exception"] = "".join(traceback.format_exception(*record.exc_info))
+        return self._redact(json.dumps(entry, ensure_ascii=False, default=str))
+
+
+def configure(level: str, secrets: Iterable[str]) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(Redactor(secrets)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Library chatter (HTTP request lines with URLs) stays out unless asked for.
+    for noisy in ("urllib3", "httpx", "httpx2", "httpcore", "httpcore2", "openai", "slack_sdk"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def get(name: str) -> "FieldLogger":
+    return FieldLogger(logging.getLogger(name))
+
+
+class FieldLogger:
+    """``log.info("posted", channel=..., ts=...)``: keyword fields become JSON fields."""
+
+    def __init__(self, logger: logging.Logger):
+        self._logger = logger
+
+    def _log(self, level: int, message: str, exc_info=None, **fields) -> None:
+        if self._logger.isEnabledFor(level):
+            self._logger.log(level, message, exc_info=exc_info, extra={"fields": fields})
+
+    def debug(self, message: str, **fields) -> None:
+        self._log(logging.DEBUG, message, **fields)
+
+    def info(self, message: str, **fields) -> None:
+        self._log(logging.INFO, message, **fields)
+
+    def warning(self, message: str, **fields) -> None:
+        self._log(logging.WARNING, message, **fields)
+
+    def error(self, message: str, exc_info=None, **fields) -> None:
+        self._log(logging.ERROR, message, exc_info=exc_info, **fields)

@@ -1,0 +1,51 @@
+"""Practice mode: a local responder that streams like a model without calling any API.
+
+It lets an operator check the whole Slack wiring (events, threads, streaming,
+stop, delete) without spending credits. The answer says clearly what it is.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from typing import Iterator
+
+from context import ModelInput, estimate_tokens
+from llm import Usage
+
+FIRST_TOKEN_DELAY_FACTOR = 8  # a real model takes a moment before its first token
+
+
+class PracticeStream:
+    def __init__(self, model_input: ModelInput, token_delay: float):
+        self.usage = None
+        self.notice = None
+        self._input = model_input
+        self._delay = token_delay
+        self._closed = threading.Event()
+
+    def answer_text(self) -> str:
+        question = self._input.turns[-1].text
+        quoted = question if len(question) <= 300 else question[:300] + "…"
+        earlier = len(self._input.turns) - 1
+        return (
+            "🧪 *Practice mode* — this answer comes from a local stand-in; no model API was called "
+            "and nothing was spent.\n\n"
+            f"You asked: “{quoted}”\n\n"
+            f"- Thread context: {earlier} earlier message(s) would be sent to the model"
+            f"{f' ({self._input.dropped_turns} older ones dropped to fit the budget)' if self._input.dropped_turns else ''}.\n"
+            f"- Estimated input size: about {self._input.estimated_tokens} tokens.\n\n"
+            "Set `OPENAI_API_KEY` (and unset `PRACTICE_MODE`) to get real answers."
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        text = self.answer_text()
+        if self._closed.wait(self._delay * FIRST_TOKEN_DELAY_FACTOR):
+            return
+        for piece in re.findall(r"\S+\s*|\s+", text):
+            yield piece
+            if self._closed.wait(self._delay):
+                return
+        self.usage = Usage(self._input.estimated_tokens, estimate_tokens(text))
+
+    def close(self) -> None:
+        self._closed.set()

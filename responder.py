@@ -1,0 +1,151 @@
+"""The answer loop: placeholder → context → model stream → debounced updates → final text.
+
+Knows nothing of HTTP, Flask or Pub/Sub: it takes an ``Ask`` and the services
+it needs, so every adapter (Cloud Functions, a local server, later Socket
+Mode) runs the same answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import llm
+import logs
+from config import Settings
+from context import ModelInput, QuestionTooLong, history_turns, trim_to_budget
+from events import Ask
+from reply_format import PLACEHOLDER_TEXT, STATUS_STREAMING, ReplyTag, error_marker, reply_metadata, streaming_blocks
+from shortcuts import supersede
+from slack_client import SlackGateway, SlackMessage
+from streaming_reply import StreamingReply
+
+log = logs.get(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    slack: SlackGateway
+    system_prompt: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    marker: str | None
+    status: str  # "done" | "error"
+    usage: llm.Usage | None = None
+
+
+def answer(ask: Ask, services: Services) -> None:
+    slack = services.slack
+    thread: list[SlackMessage] = []
+    if ask.needs_participation:
+        # A channel thread without a mention: answer only where the bot already takes part.
+        thread = slack.thread(ask.channel, ask.thread_ts)
+        if not any(slack.is_own(m) for m in thread):
+            log.info("not part of this thread", channel=ask.channel, event_id=ask.event_id)
+            return
+
+    tag = ReplyTag(asker=ask.user, question_ts=ask.ts)
+    placeholder = slack.post_until_landed(
+        ask.channel, ask.thread_ts, PLACEHOLDER_TEXT, streaming_blocks(""), reply_metadata(tag, STATUS_STREAMING)
+    )
+    if not placeholder.ts:
+        log.error("could not post the placeholder", channel=ask.channel, error=placeholder.error)
+        return
+    log.info("answering", event_id=ask.event_id, channel=ask.channel, reply_ts=placeholder.ts)
+
+    reply = StreamingReply(slack, ask.channel, ask.thread_ts, tag, placeholder.ts,
+                           services.settings.stream_update_interval)
+    outcome = Outcome(error_marker("Something went wrong on my side; please try again."), "error")
+    try:
+        if ask.in_thread and not thread:
+            thread = slack.thread(ask.channel, ask.thread_ts)
+        supersede(ask.channel, thread, ask.ts, ask.user, slack)
+        outcome = _generate(ask, thread, reply, services)
+    except Exception:
+        log.error("answer loop failed", event_id=ask.event_id, exc_info=True)
+    finally:
+        report = reply.finish(outcome.marker, outcome.status)
+    _record_usage(ask, services.settings, outcome, report.stop is not None)
+
+
+def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, services: Services) -> Outcome:
+    settings = services.settings
+    me = services.slack.identity()
+    turns = history_turns(thread, ask, me.user_id, services.slack.is_own)
+    budget = settings.context_token_budget
+    try:
+        model_input = trim_to_budget(services.system_prompt, turns, budget)
+    except QuestionTooLong as too_long:
+        return Outcome(error_marker(
+            f"Your message is too long for me: about {too_long.tokens:,} tokens, and the limit is "
+            f"{too_long.budget:,}. Please shorten it or split it into parts."), "error")
+    try:
+        usage, notice = _stream_once(model_input, reply, settings)
+    except llm.ModelError as error:
+        if error.kind == "context_length_exceeded" and not reply.text and len(model_input.turns) > 1:
+            # Our estimate fitted, the model's real count did not: trim harder, once.
+            try:
+                smaller = trim_to_budget(services.system_prompt, turns, max(budget // 2, 1))
+                usage, notice = _stream_once(smaller, reply, settings)
+            except (llm.ModelError, QuestionTooLong) as again:
+                return Outcome(error_marker(_sentence(again)), "error")
+        else:
+            return Outcome(error_marker(error.sentence), "error")
+    return Outcome(error_marker(notice) if notice else None, "done", usage)
+
+
+def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Settings):
+    stream = llm.open_stream(settings, model_input)
+    reply.set_on_stop(stream.close)
+    deadline = llm.FirstTokenDeadline(stream, settings.first_token_timeout)
+    got_text = False
+    try:
+        for delta in stream:
+            if not got_text:
+                deadline.got_text()
+                got_text = True
+            reply.append(delta)
+            if reply.stop:
+                break
+    except Exception as error:
+        if reply.stop:
+            pass  # we closed the stream ourselves
+        elif deadline.fired and not got_text:
+            raise llm.timeout_error(settings.first_token_timeout) from None
+        else:
+            raise llm.as_model_error(error, settings, got_text) from None
+    finally:
+        deadline.cancel()
+        reply.set_on_stop(None)
+        _close_quietly(stream)
+    if deadline.fired and not got_text and not reply.stop:
+        raise llm.timeout_error(settings.first_token_timeout)
+    return stream.usage, stream.notice
+
+
+def _close_quietly(stream) -> None:
+    try:
+        stream.close()  # closing the HTTP response is what stops the billing
+    except Exception:
+        pass
+
+
+def _sentence(error: Exception) -> str:
+    if isinstance(error, llm.ModelError):
+        return error.sentence
+    return "This conversation is too long for the model; start a new thread or shorten the question."
+
+
+def _record_usage(ask: Ask, settings: Settings, outcome: Outcome, stopped: bool) -> None:
+    usage = outcome.usage
+    log.info(
+        "usage",
+        model="practice" if settings.practice_mode else settings.openai_model,
+        user=ask.user,
+        channel=ask.channel,
+        team=ask.team_id,
+        input_tokens=usage.input_tokens if usage else None,
+        output_tokens=usage.output_tokens if usage else None,
+        status="stopped" if stopped else outcome.status,
+    )

@@ -1,0 +1,113 @@
+"""Quick actions done inline, within Slack's 3 seconds: stop an answer, delete one.
+
+Only the person who asked may stop or delete an answer; the asker is read
+from the reply's metadata, fresh from Slack, never from the click itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import logs
+from events import ABORTED_EVENT_TYPE, BOT_REPLY_EVENT_TYPES, REPLY_EVENT_TYPE, MessageAction
+from reply_format import STATUS_STREAMING, aborted_metadata, fallback_text, streaming_blocks
+from slack_client import SlackGateway, SlackMessage
+
+log = logs.get(__name__)
+
+NOT_A_REPLY = "This works only on Threadwise's answers; nothing was changed."
+
+
+@dataclass(frozen=True)
+class AnswerParts:
+    """Every message of one answer (long answers span several), in order."""
+
+    messages: list[SlackMessage]
+
+    @property
+    def streaming(self) -> list[SlackMessage]:
+        return [
+            m for m in self.messages
+            if m.metadata and m.metadata.event_type == REPLY_EVENT_TYPE
+            and m.metadata.payload.get("status") == STATUS_STREAMING
+        ]
+
+    @property
+    def stopped(self) -> bool:
+        return any(m.metadata and m.metadata.event_type == ABORTED_EVENT_TYPE for m in self.messages)
+
+
+def handle(action: MessageAction, slack: SlackGateway) -> None:
+    me = slack.identity()
+    target = action.message
+    thread_ts = target.thread_ts
+    if target.user != me.user_id and (target.bot_id is None or target.bot_id != me.bot_id):
+        return _tell(slack, action, NOT_A_REPLY)
+    thread = slack.thread(action.channel, thread_ts or target.ts)
+    fresh = next((m for m in thread if m.ts == target.ts), None)
+    if fresh is None:
+        return _tell(slack, action, "That message no longer exists.")
+    if fresh.metadata is None or fresh.metadata.event_type not in BOT_REPLY_EVENT_TYPES:
+        return _tell(slack, action, NOT_A_REPLY)
+    asker = fresh.metadata.asker
+    if asker != action.user:
+        verb = "stop" if action.kind == "stop" else "delete"
+        who = f"<@{asker}>" if asker else "the person who asked"
+        return _tell(slack, action, f"Only {who}, who asked the question, can {verb} this answer; nothing was changed.")
+    parts = answer_parts(thread, fresh, slack)
+    if action.kind == "stop":
+        stop(action, parts, slack)
+    else:
+        delete(action, parts, slack)
+
+
+def answer_parts(thread: list[SlackMessage], target: SlackMessage, slack: SlackGateway) -> AnswerParts:
+    answer_id = target.metadata.payload.get("answer") or target.ts if target.metadata else target.ts
+    parts = [
+        m for m in thread
+        if slack.is_own(m) and m.metadata is not None
+        and (m.ts == answer_id or m.metadata.payload.get("answer") == answer_id)
+    ]
+    return AnswerParts(parts or [target])
+
+
+def stop(action: MessageAction, parts: AnswerParts, slack: SlackGateway, reason: str = "stopped") -> None:
+    streaming = parts.streaming
+    if not streaming:
+        message = "This answer was already stopped." if parts.stopped else "This answer has already finished."
+        return _tell(slack, action, message)
+    for message in streaming:
+        # The streaming loop reads this flag back from its next chat.update and
+        # ends the answer; the text written here is what the message already shows.
+        slack.update(
+            action.channel, message.ts, fallback_text(message.text), streaming_blocks(message.text),
+            aborted_metadata(message.metadata.payload, action.user, reason),
+        )
+    log.info("answer stopped", channel=action.channel, ts=streaming[-1].ts, via=action.via)
+    if action.via == "shortcut":
+        slack.open_notice(action.trigger_id, "Stopped", "Generating stopped. The answer ends where it was.")
+
+
+def delete(action: MessageAction, parts: AnswerParts, slack: SlackGateway) -> None:
+    for message in parts.messages:
+        slack.delete(action.channel, message.ts)
+    log.info("answer deleted", channel=action.channel, parts=len(parts.messages))
+    slack.open_notice(action.trigger_id, "Deleted", "The answer was deleted.")
+
+
+def supersede(channel: str, thread: list[SlackMessage], before_ts: str, by_user: str, slack: SlackGateway) -> int:
+    """A newer question in a thread stops the answers still streaming there."""
+    stopped = 0
+    for message in thread:
+        meta = message.metadata
+        if (meta and meta.event_type == REPLY_EVENT_TYPE and meta.payload.get("status") == STATUS_STREAMING
+                and float(message.ts) < float(before_ts) and slack.is_own(message)):
+            slack.update(
+                channel, message.ts, fallback_text(message.text), streaming_blocks(message.text),
+                aborted_metadata(meta.payload, by_user, "superseded"),
+            )
+            stopped += 1
+    return stopped
+
+
+def _tell(slack: SlackGateway, action: MessageAction, text: str) -> None:
+    slack.post_ephemeral(action.channel, action.user, text, thread_ts=action.message.thread_ts)

@@ -1,0 +1,235 @@
+"""Every Slack Web API call the bot makes, with Slack's errors turned into outcomes.
+
+Callers get typed results (``SlackMessage``, ``WriteOutcome``) instead of
+``SlackApiError``: "the message is gone" or "wait 3 seconds" are ordinary
+events in a streaming bot, not exceptions.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+
+import logs
+from events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, parse_metadata
+
+log = logs.get(__name__)
+
+GONE_ERRORS = ("message_not_found", "channel_not_found", "thread_not_found", "is_archived")
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    ts: str
+    user: str | None
+    bot_id: str | None
+    text: str
+    thread_ts: str | None
+    metadata: ReplyMetadata | None
+    subtype: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict) -> "SlackMessage":
+        return cls(
+            ts=str(raw.get("ts", "")),
+            user=raw.get("user"),
+            bot_id=raw.get("bot_id"),
+            text=raw.get("text") or "",
+            thread_ts=raw.get("thread_ts"),
+            metadata=parse_metadata(raw.get("metadata")),
+            subtype=raw.get("subtype"),
+        )
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """How a post or update went. ``status``: ok, aborted, deleted, rate_limited, failed."""
+
+    status: str
+    ts: str | None = None
+    retry_after: float = 0.0
+    error: str | None = None
+    metadata: ReplyMetadata | None = None
+
+    @property
+    def landed(self) -> bool:
+        return self.status in ("ok", "aborted")
+
+
+class SlackGateway:
+    def __init__(self, token: str, base_url: str, app_id: str | None = None, timeout: float = 10.0):
+        self._client = WebClient(
+            token=token,
+            base_url=base_url,
+            timeout=int(timeout),
+            retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2)],
+        )
+        self._app_id = app_id
+        self._identity: BotIdentity | None = None
+        self._identity_lock = threading.Lock()
+
+    # --- who we are -------------------------------------------------------
+    def identity(self) -> BotIdentity:
+        """``auth.test`` once per instance: the bot's user id, bot id and app id."""
+        if self._identity is None:
+            with self._identity_lock:
+                if self._identity is None:
+                    response = self._client.auth_test()
+                    self._identity = BotIdentity(
+                        user_id=response["user_id"],
+                        bot_id=response.get("bot_id"),
+                        app_id=self._app_id or response.get("app_id"),
+                    )
+        return self._identity
+
+    def is_own(self, message: SlackMessage) -> bool:
+        me = self.identity()
+        return message.user == me.user_id or (message.bot_id is not None and message.bot_id == me.bot_id)
+
+    # --- writing ------------------------------------------------------------
+    def post(self, channel: str, thread_ts: str | None, text: str, blocks: list[dict], metadata: dict) -> WriteOutcome:
+        return self._write(
+            "chat_postMessage",
+            channel=channel,
+            thread_ts=thread_ts,
+            text=text,
+            blocks=blocks,
+            metadata=metadata,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict], metadata: dict | None = None) -> WriteOutcome:
+        """``chat.update``; leaving ``metadata`` out keeps what the message has (e.g. a stop flag)."""
+        arguments = {"channel": channel, "ts": ts, "text": text, "blocks": blocks}
+        if metadata is not None:
+            arguments["metadata"] = metadata
+        return self._write("chat_update", **arguments)
+
+    def update_until_landed(self, channel: str, ts: str, text: str, blocks: list[dict], metadata: dict | None = None,
+                            give_up_after: float = 900.0) -> WriteOutcome:
+        """A write that must land (an answer's final text): wait out rate limits and retry."""
+        deadline = time.monotonic() + give_up_after
+        while True:
+            outcome = self.update(channel, ts, text, blocks, metadata)
+            if outcome.status != "rate_limited" and not (outcome.status == "failed" and outcome.error == "transient"):
+                return outcome
+            if time.monotonic() >= deadline:
+                return outcome
+            time.sleep(max(outcome.retry_after, 1.0))
+
+    def post_until_landed(self, channel: str, thread_ts: str | None, text: str, blocks: list[dict], metadata: dict,
+                          give_up_after: float = 900.0) -> WriteOutcome:
+        deadline = time.monotonic() + give_up_after
+        while True:
+            outcome = self.post(channel, thread_ts, text, blocks, metadata)
+            if outcome.status != "rate_limited" and not (outcome.status == "failed" and outcome.error == "transient"):
+                return outcome
+            if time.monotonic() >= deadline:
+                return outcome
+            time.sleep(max(outcome.retry_after, 1.0))
+
+    def _write(self, method: str, **arguments) -> WriteOutcome:
+        try:
+            response = getattr(self._client, method)(**arguments)
+        except SlackApiError as error:
+            return self._failure(method, error)
+        except Exception as error:  # network trouble after the SDK's own retries
+            log.warning("slack call failed", method=method, error=type(error).__name__)
+            return WriteOutcome("failed", error="transient")
+        message = response.get("message") or {}
+        metadata = parse_metadata(message.get("metadata"))
+        status = "aborted" if metadata and metadata.event_type == ABORTED_EVENT_TYPE else "ok"
+        return WriteOutcome(status, ts=response.get("ts"), metadata=metadata)
+
+    @staticmethod
+    def _failure(method: str, error: SlackApiError) -> WriteOutcome:
+        response = error.response
+        if response.status_code == 429:
+            retry_after = float(response.headers.get("Retry-After", response.headers.get("retry-after", 1)) or 1)
+            log.info("slack rate limited", method=method, retry_after=retry_after)
+            return WriteOutcome("rate_limited", retry_after=retry_after)
+        code = response.get("error") if isinstance(response.data, dict) else None
+        if code in GONE_ERRORS:
+            return WriteOutcome("deleted", error=code)
+        if response.status_code >= 500:
+            return WriteOutcome("failed", error="transient")
+        log.warning("slack call refused", method=method, error=code)
+        return WriteOutcome("failed", error=code or f"http_{response.status_code}")
+
+    def delete(self, channel: str, ts: str) -> bool:
+        """Delete one of the bot's messages. False when it was already gone."""
+        try:
+            self._client.chat_delete(channel=channel, ts=ts)
+            return True
+        except SlackApiError as error:
+            if error.response.get("error") == "message_not_found":
+                return False
+            raise
+
+    def post_ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+        try:
+            self._client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+        except SlackApiError as error:
+            log.warning("ephemeral message failed", error=error.response.get("error"))
+
+    def open_notice(self, trigger_id: str | None, title: str, text: str) -> None:
+        """A small confirmation modal, as the seed bot showed after stop and delete."""
+        if not trigger_id:
+            return
+        view = {
+            "type": "modal",
+            "title": {"type": "plain_text", "text": title[:24]},
+            "close": {"type": "plain_text", "text": "OK"},
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+        }
+        try:
+            self._client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as error:
+            # An expired trigger (>3 s) only loses the modal; the action itself is done.
+            log.warning("modal failed", error=error.response.get("error"))
+
+    # --- reading --------------------------------------------------------------
+    def thread(self, channel: str, thread_ts: str, page_size: int = 200) -> list[SlackMessage]:
+        """The whole thread, parent first, with metadata; every page."""
+        messages: list[SlackMessage] = []
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            response = self._read_page(channel, thread_ts, cursor, page_size)
+            if response is None:
+                return messages
+            for raw in response.get("messages") or []:
+                message = SlackMessage.from_api(raw)
+                if message.ts not in seen:  # some pages repeat the parent
+                    seen.add(message.ts)
+                    messages.append(message)
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor:
+                return messages
+
+    def _read_page(self, channel: str, thread_ts: str, cursor: str | None, page_size: int):
+        for _attempt in range(6):
+            try:
+                return self._client.conversations_replies(
+                    channel=channel, ts=thread_ts, cursor=cursor, limit=page_size, include_all_metadata=True
+                )
+            except SlackApiError as error:
+                if error.response.status_code == 429:
+                    time.sleep(float(error.response.headers.get("Retry-After", 1) or 1))
+                    continue
+                if error.response.get("error") in GONE_ERRORS:
+                    return None
+                raise
+        raise RuntimeError("conversations.replies stayed rate limited")
+
+    def find(self, channel: str, ts: str, thread_ts: str | None) -> SlackMessage | None:
+        """One message, fresh from Slack, metadata included."""
+        for message in self.thread(channel, thread_ts or ts):
+            if message.ts == ts:
+                return message
+        return None

@@ -1,0 +1,215 @@
+"""One answer's Slack messages while the model writes it.
+
+The model loop calls ``append`` for every delta and never waits for Slack. A
+writer thread per answer sends at most one ``chat.update`` every
+``interval`` seconds, one at a time and in order, always with the newest text.
+Each update returns the message, and with it the metadata another request may
+have changed: ``aborted`` (Stop) or a missing message (Delete) ends the answer.
+Text past a part's size is sealed into that message and continues in a new one.
+``finish`` writes the final text and waits until it has landed.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import logs
+from reply_format import (
+    PART_LIMIT,
+    STATUS_CONTINUED,
+    ReplyTag,
+    aborted_metadata,
+    close_open_fence,
+    fallback_text,
+    final_blocks,
+    reopening_line,
+    reply_metadata,
+    split_point,
+    streaming_blocks,
+    stopped_marker,
+    with_marker,
+)
+from slack_client import SlackGateway, WriteOutcome
+
+log = logs.get(__name__)
+
+# With no new text for this long, rewrite the same text anyway: the write is
+# how a stop (metadata) or a delete is noticed while the model is silent.
+HEARTBEAT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class StopSignal:
+    reason: str  # "stopped", "superseded", "deleted"
+    stopped_by: str | None = None
+
+
+@dataclass(frozen=True)
+class FinalReport:
+    parts: list[str]  # ts of every message of the answer, in order
+    stop: StopSignal | None
+    landed: bool
+
+
+class StreamingReply:
+    def __init__(self, slack: SlackGateway, channel: str, thread_ts: str, tag: ReplyTag, first_ts: str,
+                 interval: float, on_stop: Callable[[], None] | None = None):
+        self._slack = slack
+        self._channel = channel
+        self._thread_ts = thread_ts
+        self._tag = replace(tag, answer_ts=None, part=1)
+        self._interval = interval
+        self._on_stop = on_stop
+        self._parts = [first_ts]
+        self._answer = ""
+        self._sealed_upto = 0  # characters of the answer already sealed into earlier parts
+        self._prefix = ""  # a re-opened code fence carried into the current part
+        self._written: str | None = None
+        self._stop: StopSignal | None = None
+        self._finishing = False
+        self._next_write_at = 0.0
+        self._last_write_at = time.monotonic()
+        self._cond = threading.Condition()
+        self._writer = threading.Thread(target=self._run, name=f"reply-{first_ts}", daemon=True)
+        self._writer.start()
+
+    # --- the model loop's side ---------------------------------------------
+    def append(self, delta: str) -> None:
+        if delta:
+            with self._cond:
+                self._answer += delta
+                self._cond.notify()
+
+    @property
+    def stop(self) -> StopSignal | None:
+        return self._stop
+
+    @property
+    def text(self) -> str:
+        return self._answer
+
+    def set_on_stop(self, callback: Callable[[], None] | None) -> None:
+        self._on_stop = callback
+
+    def finish(self, marker: str | None = None, status: str = "done") -> FinalReport:
+        """Write the final text (plus ``marker``) and return once it has landed."""
+        with self._cond:
+            self._finishing = True
+            self._cond.notify()
+        self._writer.join()
+        if self._stop and self._stop.reason == "deleted":
+            return FinalReport(list(self._parts), self._stop, landed=False)
+        self._seal_full_parts(self._answer, until_landed=True)
+        current = self._current_text(self._answer)
+        if self._stop:
+            marker = stopped_marker(self._stop.stopped_by, self._stop.reason)
+        text = with_marker(current, marker) if marker else close_open_fence(current)
+        if not text.strip():
+            text = "_(The model returned an empty answer.)_"
+        outcome = self._slack.update_until_landed(
+            self._channel, self._parts[-1], fallback_text(text), final_blocks(text), self._final_metadata(status)
+        )
+        if outcome.status == "deleted":
+            self._stop = self._stop or StopSignal("deleted")
+        return FinalReport(list(self._parts), self._stop, landed=outcome.landed)
+
+    # --- the writer thread ------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while not self._finishing:
+                        now = time.monotonic()
+                        dirty = self._answer != self._written
+                        due = self._next_write_at if dirty else self._last_write_at + HEARTBEAT_SECONDS
+                        if now >= due:
+                            break
+                        self._cond.wait(due - now)
+                    if self._finishing:
+                        return
+                    snapshot = self._answer
+                self._write_interim(snapshot)
+                if self._stop:
+                    self._signal_stop()
+                    return
+        except Exception as error:  # never let a writer crash silently leave the loop waiting
+            log.error("stream writer failed", error=type(error).__name__, exc_info=True)
+
+    def _write_interim(self, snapshot: str) -> None:
+        if not self._seal_full_parts(snapshot, until_landed=False):
+            return
+        current = self._current_text(snapshot)
+        outcome = self._slack.update(self._channel, self._parts[-1], fallback_text(current), streaming_blocks(current))
+        self._after_write(outcome, snapshot)
+
+    def _after_write(self, outcome: WriteOutcome, snapshot: str) -> None:
+        now = time.monotonic()
+        if outcome.status == "rate_limited":
+            self._next_write_at = now + max(outcome.retry_after, self._interval)
+            return
+        self._last_write_at = now
+        self._next_write_at = now + self._interval
+        if outcome.status == "ok":
+            self._written = snapshot
+        elif outcome.status == "aborted":
+            self._written = snapshot
+            payload = outcome.metadata.payload if outcome.metadata else {}
+            self._stop = StopSignal(str(payload.get("reason") or "stopped"), payload.get("stopped_by"))
+        elif outcome.status == "deleted":
+            self._stop = StopSignal("deleted")
+
+    def _signal_stop(self) -> None:
+        if self._on_stop:
+            try:
+                self._on_stop()
+            except Exception:  # closing an already broken stream
+                pass
+
+    # --- parts --------------------------------------------------------------
+    def _current_text(self, snapshot: str) -> str:
+        return self._prefix + snapshot[self._sealed_upto:]
+
+    def _seal_full_parts(self, snapshot: str, until_landed: bool) -> bool:
+        """Move text past a part's limit into new messages. False if the answer was stopped."""
+        while len(self._current_text(snapshot)) > PART_LIMIT:
+            current = self._current_text(snapshot)
+            cut = split_point(current, PART_LIMIT)
+            head = current[:cut]
+            sealed = close_open_fence(head)
+            seal = self._slack.update_until_landed(
+                self._channel, self._parts[-1], fallback_text(sealed), final_blocks(sealed),
+                reply_metadata(self._tag_for(len(self._parts)), STATUS_CONTINUED),
+            )
+            if seal.status == "deleted":
+                self._stop = StopSignal("deleted")
+                return False
+            next_prefix = reopening_line(head)
+            self._sealed_upto += cut - len(self._prefix)
+            self._prefix = next_prefix
+            rest = self._current_text(snapshot)
+            tag = self._tag_for(len(self._parts) + 1)
+            posted = self._slack.post_until_landed(
+                self._channel, self._thread_ts, fallback_text(rest[:PART_LIMIT]), streaming_blocks(rest[:PART_LIMIT]),
+                reply_metadata(tag, "streaming"),
+            )
+            if not posted.ts:
+                log.error("could not post a continuation", error=posted.error)
+                self._stop = StopSignal("deleted")
+                return False
+            self._parts.append(posted.ts)
+            self._written = None
+        return True
+
+    def _tag_for(self, part: int) -> ReplyTag:
+        if part == 1:
+            return self._tag
+        return replace(self._tag, answer_ts=self._parts[0], part=part)
+
+    def _final_metadata(self, status: str) -> dict:
+        tag = self._tag_for(len(self._parts))
+        if self._stop:
+            base = reply_metadata(tag, status)["event_payload"]
+            return aborted_metadata(base, self._stop.stopped_by or "", self._stop.reason)
+        return reply_metadata(tag, status)

@@ -1,0 +1,86 @@
+import itertools
+import json
+
+import pytest
+
+from harness import BotProcess, bot_env
+from standins.openai_api import FakeOpenAI, Script
+from standins.slack_api import FakeSlack
+
+_channels = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def slack():
+    fake = FakeSlack(bot_token="xoxb-test")
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def openai_server():
+    from harness import OPENAI_KEY
+
+    fake = FakeOpenAI(api_key=OPENAI_KEY)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_script(request):
+    """Every test starts with the stand-ins' default behaviour."""
+    if "openai_server" in request.fixturenames:
+        server = request.getfixturevalue("openai_server")
+        server.reply = Script()
+        server.clear_queue() if hasattr(server, "clear_queue") else None
+    yield
+
+
+class Bots:
+    """One bot process per configuration, shared by the tests of a session."""
+
+    def __init__(self, tmp_path_factory, slack, openai_server):
+        self._tmp = tmp_path_factory
+        self._slack = slack
+        self._openai = openai_server
+        self._running: dict[tuple, BotProcess] = {}
+
+    def get(self, practice: bool = False, **overrides: str) -> BotProcess:
+        env = bot_env(self._slack.base_url, None if practice else self._openai.base_url, **overrides)
+        key = tuple(sorted(env.items()))
+        if key not in self._running:
+            log_path = self._tmp.mktemp("bot") / "bot.log"
+            self._running[key] = BotProcess(env, log_path)
+        return self._running[key]
+
+    def all(self) -> list[BotProcess]:
+        return list(self._running.values())
+
+    def stop_all(self) -> None:
+        for bot in self._running.values():
+            bot.stop()
+
+
+@pytest.fixture(scope="session")
+def bots(tmp_path_factory, slack, openai_server):
+    registry = Bots(tmp_path_factory, slack, openai_server)
+    yield registry
+    registry.stop_all()
+
+
+@pytest.fixture
+def bot(bots):
+    return bots.get()
+
+
+@pytest.fixture
+def channel():
+    """A channel id of the test's own, so tests sharing the stand-in never see each other."""
+    return f"D{next(_channels):06d}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Logs from every bot process, for the secrets-in-logs check and for debugging.
+    pass

@@ -1,0 +1,53 @@
+"""Small steps the end-to-end tests share: a person writes, the bot answers."""
+from __future__ import annotations
+
+from harness import message_event
+
+ASKER = "UASKER"
+FINAL_STATUSES = ("done", "error", "stopped")
+
+
+def say(bot, slack, channel: str, text: str, *, user: str = ASKER, thread_ts: str | None = None,
+        channel_type: str = "im", event_type: str = "message", **extra):
+    """A person posts in Slack; Slack delivers the event to the bot. Returns (ts, HTTP response)."""
+    ts = slack.add_message(channel, user, text, thread_ts=thread_ts)
+    event = message_event(channel, user, text, ts, channel_type=channel_type, thread_ts=thread_ts,
+                          event_type=event_type, **extra)
+    return ts, bot.send_event(event)
+
+
+def bot_replies(slack, channel: str, thread_ts: str) -> list[dict]:
+    return [m for m in slack.thread(channel, thread_ts) if m.get("bot_id") == slack.bot_id and m["ts"] != thread_ts]
+
+
+def replies_to(slack, channel: str, question_ts: str) -> list[dict]:
+    """The bot's messages answering one question (all parts), oldest first."""
+    return [m for m in slack.messages(channel)
+            if m.get("bot_id") == slack.bot_id
+            and (m.get("metadata") or {}).get("event_payload", {}).get("question") == question_ts]
+
+
+def is_final(message: dict) -> bool:
+    payload = (message.get("metadata") or {}).get("event_payload", {})
+    return payload.get("status") in FINAL_STATUSES
+
+
+def wait_answer(slack, channel: str, question_ts: str, timeout: float = 20) -> list[dict]:
+    """Wait until the answer to ``question_ts`` is final; returns its parts."""
+    def finished(fake):
+        parts = replies_to(fake, channel, question_ts)
+        return parts if parts and is_final(parts[-1]) else None
+
+    return slack.wait_for(finished, timeout=timeout)
+
+
+def answer_text(parts: list[dict]) -> str:
+    return "".join(p["text"] for p in parts)
+
+
+def markdown_of(message: dict) -> str:
+    return "".join(b.get("text", "") for b in message.get("blocks") or [] if b.get("type") == "markdown")
+
+
+def updates_of(slack, channel: str, ts: str):
+    return [c for c in slack.calls_of("chat.update") if c.params.get("channel") == channel and c.params.get("ts") == ts]

@@ -1,0 +1,196 @@
+"""Drives the real entry point over HTTP: a functions-framework process per configuration,
+and signed Slack requests built the way Slack builds them."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+BOT_TOKEN = "xoxb-test"
+OPENAI_KEY = "sk-test-key-0123456789abcdefghijklmnop"
+FUNCTIONS_FRAMEWORK = str(Path(sys.executable).parent / "functions-framework")
+
+_ids = itertools.count(1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class BotProcess:
+    """``functions-framework --target=slack_bot`` in its own process, stopped by its pid."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = log_path
+        self.env = env
+        self._log = open(log_path, "wb")
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))}
+        full_env.update(env)
+        full_env.setdefault("THREADS", "16")
+        self.process = subprocess.Popen(
+            [FUNCTIONS_FRAMEWORK, "--target=slack_bot", "--source=main.py", f"--port={self.port}", "--host=127.0.0.1"],
+            cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._wait_until_listening()
+
+    def _wait_until_listening(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"bot exited with {self.process.returncode}:\n{self.logs()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"bot did not start listening:\n{self.logs()}")
+
+    def logs(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def log_entries(self) -> list[dict]:
+        entries = []
+        for line in self.logs().splitlines():
+            if line.startswith("{"):
+                entries.append(json.loads(line))
+        return entries
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            # gunicorn's master stops its worker on SIGTERM; the group kill is the backstop.
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._log.close()
+
+    # --- requests as Slack sends them ----------------------------------------------
+    def post(self, body: bytes, content_type: str, headers: dict | None = None, query: str = "") -> Response:
+        request = urllib.request.Request(self.url + query, data=body, method="POST",
+                                         headers={"Content-Type": content_type, **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return Response(response.status, dict(response.headers), response.read())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, dict(error.headers), error.read())
+
+    def send_event(self, payload: dict, secret: str = SIGNING_SECRET, headers: dict | None = None, query: str = "",
+                   timestamp: int | None = None) -> Response:
+        body = json.dumps(payload).encode()
+        return self.post(body, "application/json", {**sign(body, secret, timestamp), **(headers or {})}, query)
+
+    def send_interaction(self, payload: dict, secret: str = SIGNING_SECRET, query: str = "") -> Response:
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        return self.post(body, "application/x-www-form-urlencoded", sign(body, secret), query)
+
+
+def sign(body: bytes, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    base = f"v0:{timestamp}:".encode() + body
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": signature}
+
+
+def bot_env(slack_url: str, openai_url: str | None = None, **overrides: str) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_url,
+        "STREAM_UPDATE_INTERVAL": "0.2",
+        "PRACTICE_TOKEN_DELAY": "0.005",
+        "LOG_LEVEL": "DEBUG",
+    }
+    if openai_url:
+        env.update({"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": openai_url, "OPENAI_MODEL": "test-model",
+                    "OPENAI_MAX_RETRIES": "0"})
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+# --- payloads, shaped like shared/fixtures -------------------------------------------
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+
+def new_event_id() -> str:
+    return f"Ev{next(_ids):08d}"
+
+
+def message_event(channel: str, user: str, text: str, ts: str, *, channel_type: str = "im",
+                  thread_ts: str | None = None, event_type: str = "message", bot_user: str = "UBOT",
+                  event_id: str | None = None, **extra) -> dict:
+    """An event_callback built on fixtures/event_message_im.json."""
+    payload = json.loads((FIXTURES / "event_message_im.json").read_text())
+    event = payload["event"]
+    event.update({"type": event_type, "text": text, "user": user, "ts": ts, "event_ts": ts, "channel": channel,
+                  "channel_type": channel_type, "team": "T1"})
+    event["blocks"][0]["elements"][0]["elements"][0]["text"] = text
+    if event_type == "app_mention":
+        event.pop("channel_type", None)
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    event.update(extra)
+    payload.update({"team_id": "T1", "api_app_id": "AAPP", "event_id": event_id or new_event_id()})
+    payload["authorizations"][0].update({"team_id": "T1", "user_id": bot_user})
+    return payload
+
+
+def shortcut_payload(callback_id: str, channel: str, user: str, message: dict) -> dict:
+    """A message_action built on fixtures/shortcut_message_action.json."""
+    payload = json.loads((FIXTURES / "shortcut_message_action.json").read_text())
+    payload.update({"callback_id": callback_id, "trigger_id": f"trig-{next(_ids)}", "message_ts": message["ts"]})
+    payload["channel"]["id"] = channel
+    payload["user"].update({"id": user})
+    payload["message"] = {k: v for k, v in message.items() if k != "metadata"}  # shortcuts may lack metadata
+    return payload
+
+
+def stop_button_payload(channel: str, user: str, message: dict) -> dict:
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": "someone", "team_id": "T1"},
+        "api_app_id": "AAPP",
+        "token": "XXX",
+        "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel, "is_ephemeral": False},
+        "trigger_id": f"trig-{next(_ids)}",
+        "team": {"id": "T1", "domain": "example"},
+        "channel": {"id": channel, "name": "directmessage"},
+        "message": message,
+        "actions": [{"action_id": "abort_openai_api", "block_id": "threadwise_stop", "type": "button",
+                     "value": "stop", "action_ts": str(time.time())}],
+    }

@@ -1,0 +1,500 @@
+"""FakeSlack: an in-process stand-in for Slack's Web API, for tests.
+
+Follows /work/shared/SLACK_FACTS.md. Point `slack_sdk.WebClient(base_url=fake.base_url)`
+at it. Standard library only; one lock guards all state because slack_sdk
+clients may call from several threads at once.
+"""
+
+import copy
+import inspect
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+try:
+    from .slack_limits import (check_content, decode_json_field, error, fallback_text,
+                               page_limit, paginate, time_window, truthy)
+except ImportError:  # imported as a top-level module
+    from slack_limits import (check_content, decode_json_field, error, fallback_text,
+                              page_limit, paginate, time_window, truthy)
+
+# Params that carry JSON; recorded decoded so tests need not care about transport.
+_JSON_PARAMS = ("blocks", "attachments", "metadata", "view")
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict          # request arguments, token removed, JSON fields decoded
+    at: float             # time.monotonic() when the request arrived
+    response: dict
+    status: int
+    http_method: str = "POST"
+    content_type: str = ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.fake._serve(self)
+
+    def do_POST(self):
+        self.server.fake._serve(self)
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops SYNs under bursts; clients then stall ~1 s
+
+
+class FakeSlack:
+    max_text = 4000             # facts: msg_too_long above 4,000 characters
+    max_metadata_chars = 4000   # facts: metadata limit undocumented; adjustable
+    # Whether continuation pages of conversations.replies repeat the parent is not
+    # documented; flip this to check that callers cope with both.
+    replies_parent_on_every_page = False
+
+    def __init__(self, bot_token="xoxb-test", bot_user_id="UBOT", bot_id="BBOT",
+                 app_id="AAPP", team_id="T1"):
+        self.bot_token, self.bot_user_id, self.bot_id = bot_token, bot_user_id, bot_id
+        self.app_id, self.team_id = app_id, team_id
+        self.calls, self.ephemerals, self.views = [], [], []
+        self.ratelimited_count = 0
+        self._lock = threading.RLock()
+        self._channels = {}        # channel id -> list of messages in ts order
+        self._ts_micro = 0
+        self._latency = {}
+        self._forced_429 = {}      # method -> [remaining, retry_after]
+        self._tiers = {}           # method -> (per_minute, capacity)
+        self._buckets = {}         # method -> [tokens, last_refill]
+        self._server = self._thread = None
+        self._methods = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "conversations.replies": self._conversations_replies,
+            "conversations.history": self._conversations_history,
+            "views.open": self._views_open,
+        }
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self):
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        # Short poll interval: shutdown() waits for it, and tests stop servers often.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name="FakeSlack", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    # ------------------------------------------------------ test-side helpers
+    def add_message(self, channel, user, text, thread_ts=None, **extra):
+        """Post as a human (or, with bot_id/app_id in extra, as another bot)."""
+        if "ts" in extra:
+            raise ValueError("ts is generated so that ordering stays consistent")
+        with self._lock:
+            msg = {"type": "message", "user": user, "text": text, "team": self.team_id}
+            msg.update(extra)
+            return self._insert(channel, msg, thread_ts)["ts"]
+
+    def messages(self, channel):
+        with self._lock:
+            return copy.deepcopy(self._channels.get(channel, []))
+
+    def thread(self, channel, thread_ts):
+        with self._lock:
+            return copy.deepcopy(self._thread_of(channel, thread_ts) or [])
+
+    def get(self, channel, ts):
+        with self._lock:
+            return copy.deepcopy(self._find(channel, ts))
+
+    def delete(self, channel, ts):
+        """Delete as if a user removed the message (no ownership check)."""
+        with self._lock:
+            msg = self._find(channel, ts)
+            if msg is None or msg.get("subtype") == "tombstone":
+                return False
+            self._remove(channel, msg)
+            return True
+
+    def calls_of(self, method):
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, predicate, timeout=10, interval=0.01):
+        """Poll predicate(self) (or predicate() if it takes no argument) until it
+        returns something truthy; return that value. AssertionError on timeout."""
+        try:
+            wants_arg = len(inspect.signature(predicate).parameters) >= 1
+        except (TypeError, ValueError):
+            wants_arg = True
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate(self) if wants_arg else predicate()
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                with self._lock:
+                    recent = [f"{c.method}->{c.status} {c.response.get('error', 'ok')}"
+                              for c in self.calls[-10:]]
+                name = getattr(predicate, "__name__", repr(predicate))
+                raise AssertionError(f"FakeSlack.wait_for({name}) timed out after {timeout}s; "
+                                     f"{len(self.calls)} calls, last: {recent}")
+            time.sleep(interval)
+
+    def set_latency(self, method, seconds):
+        """Delay responses of `method` ("*" = every method)."""
+        with self._lock:
+            self._latency[method] = seconds
+
+    def rate_limit_next(self, method, count=1, retry_after=1):
+        with self._lock:
+            self._forced_429[method] = [count, int(retry_after)]
+
+    def enforce_tiers(self, per_minute=None, burst=None):
+        """Token bucket per method: refills per_minute/60 tokens a second and holds
+        at most `burst` (int for all, or dict per method; default per_minute).
+        per_minute=None switches enforcement off."""
+        with self._lock:
+            self._tiers, self._buckets = {}, {}
+            for method, rate in (per_minute or {}).items():
+                cap = burst.get(method, rate) if isinstance(burst, dict) else (burst or rate)
+                self._tiers[method] = (rate, cap)
+                self._buckets[method] = [float(cap), time.monotonic()]
+
+    # --------------------------------------------------------------- HTTP side
+    def _serve(self, req):
+        arrived = time.monotonic()
+        url = urlsplit(req.path)
+        params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        ctype = req.headers.get("Content-Type", "")
+        length = int(req.headers.get("Content-Length") or 0)
+        body = req.rfile.read(length) if length else b""
+        status, headers = 200, {}
+        try:
+            if body and ctype.startswith("application/json"):
+                params.update(json.loads(body.decode("utf-8")))
+            elif body:
+                params.update({k: v[-1] for k, v in
+                               parse_qs(body.decode("utf-8"), keep_blank_values=True).items()})
+        except (ValueError, TypeError, UnicodeDecodeError):  # TypeError: JSON not an object
+            params, result = {}, error("invalid_form_data")
+        else:
+            result = None
+        method = url.path[len("/api/"):] if url.path.startswith("/api/") else ""
+        params = {k: v for k, v in params.items() if v is not None}
+        form_token = params.pop("token", None)
+        for key in _JSON_PARAMS:  # decode for the record; handlers accept both forms
+            try:
+                params[key] = decode_json_field(params[key])
+            except (KeyError, ValueError):
+                pass
+        delay = self._latency.get(method, self._latency.get("*", 0))
+        if delay:
+            time.sleep(delay)
+        if result is not None:
+            pass  # unparseable body
+        elif method not in self._methods:
+            status, result = 404, error("unknown_method")
+        else:
+            auth = req.headers.get("Authorization", "")
+            token = auth[len("Bearer "):] if auth.startswith("Bearer ") else form_token
+            if not token:
+                result = error("not_authed")
+            elif token != self.bot_token:
+                result = error("invalid_auth")
+        with self._lock:
+            if result is None:
+                retry_after = self._rate_limited(method)
+                if retry_after is not None:
+                    status, result = 429, error("ratelimited")
+                    headers["Retry-After"] = str(retry_after)
+                    self.ratelimited_count += 1
+                else:
+                    try:
+                        result = self._methods[method](params)
+                    except Exception as exc:  # a stand-in bug must fail loudly, not hang the client
+                        status, result = 500, error("fake_slack_internal_error", detail=repr(exc))
+            payload = json.dumps(result, ensure_ascii=False).encode("utf-8")
+            self.calls.append(Call(method, params, arrived, result, status,
+                                   req.command, ctype.split(";")[0]))
+        req.send_response(status)
+        req.send_header("Content-Type", "application/json; charset=utf-8")
+        req.send_header("Content-Length", str(len(payload)))
+        for k, v in headers.items():
+            req.send_header(k, v)
+        req.end_headers()
+        req.wfile.write(payload)
+
+    def _rate_limited(self, method):
+        """Seconds to put in Retry-After, or None to let the call through."""
+        forced = self._forced_429.get(method)
+        if forced and forced[0] > 0:
+            forced[0] -= 1
+            return forced[1]
+        if method not in self._tiers:
+            return None
+        rate, cap = self._tiers[method]
+        bucket, now = self._buckets[method], time.monotonic()
+        bucket[0] = min(cap, bucket[0] + (now - bucket[1]) * rate / 60.0)
+        bucket[1] = now
+        if bucket[0] >= 1:
+            bucket[0] -= 1
+            return None
+        # Whole seconds, rounded up, so a client that waits exactly that long succeeds.
+        return max(1, math.ceil((1 - bucket[0]) * 60.0 / rate))
+
+    # ------------------------------------------------------------- state core
+    def _next_ts(self):
+        self._ts_micro += 100
+        sec, micro = divmod(self._ts_micro, 1_000_000)
+        return f"{1_700_000_000 + sec}.{micro:06d}"
+
+    def _find(self, channel, ts):
+        for msg in self._channels.get(channel, []):
+            if msg["ts"] == ts:
+                return msg
+        return None
+
+    def _root_ts(self, channel, ts):
+        """The thread root for ts: replies point at their parent (Slack keeps threads one level deep)."""
+        msg = self._find(channel, ts)
+        if msg is not None and msg.get("thread_ts") and msg["thread_ts"] != msg["ts"]:
+            return msg["thread_ts"]
+        return ts
+
+    def _insert(self, channel, msg, thread_ts):
+        msg["ts"] = self._next_ts()
+        if thread_ts:
+            root = self._root_ts(channel, thread_ts)
+            msg["thread_ts"] = root
+            parent = self._find(channel, root)
+            if parent is not None:
+                msg["parent_user_id"] = parent.get("user")
+        self._channels.setdefault(channel, []).append(msg)
+        if thread_ts:
+            self._refresh_parent(channel, msg["thread_ts"])
+        return msg
+
+    def _replies(self, channel, root):
+        return [m for m in self._channels.get(channel, [])
+                if m.get("thread_ts") == root and m["ts"] != root]
+
+    def _refresh_parent(self, channel, root):
+        parent = self._find(channel, root)
+        if parent is None:
+            return
+        replies = self._replies(channel, root)
+        for key in ("thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply"):
+            parent.pop(key, None)
+        if replies:
+            users = list(dict.fromkeys(r.get("user") for r in replies))
+            parent.update(thread_ts=root, reply_count=len(replies), reply_users=users,
+                          reply_users_count=len(users), latest_reply=replies[-1]["ts"])
+        elif parent.get("subtype") == "tombstone":
+            self._channels[channel].remove(parent)  # nothing left to keep it for
+
+    def _remove(self, channel, msg):
+        is_parent = msg.get("thread_ts") == msg["ts"] and self._replies(channel, msg["ts"])
+        if is_parent:
+            # Slack leaves a tombstone for a deleted parent whose replies remain.
+            keep = {k: msg[k] for k in ("ts", "thread_ts", "reply_count", "reply_users",
+                                        "reply_users_count", "latest_reply")}
+            msg.clear()
+            msg.update(type="message", subtype="tombstone", text="This message was deleted.",
+                       user="USLACKBOT", hidden=True, **keep)
+            return
+        self._channels[channel].remove(msg)
+        if msg.get("thread_ts") and msg["thread_ts"] != msg["ts"]:
+            self._refresh_parent(channel, msg["thread_ts"])
+
+    def _thread_of(self, channel, ts):
+        msg = self._find(channel, ts)
+        if msg is None:
+            return None
+        root = self._root_ts(channel, ts)
+        parent = self._find(channel, root)
+        return ([parent] if parent else []) + self._replies(channel, root)
+
+    def _bot_message(self):
+        return {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id,
+                "app_id": self.app_id, "team": self.team_id,
+                "bot_profile": {"id": self.bot_id, "app_id": self.app_id, "name": "threadwise",
+                                "deleted": False, "team_id": self.team_id,
+                                "updated": 1700000000, "icons": {}}}
+
+    @staticmethod
+    def _visible(msgs, params):
+        # Facts: metadata comes back only with include_all_metadata=true.
+        out = copy.deepcopy(msgs)
+        if not truthy(params.get("include_all_metadata", False)):
+            for m in out:
+                m.pop("metadata", None)
+        return out
+
+    def _apply_content(self, msg, content):
+        if "markdown_text" in content:
+            # Assumption: Slack stores markdown_text as a markdown block.
+            msg["text"] = content["markdown_text"]
+            msg["blocks"] = [{"type": "markdown", "text": content["markdown_text"]}]
+        if "blocks" in content:
+            msg["blocks"] = content["blocks"]
+        if "text" in content:
+            msg["text"] = content["text"]
+        elif "blocks" in content:
+            msg["text"] = fallback_text(content["blocks"])
+        if "metadata" in content:
+            msg["metadata"] = content["metadata"]
+
+    def _content(self, params):
+        return check_content(params, max_text=self.max_text,
+                             max_metadata_chars=self.max_metadata_chars)
+
+    def _own_message(self, params, refuse):
+        """(error, msg) for chat.update/chat.delete: must exist and be ours."""
+        msg = self._find(params.get("channel"), params.get("ts"))
+        if msg is None or msg.get("subtype") == "tombstone":
+            return error("message_not_found"), None
+        if msg.get("bot_id") != self.bot_id:
+            return error(refuse), None
+        return None, msg
+
+    # ------------------------------------------------------------- API methods
+    def _auth_test(self, params):
+        return {"ok": True, "url": "https://threadwise-test.slack.com/", "team": "Threadwise Test",
+                "user": "threadwise", "team_id": self.team_id, "user_id": self.bot_user_id,
+                "bot_id": self.bot_id, "is_enterprise_install": False}
+
+    def _chat_post_message(self, params):
+        channel = params.get("channel")
+        if not channel:
+            return error("channel_not_found")
+        err, content = self._content(params)
+        if err:
+            return err
+        msg = self._bot_message()
+        self._apply_content(msg, content)
+        # An unknown thread_ts is accepted: whether Slack refuses it is not established.
+        self._insert(channel, msg, params.get("thread_ts"))
+        return {"ok": True, "channel": channel, "ts": msg["ts"], "message": copy.deepcopy(msg)}
+
+    def _chat_update(self, params):
+        err, msg = self._own_message(params, "cant_update_message")
+        if err:
+            return err
+        err, content = self._content(params)
+        if err:
+            return err
+        self._apply_content(msg, content)  # omitted blocks/metadata are kept
+        msg["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+        return {"ok": True, "channel": params["channel"], "ts": msg["ts"], "text": msg["text"],
+                "message": copy.deepcopy(msg)}
+
+    def _chat_delete(self, params):
+        err, msg = self._own_message(params, "cant_delete_message")
+        if err:
+            return err
+        self._remove(params["channel"], msg)
+        return {"ok": True, "channel": params["channel"], "ts": params["ts"]}
+
+    def _chat_post_ephemeral(self, params):
+        if not params.get("channel"):
+            return error("channel_not_found")
+        if not params.get("user"):
+            return error("user_not_in_channel")
+        err, content = self._content(params)
+        if err:
+            return err
+        ts = self._next_ts()
+        self.ephemerals.append({"channel": params["channel"], "user": params["user"],
+                                "text": content.get("text", ""), "blocks": content.get("blocks"),
+                                "thread_ts": params.get("thread_ts"), "message_ts": ts})
+        return {"ok": True, "message_ts": ts}
+
+    def _conversations_replies(self, params):
+        channel, ts = params.get("channel"), params.get("ts")
+        if not channel:
+            return error("channel_not_found")
+        thread = self._thread_of(channel, ts) if ts else None
+        if not thread:
+            return error("thread_not_found")
+        keep, err = time_window(params)
+        if err:
+            return err
+        parent = thread[:1] if thread[0]["ts"] == self._root_ts(channel, ts) else []
+        replies = [m for m in thread[len(parent):] if keep(m)]
+        if parent and params.get("cursor") and self.replies_parent_on_every_page:
+            # Variant: continuation pages start with the parent again (limit counts it).
+            cut, err = paginate(replies, dict(params, limit=max(1, page_limit(params, 1000) - 1)),
+                                 1000, 1000, +1)
+            if cut:
+                cut = (parent + cut[0],) + cut[1:]
+        else:
+            cut, err = paginate(parent + replies, params, 1000, 1000, +1)
+        if err:
+            return err
+        page, more, meta = cut
+        return {"ok": True, "messages": self._visible(page, params), "has_more": more,
+                "response_metadata": meta}
+
+    def _conversations_history(self, params):
+        channel = params.get("channel")
+        if not channel:
+            return error("channel_not_found")
+        keep, err = time_window(params)
+        if err:
+            return err
+        top = [m for m in reversed(self._channels.get(channel, []))
+               if m.get("thread_ts") in (None, m["ts"]) and keep(m)]
+        cut, err = paginate(top, params, 100, 999, -1)
+        if err:
+            return err
+        page, more, meta = cut
+        return {"ok": True, "messages": self._visible(page, params), "has_more": more,
+                "pin_count": 0, "response_metadata": meta}
+
+    def _views_open(self, params):
+        trigger = params.get("trigger_id") or params.get("interactivity_pointer")
+        if not trigger:
+            return error("invalid_arguments")
+        if trigger == "expired":
+            return error("expired_trigger_id")
+        view = params.get("view")
+        if not isinstance(view, dict) or not view.get("type"):
+            return error("invalid_arguments")
+        view_id = f"V{len(self.views) + 1:010d}"
+        opened = {"id": view_id, "team_id": self.team_id, "type": view["type"],
+                  "blocks": [], "private_metadata": "", "callback_id": "",
+                  "state": {"values": {}}, "clear_on_close": False,
+                  "notify_on_close": False, "previous_view_id": None,
+                  "app_id": self.app_id, "external_id": "", "bot_id": self.bot_id}
+        opened.update(copy.deepcopy(view))
+        opened.update(id=view_id, root_view_id=view_id, hash=f"{view_id}.hash")
+        self.views.append({"trigger_id": trigger, "view": opened})
+        return {"ok": True, "view": copy.deepcopy(opened)}

@@ -1,0 +1,183 @@
+"""Argument checking for the FakeSlack stand-in: content limits, ts windows, cursors.
+
+Kept apart from the server so the limits (taken from /work/shared/SLACK_FACTS.md)
+are in one place and easy to compare with the facts file.
+"""
+
+import base64
+import binascii
+import json
+
+MAX_BLOCKS = 50            # facts: "at most 50 per message"
+MAX_SECTION_TEXT = 3000    # facts: "a section's text at most 3,000 characters"
+MAX_MARKDOWN_TOTAL = 12000  # facts: markdown blocks, cumulative per message
+MAX_MARKDOWN_TEXT = 12000  # facts: markdown_text argument
+
+
+def error(code, **extra):
+    """A Slack error body: HTTP 200 with ok=false."""
+    return {"ok": False, "error": code, **extra}
+
+
+def decode_json_field(value):
+    """Form-encoded requests carry blocks/metadata/view as JSON strings, JSON
+    requests carry them as objects; return the object either way.
+    Raises ValueError for a string that is not JSON."""
+    if isinstance(value, (bytes, str)):
+        return json.loads(value)
+    return value
+
+
+def block_errors(blocks):
+    """Slack-style error strings for blocks that break the documented limits."""
+    if not isinstance(blocks, list):
+        return ["blocks must be an array [json-pointer:/blocks]"]
+    errors = []
+    if len(blocks) > MAX_BLOCKS:
+        errors.append(f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    markdown_total = 0
+    for i, block in enumerate(blocks):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            errors.append(f"missing required field: type [json-pointer:/blocks/{i}]")
+            continue
+        if block["type"] == "section":
+            text = block.get("text")
+            if isinstance(text, dict) and len(str(text.get("text", ""))) > MAX_SECTION_TEXT:
+                errors.append(f"must be less than {MAX_SECTION_TEXT + 1} characters "
+                              f"[json-pointer:/blocks/{i}/text/text]")
+        elif block["type"] == "markdown":
+            markdown_total += len(str(block.get("text", "")))
+    if markdown_total > MAX_MARKDOWN_TOTAL:
+        errors.append(f"markdown blocks exceed {MAX_MARKDOWN_TOTAL} characters in total "
+                      "[json-pointer:/blocks]")
+    return errors
+
+
+def fallback_text(blocks):
+    """Slack fills `text` from the blocks when only blocks are sent; a bot that
+    reads a thread back sees that text. Approximation: join the visible texts."""
+    parts = []
+    for block in blocks or []:
+        if not isinstance(block, dict):
+            continue
+        text = block.get("text")
+        if isinstance(text, dict):
+            text = text.get("text")
+        if isinstance(text, str) and text:
+            parts.append(text)
+    return "\n".join(parts)
+
+
+def check_content(params, *, max_text, max_metadata_chars):
+    """Validate the content arguments shared by chat.postMessage, chat.update
+    and chat.postEphemeral.
+
+    Returns (error_body, None) or (None, content) where content holds the
+    decoded `text`, `blocks`, `metadata`, `markdown_text` that were present."""
+    content = {}
+    for key in ("text", "markdown_text"):
+        if params.get(key) is not None:
+            content[key] = str(params[key])
+    for key, bad in (("blocks", "invalid_blocks"), ("metadata", "invalid_metadata_format")):
+        if params.get(key) in (None, ""):
+            continue
+        try:
+            content[key] = decode_json_field(params[key])
+        except ValueError:
+            return error(bad), None
+
+    # Facts: markdown_text "can't be combined with text or blocks".
+    if "markdown_text" in content and ("text" in content or "blocks" in content):
+        return error("invalid_arguments"), None
+    has_content = bool(content.get("text")) or bool(content.get("blocks")) \
+        or bool(content.get("markdown_text")) or bool(params.get("attachments"))
+    if not has_content:
+        return error("no_text"), None
+    if len(content.get("text", "")) > max_text:
+        return error("msg_too_long"), None
+    # Slack's error for an over-long markdown_text is not documented; this is a guess.
+    if len(content.get("markdown_text", "")) > MAX_MARKDOWN_TEXT:
+        return error("msg_too_long"), None
+    if "blocks" in content:
+        problems = block_errors(content["blocks"])
+        if problems:
+            return error("invalid_blocks", errors=problems,
+                         response_metadata={"messages": [f"[ERROR] {p}" for p in problems]}), None
+    if "metadata" in content:
+        md = content["metadata"]
+        if not (isinstance(md, dict) and isinstance(md.get("event_type"), str)
+                and isinstance(md.get("event_payload", {}), dict)):
+            return error("invalid_metadata_format"), None
+        # Facts: the real limit is undocumented; the caller makes it configurable.
+        if len(json.dumps(md, ensure_ascii=False, separators=(",", ":"))) > max_metadata_chars:
+            return error("metadata_too_large"), None
+    return None, content
+
+
+def truthy(value):
+    # Form bodies carry "1"/"true" (slack_sdk turns bools into "1"/"0"); JSON carries bools.
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def ts_key(ts):
+    """Order ts strings numerically ("1700000000.000100"); raises ValueError."""
+    sec, _, frac = str(ts).partition(".")
+    return (int(sec), int((frac + "000000")[:6]))
+
+
+def encode_cursor(ts):
+    # Same shape as Slack's cursors: base64("next_ts:<ts without the dot>").
+    return base64.b64encode(f"next_ts:{ts.replace('.', '')}".encode()).decode()
+
+
+def decode_cursor(cursor):
+    raw = base64.b64decode(cursor, validate=True).decode()
+    digits = raw[len("next_ts:"):]
+    if not raw.startswith("next_ts:") or not digits.isdigit() or len(digits) < 7:
+        raise ValueError(cursor)
+    return ts_key(f"{digits[:-6]}.{digits[-6:]}")
+
+
+def time_window(params):
+    """(keep(msg) predicate for oldest/latest/inclusive, None) or (None, error body)."""
+    try:
+        oldest = ts_key(params.get("oldest") or "0")
+    except ValueError:
+        return None, error("invalid_ts_oldest")
+    try:
+        latest = ts_key(params["latest"]) if params.get("latest") else None
+    except ValueError:
+        return None, error("invalid_ts_latest")
+    inclusive = truthy(params.get("inclusive", False))
+
+    def keep(msg):
+        k = ts_key(msg["ts"])
+        above = k >= oldest if inclusive else k > oldest
+        below = latest is None or (k <= latest if inclusive else k < latest)
+        return above and below
+    return keep, None
+
+
+def page_limit(params, default):
+    try:
+        limit = int(params.get("limit") or 0)
+    except (TypeError, ValueError):
+        limit = 0
+    return default if limit <= 0 else limit
+
+
+def paginate(items, params, default_limit, max_limit, order):
+    """Cut one page of `items` (sorted; order +1 ascending ts, -1 descending).
+    Returns ((page, has_more, response_metadata), None) or (None, error body)."""
+    limit = min(page_limit(params, default_limit), max_limit)
+    start = 0
+    if params.get("cursor"):
+        try:
+            at = decode_cursor(params["cursor"])
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return None, error("invalid_cursor")
+        start = next((i for i, m in enumerate(items)
+                      if (ts_key(m["ts"]) >= at if order > 0 else ts_key(m["ts"]) <= at)),
+                     len(items))
+    page, rest = items[start:start + limit], items[start + limit:]
+    return (page, bool(rest), {"next_cursor": encode_cursor(rest[0]["ts"]) if rest else ""}), None

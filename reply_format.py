@@ -23,6 +23,7 @@ TEXT_LIMIT = 4000
 STATUS_STREAMING = "streaming"
 STATUS_CONTINUED = "continued"  # a full part; the answer goes on in the next message
 STATUS_DONE = "done"
+STATUS_STOPPING = "stopping"  # flagged by Stop; the streaming loop has not ended it yet
 STATUS_STOPPED = "stopped"
 STATUS_ERROR = "error"
 
@@ -48,10 +49,10 @@ def reply_metadata(tag: ReplyTag, status: str, **extra: str) -> dict:
     return {"event_type": REPLY_EVENT_TYPE, "event_payload": payload}
 
 
-def aborted_metadata(payload: dict, stopped_by: str, reason: str) -> dict:
+def aborted_metadata(payload: dict, stopped_by: str, reason: str, status: str = STATUS_STOPPING) -> dict:
     return {
         "event_type": ABORTED_EVENT_TYPE,
-        "event_payload": {**payload, "status": STATUS_STOPPED, "stopped_by": stopped_by, "reason": reason},
+        "event_payload": {**payload, "status": status, "stopped_by": stopped_by, "reason": reason},
     }
 
 

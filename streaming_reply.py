@@ -19,6 +19,7 @@ import logs
 from reply_format import (
     PART_LIMIT,
     STATUS_CONTINUED,
+    STATUS_STOPPED,
     ReplyTag,
     aborted_metadata,
     close_open_fence,
@@ -211,5 +212,5 @@ class StreamingReply:
         tag = self._tag_for(len(self._parts))
         if self._stop:
             base = reply_metadata(tag, status)["event_payload"]
-            return aborted_metadata(base, self._stop.stopped_by or "", self._stop.reason)
+            return aborted_metadata(base, self._stop.stopped_by or "", self._stop.reason, STATUS_STOPPED)
         return reply_metadata(tag, status)

@@ -92,6 +92,17 @@ def trim_to_budget(system_prompt: str, turns: list[Turn], budget: int) -> ModelI
     return ModelInput(system_prompt, turns[start:], dropped_turns=start, estimated_tokens=total)
 
 
+def drop_older_half(model_input: ModelInput) -> ModelInput | None:
+    """For when the model's real count disagrees with our estimate: keep the newer half."""
+    history = model_input.turns[:-1]
+    if not history:
+        return None
+    drop = (len(history) + 1) // 2
+    turns = model_input.turns[drop:]
+    tokens = estimate_tokens(model_input.system_prompt) + sum(estimate_tokens(t.text) for t in turns)
+    return ModelInput(model_input.system_prompt, turns, model_input.dropped_turns + drop, tokens)
+
+
 _SKIPPED_SUBTYPES = {"channel_join", "channel_leave", "group_join", "group_leave", "channel_topic",
                      "channel_purpose", "channel_name", "pinned_item", "unpinned_item"}
 

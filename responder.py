@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import llm
 import logs
 from config import Settings
-from context import ModelInput, QuestionTooLong, history_turns, trim_to_budget
+from context import ModelInput, QuestionTooLong, drop_older_half, history_turns, trim_to_budget
 from events import Ask
 from reply_format import PLACEHOLDER_TEXT, STATUS_STREAMING, ReplyTag, error_marker, reply_metadata, streaming_blocks
 from shortcuts import supersede
@@ -83,15 +83,14 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
     try:
         usage, notice = _stream_once(model_input, reply, settings)
     except llm.ModelError as error:
-        if error.kind == "context_length_exceeded" and not reply.text and len(model_input.turns) > 1:
-            # Our estimate fitted, the model's real count did not: trim harder, once.
-            try:
-                smaller = trim_to_budget(services.system_prompt, turns, max(budget // 2, 1))
-                usage, notice = _stream_once(smaller, reply, settings)
-            except (llm.ModelError, QuestionTooLong) as again:
-                return Outcome(error_marker(_sentence(again)), "error")
-        else:
+        smaller = drop_older_half(model_input) if error.kind == "context_length_exceeded" else None
+        if smaller is None or reply.text:
             return Outcome(error_marker(error.sentence), "error")
+        # Our estimate fitted, the model's real count did not: keep the newer half, once.
+        try:
+            usage, notice = _stream_once(smaller, reply, settings)
+        except llm.ModelError as again:
+            return Outcome(error_marker(again.sentence), "error")
     return Outcome(error_marker(notice) if notice else None, "done", usage)
 
 
@@ -129,12 +128,6 @@ def _close_quietly(stream) -> None:
         stream.close()  # closing the HTTP response is what stops the billing
     except Exception:
         pass
-
-
-def _sentence(error: Exception) -> str:
-    if isinstance(error, llm.ModelError):
-        return error.sentence
-    return "This conversation is too long for the model; start a new thread or shorten the question."
 
 
 def _record_usage(ask: Ask, settings: Settings, outcome: Outcome, stopped: bool) -> None:

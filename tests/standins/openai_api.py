@@ -351,10 +351,13 @@ class _Conn:
     def chunk(self, payload: bytes) -> None:
         self._write(b"%x\r\n%s\r\n" % (len(payload), payload))
 
-    def sse(self, data: Any, event: Optional[str] = None) -> None:
+    def sse(self, data: Any, event: Optional[str] = None, last: bool = False) -> None:
+        """Write one SSE event as one chunk; with last=True the terminal chunk
+        goes out in the same write (so a client that stops reading at this
+        event never races the end of the body)."""
         text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-        msg = (f"event: {event}\n" if event else "") + f"data: {text}\n\n"
-        self.chunk(msg.encode("utf-8"))
+        payload = ((f"event: {event}\n" if event else "") + f"data: {text}\n\n").encode("utf-8")
+        self._write(b"%x\r\n%s\r\n" % (len(payload), payload) + (b"0\r\n\r\n" if last else b""))
 
     def end_stream(self) -> None:
         self._write(b"0\r\n\r\n")
@@ -377,6 +380,7 @@ class _Conn:
         self.check()
         payload = json.dumps(body).encode("utf-8")
         h = self.h
+        self.rec.status = status
         try:
             h.send_response(status)
             h.send_header("Content-Type", "application/json")
@@ -392,7 +396,6 @@ class _Conn:
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
             raise _ClientGone()
         self.headers_sent = True
-        self.rec.status = status
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -452,10 +455,11 @@ class _Handler(BaseHTTPRequestHandler):
         request_id = f"req_{uuid.uuid4().hex[:24]}"
         try:
             self._route(fake, conn, rec, method, path, request_id)
-        except _Stopping:
-            rec.outcome = rec.outcome or "server_stopped"
-            conn.abort()
-        except _ClientGone:
+        except _ClientGone as exc:
+            if isinstance(exc, _Stopping) or fake._stopping.is_set():
+                rec.outcome = "server_stopped"
+                conn.abort()
+                return
             rec.client_closed_early = True
             rec.outcome = "client_closed"
             self.close_connection = True
@@ -674,10 +678,30 @@ class _Answer:
     def _text_part(text: str) -> dict:
         return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
 
-    def _event(self, type_: str, **fields: Any) -> None:
+    def _event(self, type_: str, _last: bool = False, **fields: Any) -> None:
         data = {"type": type_, "sequence_number": self.seq, **fields}
         self.seq += 1
-        self.conn.sse(data, event=type_)
+        self.conn.sse(data, event=type_, last=_last)
+
+    def _finish(self, outcome: str, send: Callable[[], None]) -> None:
+        """Record the outcome, then write the last event (+ end of body)."""
+        self.rec.outcome = outcome
+        send()
+
+    def _delta(self, piece: str, send: Callable[[], None]) -> None:
+        """Count a delta as sent, then write it (undo the count if the write fails)."""
+        rec = self.rec
+        before = rec.text_sent
+        rec.deltas_sent += 1
+        rec.text_sent = before + piece
+        if rec.first_delta_at is None:
+            rec.first_delta_at = time.monotonic()
+        try:
+            send()
+        except _ClientGone:
+            rec.deltas_sent -= 1
+            rec.text_sent = before
+            raise
 
     def _responses_stream(self) -> None:
         s, conn, rec = self.s, self.conn, self.rec
@@ -699,34 +723,27 @@ class _Answer:
                 err = self._error_obj("server_error", "The server had an error processing your request. "
                                       "Sorry about that! You can retry your request.")
                 if s.error_event_shape == "nested":
-                    self._event("error", error=err)
+                    fields: dict = {"error": err}
                 else:
-                    self._event("error", code=err["code"], message=err["message"], param=err["param"])
-                conn.end_stream()
-                rec.outcome = "error_event"
+                    fields = {"code": err["code"], "message": err["message"], "param": err["param"]}
+                self._finish("error_event", lambda: self._event("error", _last=True, **fields))
                 return
             if what == "failed":
                 err = self._error_obj("server_error", "The model failed to generate a response.")
                 del err["type"], err["param"]
-                output = [self._message_item("incomplete", sent)]
-                self._event("response.failed",
-                            response=self._response_obj("failed", output, self._usage(i) if s.usage else None,
-                                                        error=err))
-                conn.end_stream()
-                rec.outcome = "failed"
+                failed = self._response_obj("failed", [self._message_item("incomplete", sent)],
+                                            self._usage(i) if s.usage else None, error=err)
+                self._finish("failed", lambda: self._event("response.failed", _last=True, response=failed))
                 return
             if i == len(self.pieces):
                 break
             if i > 0:
                 conn.wait(s.delta_delay)
             piece = self.pieces[i]
-            self._event("response.output_text.delta", item_id=self.msg_id, output_index=0, content_index=0,
-                        delta=piece, logprobs=[], obfuscation="x" * (8 - len(piece) % 8))
+            self._delta(piece, lambda: self._event(
+                "response.output_text.delta", item_id=self.msg_id, output_index=0, content_index=0,
+                delta=piece, logprobs=[], obfuscation="x" * (8 - len(piece) % 8)))
             sent += piece
-            rec.deltas_sent += 1
-            rec.text_sent = sent
-            if rec.first_delta_at is None:
-                rec.first_delta_at = time.monotonic()
 
         item_status = "incomplete" if s.incomplete_reason else "completed"
         self._event("response.output_text.done", item_id=self.msg_id, output_index=0, content_index=0,
@@ -737,15 +754,11 @@ class _Answer:
         self._event("response.output_item.done", output_index=0, item=item)
         usage = self._usage(len(self.pieces))
         if s.incomplete_reason:
-            self._event("response.incomplete",
-                        response=self._response_obj("incomplete", [item], usage,
-                                                    incomplete_reason=s.incomplete_reason))
-            outcome = "incomplete"
+            final = self._response_obj("incomplete", [item], usage, incomplete_reason=s.incomplete_reason)
+            self._finish("incomplete", lambda: self._event("response.incomplete", _last=True, response=final))
         else:
-            self._event("response.completed", response=self._response_obj("completed", [item], usage))
-            outcome = "completed"
-        conn.end_stream()
-        rec.outcome = outcome
+            final = self._response_obj("completed", [item], usage)
+            self._finish("completed", lambda: self._event("response.completed", _last=True, response=final))
 
     # -- Chat Completions -------------------------------------------------------
     def _chunk(self, choices: list, usage: Any = ..., **extra: Any) -> dict:
@@ -788,30 +801,24 @@ class _Answer:
             if what == "error_event":
                 err = self._error_obj(None, "The server had an error while processing your request. "
                                       "Sorry about that!")
-                conn.sse({"error": {"message": err["message"], "type": err["type"], "param": err["param"],
-                                    "code": err["code"]}})
-                conn.end_stream()
-                rec.outcome = "error_event"
+                payload = {"error": {"message": err["message"], "type": err["type"], "param": err["param"],
+                                     "code": err["code"]}}
+                self._finish("error_event", lambda: conn.sse(payload, last=True))
                 return
             if i == len(self.pieces):
                 break
             if i > 0:
                 conn.wait(s.delta_delay)
             piece = self.pieces[i]
-            conn.sse(self._chunk([{"index": 0, "delta": {"content": piece}, "logprobs": None,
-                                   "finish_reason": None}], obfuscation="x" * (8 - len(piece) % 8)))
+            chunk = self._chunk([{"index": 0, "delta": {"content": piece}, "logprobs": None,
+                                  "finish_reason": None}], obfuscation="x" * (8 - len(piece) % 8))
+            self._delta(piece, lambda: conn.sse(chunk))
             sent += piece
-            rec.deltas_sent += 1
-            rec.text_sent = sent
-            if rec.first_delta_at is None:
-                rec.first_delta_at = time.monotonic()
         conn.sse(self._chunk([{"index": 0, "delta": {}, "logprobs": None,
                                "finish_reason": self._finish_reason()}], obfuscation="abcd"))
         if self._include_usage:
             conn.sse(self._chunk([], usage=self._usage(len(self.pieces)), obfuscation="ab"))
-        conn.sse("[DONE]")
-        conn.end_stream()
-        rec.outcome = "incomplete" if s.incomplete_reason else "completed"
+        self._finish("incomplete" if s.incomplete_reason else "completed", lambda: conn.sse("[DONE]", last=True))
 
     # -- non-streaming ----------------------------------------------------------
     def _non_stream(self) -> None:

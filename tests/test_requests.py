@@ -1,0 +1,542 @@
+"""What the bot does with each kind of HTTP request Slack (or anyone else) can send it.
+
+Every request gets an answer with ``X-Slack-No-Retry: 1``; only authentic,
+well-formed requests change anything; the acknowledgement never waits for the model.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+import harness
+from flows import ASKER, say, wait_answer
+from harness import FIXTURES, message_event, new_event_id, shortcut_payload, sign, stop_button_payload
+from standins.openai_api import Script
+
+ACCESS_TOKEN = "right-access-token-0123456789"
+SLACK_WRITES = ("chat.postMessage", "chat.update", "chat.delete", "chat.postEphemeral")
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+
+# --- small helpers ----------------------------------------------------------------------------
+def question(channel: str, **extra) -> dict:
+    """A DM question that the bot would answer if the request were accepted.
+
+    Its text names the channel, so a model request for it can be recognised."""
+    return message_event(channel, ASKER, f"what is new in {channel}?", "1700000000.000100", **extra)
+
+
+def writes_to(slack, channel: str) -> list:
+    return [c for method in SLACK_WRITES for c in slack.calls_of(method) if c.params.get("channel") == channel]
+
+
+def model_requests_for(openai_server, channel: str) -> list:
+    return [r for r in openai_server.requests if channel in json.dumps(r.body)]
+
+
+def placeholders(slack, channel: str) -> list:
+    return [c for c in slack.calls_of("chat.postMessage") if c.params.get("channel") == channel]
+
+
+@pytest.fixture
+def nothing_happens(slack, openai_server, channel):
+    """Call it after the requests: waits a moment (answers run in the background), then checks
+    that the bot neither wrote to the test's channel, nor opened a view, nor asked the model."""
+    views_before = len(slack.calls_of("views.open"))
+
+    def check(wait: float = 1.0):
+        time.sleep(wait)
+        assert writes_to(slack, channel) == []
+        assert slack.calls_of("views.open")[views_before:] == []
+        assert model_requests_for(openai_server, channel) == []
+
+    return check
+
+
+def acknowledged(response, status: int = 200) -> None:
+    assert response.status == status, response.body
+    assert response.headers.get("X-Slack-No-Retry") == "1"
+    assert response.headers.get("Content-Type", "").startswith("application/json")
+
+
+def form(payload) -> bytes:
+    return urllib.parse.urlencode({"payload": payload if isinstance(payload, str) else json.dumps(payload)}).encode()
+
+
+def bot_reply(channel: str) -> dict:
+    return {"type": "message", "ts": "1700000000.000200", "thread_ts": "1700000000.000100", "user": "UBOT",
+            "bot_id": "BBOT", "app_id": "AAPP", "text": f"an answer in {channel}"}
+
+
+# --- 1. url_verification -----------------------------------------------------------------------
+def _url_verification() -> dict:
+    return json.loads((FIXTURES / "url_verification.json").read_text())
+
+
+def test_url_verification_echoes_the_challenge(bot):
+    """Slack's URL check gets its challenge back, as JSON."""
+    payload = _url_verification()
+    response = bot.send_event(payload)
+    acknowledged(response)
+    assert response.json() == {"challenge": payload["challenge"]}
+
+
+def test_unsigned_url_verification_is_refused(bot):
+    """An unsigned URL check is refused: nobody else can register our endpoint."""
+    response = bot.post(json.dumps(_url_verification()).encode(), JSON)
+    acknowledged(response, 401)
+    assert b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" not in response.body
+
+
+# --- 2. signature ------------------------------------------------------------------------------
+def _unsigned(body):
+    return body, {}
+
+
+def _wrong_secret(body):
+    return body, sign(body, "not-the-signing-secret")
+
+
+def _tampered_body(body):
+    return body.replace(b"what is new", b"tell me secrets"), sign(body)
+
+
+def _replayed(body):
+    return body, sign(body, timestamp=int(time.time()) - 6 * 60)
+
+
+def _from_the_future(body):
+    return body, sign(body, timestamp=int(time.time()) + 6 * 60)
+
+
+def _non_numeric_timestamp(body):
+    return body, sign(body, timestamp="soon")  # signed correctly over "v0:soon:<body>"
+
+
+def _signature_only(body):
+    return body, {"X-Slack-Signature": sign(body)["X-Slack-Signature"]}
+
+
+def _timestamp_only(body):
+    return body, {"X-Slack-Request-Timestamp": sign(body)["X-Slack-Request-Timestamp"]}
+
+
+def _malformed_signature(body):
+    return body, {**sign(body), "X-Slack-Signature": "v0=zz"}
+
+
+@pytest.mark.parametrize("forge", [_unsigned, _signature_only, _timestamp_only, _wrong_secret, _tampered_body,
+                                   _malformed_signature, _replayed, _from_the_future, _non_numeric_timestamp],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_requests_without_a_valid_signature_are_refused(bot, channel, nothing_happens, forge):
+    """A request that Slack did not sign (or signed more than 5 minutes away from now) gets 401 and changes nothing."""
+    body, headers = forge(json.dumps(question(channel)).encode())
+    acknowledged(bot.post(body, JSON, headers), 401)
+    nothing_happens()
+
+
+def test_a_request_signed_four_minutes_ago_is_still_accepted(bot, slack, channel):
+    """Slack's clock and ours may differ a little: within 5 minutes a signed question is answered."""
+    event = question(channel)
+    body = json.dumps(event).encode()
+    acknowledged(bot.post(body, JSON, sign(body, timestamp=int(time.time()) - 4 * 60)))
+    slack.wait_for(lambda fake: placeholders(fake, channel))
+
+
+# --- 3. ACCESS_TOKEN ---------------------------------------------------------------------------
+@pytest.fixture
+def token_only_bot(bots):
+    return bots.get(SLACK_SIGNING_SECRET="", ACCESS_TOKEN=ACCESS_TOKEN)
+
+
+@pytest.fixture
+def token_and_signature_bot(bots):
+    return bots.get(ACCESS_TOKEN=ACCESS_TOKEN)
+
+
+def test_access_token_alone_admits_unsigned_requests_with_the_right_token(token_only_bot, slack, channel):
+    """With only ACCESS_TOKEN set, ``?token=<it>`` is the proof: an unsigned question is answered."""
+    body = json.dumps(question(channel)).encode()
+    acknowledged(token_only_bot.post(body, JSON, query=f"?token={ACCESS_TOKEN}"))
+    slack.wait_for(lambda fake: placeholders(fake, channel))
+
+    challenge = _url_verification()
+    response = token_only_bot.post(json.dumps(challenge).encode(), JSON, query=f"?token={ACCESS_TOKEN}")
+    acknowledged(response)
+    assert response.json() == {"challenge": challenge["challenge"]}
+
+
+@pytest.mark.parametrize("query", ["", "?token=", "?token=wrong-token", f"?token={ACCESS_TOKEN}x",
+                                   f"?token={ACCESS_TOKEN[:-1]}", f"?other={ACCESS_TOKEN}"],
+                         ids=["no-query", "empty-token", "wrong-token", "longer-token", "shorter-token",
+                              "other-parameter"])
+def test_access_token_alone_refuses_a_missing_or_wrong_token(token_only_bot, channel, nothing_happens, query):
+    """With only ACCESS_TOKEN set, a request without the right ``?token=`` gets 401, signed or not."""
+    body = json.dumps(question(channel)).encode()
+    acknowledged(token_only_bot.post(body, JSON, query=query), 401)
+    acknowledged(token_only_bot.post(body, JSON, sign(body), query=query), 401)
+    nothing_happens()
+
+
+def test_signature_and_access_token_together_admit_a_request_with_both(token_and_signature_bot, slack, channel):
+    """With both set, a signed request with the right token is answered."""
+    acknowledged(token_and_signature_bot.send_event(question(channel), query=f"?token={ACCESS_TOKEN}"))
+    slack.wait_for(lambda fake: placeholders(fake, channel))
+
+
+@pytest.mark.parametrize("case", ["signed-no-token", "signed-wrong-token", "right-token-unsigned",
+                                  "right-token-wrong-secret", "right-token-stale-signature"])
+def test_signature_and_access_token_together_require_both(token_and_signature_bot, channel, nothing_happens, case):
+    """With both set, passing only one of the two checks gets 401 and changes nothing."""
+    body = json.dumps(question(channel)).encode()
+    headers, query = {
+        "signed-no-token": (sign(body), ""),
+        "signed-wrong-token": (sign(body), "?token=wrong-token"),
+        "right-token-unsigned": ({}, f"?token={ACCESS_TOKEN}"),
+        "right-token-wrong-secret": (sign(body, "not-the-signing-secret"), f"?token={ACCESS_TOKEN}"),
+        "right-token-stale-signature": (sign(body, timestamp=int(time.time()) - 600), f"?token={ACCESS_TOKEN}"),
+    }[case]
+    acknowledged(token_and_signature_bot.post(body, JSON, headers, query), 401)
+    nothing_happens()
+
+
+# --- 4. no verification configured -------------------------------------------------------------
+@pytest.mark.parametrize("empty", ["absent", "empty", "blank"])
+def test_refuses_to_start_without_a_way_to_verify_requests(slack, empty):
+    """Without SLACK_SIGNING_SECRET and ACCESS_TOKEN the function does not start, and says which variables to set."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLACK_", "OPENAI_")) and k != "ACCESS_TOKEN"}
+    env.update({"SLACK_BOT_TOKEN": harness.BOT_TOKEN, "SLACK_API_URL": slack.base_url})
+    if empty != "absent":
+        value = "" if empty == "empty" else "   "
+        env.update({"SLACK_SIGNING_SECRET": value, "ACCESS_TOKEN": value})
+    port = harness.free_port()
+    try:
+        result = subprocess.run(
+            [harness.FUNCTIONS_FRAMEWORK, "--target=slack_bot", "--source=main.py", f"--port={port}",
+             "--host=127.0.0.1"],
+            cwd=harness.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+        )
+    except subprocess.TimeoutExpired as timeout:  # it started serving: the very thing that must not happen
+        pytest.fail(f"the bot started without any verification:\n{timeout.output!r}")
+    output = result.stdout.decode(errors="replace")
+    assert result.returncode != 0, output
+    assert "SLACK_SIGNING_SECRET" in output and "ACCESS_TOKEN" in output, output
+    assert harness.BOT_TOKEN not in output
+
+
+# --- 5. bad input ------------------------------------------------------------------------------
+def _event_without(*keys, where="event"):
+    def build(channel):
+        payload = question(channel)
+        target = payload["event"] if where == "event" else payload
+        for key in keys:
+            target.pop(key)
+        return json.dumps(payload).encode()
+    return build
+
+
+def _event_with(where="event", **changes):
+    def build(channel):
+        payload = question(channel)
+        (payload["event"] if where == "event" else payload).update(changes)
+        return json.dumps(payload).encode()
+    return build
+
+
+def _shortcut_without(key):
+    def build(channel):
+        payload = shortcut_payload("abort_openai_api", channel, ASKER, bot_reply(channel))
+        payload.pop(key)
+        return form(payload)
+    return build
+
+
+def _shortcut_with(**changes):
+    def build(channel):
+        payload = shortcut_payload("abort_openai_api", channel, ASKER, bot_reply(channel))
+        payload.update(changes)
+        return form(payload)
+    return build
+
+
+def _raw(data: bytes):
+    return lambda channel: data
+
+
+BAD_JSON = {
+    "empty-body": _raw(b""),
+    "invalid-json": _raw(b'{"type": "event_callback",'),
+    "json-array": _raw(b"[]"),
+    "json-string": _raw(b'"x"'),
+    "json-null": _raw(b"null"),
+    "json-number": _raw(b"42"),
+    "no-type": _event_without("type", where="body"),
+    "type-not-a-string": _event_with(where="body", type=["event_callback"]),
+    "url-verification-without-challenge": _raw(b'{"type": "url_verification"}'),
+    "event-callback-without-event": _event_without("event", where="body"),
+    "event-callback-without-event-id": _event_without("event_id", where="body"),
+    "event-id-not-a-string": _event_with(where="body", event_id=12345),
+    "event-not-an-object": _event_with(where="body", event="message"),
+    "event-without-type": _event_without("type"),
+    "event-without-channel": _event_without("channel"),
+    "event-without-ts": _event_without("ts"),
+    "event-without-text": _event_without("text"),
+    "channel-not-a-string": _event_with(channel={"id": "D1"}),
+    "deeply-nested-json": _raw(b"[" * 100_000 + b"]" * 100_000),
+}
+
+BAD_FORMS = {
+    "empty-form": _raw(b""),
+    "form-without-payload": _raw(b"foo=bar"),
+    "form-not-url-encoded": _raw(b"just some text"),
+    "payload-twice": _raw(form({"type": "message_action"}) + b"&" + form({"type": "message_action"})),
+    "payload-not-json": _raw(form("{not json")),
+    "payload-not-an-object": _raw(form("[]")),
+    "payload-without-type": _raw(form({"callback_id": "abort_openai_api"})),
+    "message-action-without-channel": _shortcut_without("channel"),
+    "message-action-without-message": _shortcut_without("message"),
+    "message-action-without-user": _shortcut_without("user"),
+    "message-action-without-callback-id": _shortcut_without("callback_id"),
+    "message-action-channel-not-an-object": _shortcut_with(channel="C1"),
+    "message-action-message-without-ts": _shortcut_with(message={"type": "message", "text": "x"}),
+    "block-actions-without-actions": lambda channel: form({
+        k: v for k, v in stop_button_payload(channel, ASKER, bot_reply(channel)).items() if k != "actions"}),
+}
+
+
+@pytest.mark.parametrize("content_type, build", [(JSON, b) for b in BAD_JSON.values()]
+                         + [(FORM, b) for b in BAD_FORMS.values()], ids=[*BAD_JSON, *BAD_FORMS])
+def test_malformed_requests_get_400_and_change_nothing(bot, channel, nothing_happens, content_type, build):
+    """A signed but malformed request gets 400 (never a 500, which Slack would retry) and changes nothing."""
+    body = build(channel)
+    acknowledged(bot.post(body, content_type, sign(body)), 400)
+    nothing_happens()
+
+
+def test_a_body_over_one_mebibyte_gets_413(bot, channel, nothing_happens):
+    """A body over 1 MiB is not Slack's: 413, nothing else."""
+    payload = question(channel)
+    payload["event"]["padding"] = "x" * (1 << 20)
+    body = json.dumps(payload).encode()
+    acknowledged(bot.post(body, JSON, sign(body)), 413)
+    nothing_happens()
+
+
+@pytest.mark.parametrize("content_type", [JSON, FORM])
+def test_a_body_that_is_not_utf8_gets_400(bot, channel, nothing_happens, content_type):
+    """Bytes that are not UTF-8 get 400."""
+    body = json.dumps(question(channel)).encode().replace(b"what is new", b"what \xff\xfe is new")
+    if content_type == FORM:
+        body = b"payload=" + body
+    acknowledged(bot.post(body, content_type, sign(body)), 400)
+    nothing_happens()
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x"])
+def test_an_unsupported_content_type_gets_415(bot, channel, nothing_happens, content_type):
+    """Slack sends JSON or form bodies; anything else gets 415."""
+    body = json.dumps(question(channel)).encode()
+    acknowledged(bot.post(body, content_type, sign(body)), 415)
+    nothing_happens()
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_methods_other_than_post_get_405(bot, channel, nothing_happens, method):
+    """Slack only POSTs; other methods get 405."""
+    body = json.dumps(question(channel)).encode() if method != "GET" else None
+    request = urllib.request.Request(bot.url, data=body, method=method,
+                                     headers={"Content-Type": JSON, **(sign(body) if body else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, headers = response.status, response.headers
+    except urllib.error.HTTPError as error:
+        status, headers = error.code, error.headers
+    assert status == 405
+    assert headers.get("X-Slack-No-Retry") == "1"
+    nothing_happens()
+
+
+def _reaction_added(channel):
+    payload = question(channel)
+    payload["event"] = {"type": "reaction_added", "user": ASKER, "reaction": "thumbsup", "item_user": "UBOT",
+                        "item": {"type": "message", "channel": channel, "ts": "1700000000.000200"},
+                        "event_ts": "1700000001.000100"}
+    return json.dumps(payload).encode()
+
+
+def _app_home_opened(channel):
+    payload = question(channel)
+    payload["event"] = {"type": "app_home_opened", "user": ASKER, "channel": channel, "tab": "messages",
+                        "event_ts": "1700000001.000100"}
+    return json.dumps(payload).encode()
+
+
+def _unknown_block_action(channel):
+    payload = stop_button_payload(channel, ASKER, bot_reply(channel))
+    payload["actions"][0]["action_id"] = "something_else"
+    return form(payload)
+
+
+UNHANDLED = {
+    "app-rate-limited": (JSON, _raw(json.dumps({"token": "XXX", "type": "app_rate_limited", "team_id": "T1",
+                                                "minute_rate_limited": 1518467820, "api_app_id": "AAPP"}).encode())),
+    "reaction-added-event": (JSON, _reaction_added),
+    "app-home-opened-event": (JSON, _app_home_opened),
+    "unknown-shortcut": (FORM, lambda channel: form(shortcut_payload("summarize", channel, ASKER, bot_reply(channel)))),
+    "unknown-block-action": (FORM, _unknown_block_action),
+    "global-shortcut": (FORM, lambda channel: form({"type": "shortcut", "callback_id": "abort_openai_api",
+                                                    "trigger_id": "trig-global", "user": {"id": ASKER},
+                                                    "team": {"id": "T1"}})),
+    "view-closed": (FORM, lambda channel: form({"type": "view_closed", "user": {"id": ASKER},
+                                                "view": {"id": "V1", "type": "modal"}})),
+}
+
+
+@pytest.mark.parametrize("content_type, build", UNHANDLED.values(), ids=UNHANDLED.keys())
+def test_well_formed_but_unhandled_requests_get_200_and_change_nothing(bot, channel, nothing_happens,
+                                                                       content_type, build):
+    """Something Slack may send that the bot does not handle is acknowledged (200) and changes nothing."""
+    body = build(channel)
+    acknowledged(bot.post(body, content_type, sign(body)))
+    nothing_happens()
+
+
+# --- 6. ignored messages -----------------------------------------------------------------------
+IGNORED = {
+    "own-message": dict(user="UBOT"),
+    "own-message-with-bot-id": dict(user="UBOT", bot_id="BBOT", app_id="AAPP"),
+    "another-bots-message": dict(user="UOTHERBOT", bot_id="BOTHER", app_id="AOTHER"),
+    "bot-message-subtype": dict(subtype="bot_message", bot_id="BOTHER", user=None),
+    "message-changed": dict(subtype="message_changed", user=None,
+                            message={"type": "message", "user": ASKER, "text": "edited", "ts": "1700000000.000100"}),
+    "message-deleted": dict(subtype="message_deleted", user=None, deleted_ts="1700000000.000100"),
+    "message-replied": dict(subtype="message_replied"),
+    "channel-join": dict(subtype="channel_join", channel_type="channel"),
+    "channel-leave": dict(subtype="channel_leave", channel_type="channel"),
+    "file-share": dict(subtype="file_share", files=[{"id": "F1", "name": "a.txt"}]),
+    "channel-message-outside-a-thread": dict(channel_type="channel"),
+    "thread-parent-in-a-channel": dict(channel_type="channel", thread_ts="1700000000.000100"),
+    "channel-message-mentioning-the-bot": dict(channel_type="channel", text_prefix="<@UBOT> "),
+    "event-for-another-installation": dict(bot_user="UOTHER"),
+}
+
+
+@pytest.mark.parametrize("variant", IGNORED.values(), ids=IGNORED.keys())
+def test_messages_that_are_not_questions_are_ignored(bot, channel, nothing_happens, variant):
+    """Bot posts, edits, deletions, joins, channel chatter and other apps' events: 200, no reply, no model call."""
+    variant = dict(variant)
+    text = variant.pop("text_prefix", "") + f"what is new in {channel}?"
+    bot_user = variant.pop("bot_user", "UBOT")
+    payload = message_event(channel, ASKER, text, "1700000000.000100", bot_user=bot_user,
+                            channel_type=variant.pop("channel_type", "im"))
+    for key, value in variant.items():
+        if value is None:
+            payload["event"].pop(key, None)
+        else:
+            payload["event"][key] = value
+    acknowledged(bot.send_event(payload))
+    nothing_happens()
+
+
+def test_a_thread_reply_in_a_channel_thread_without_the_bot_is_ignored(bot, slack, channel, nothing_happens):
+    """People talking in a channel thread the bot is not part of are left alone."""
+    parent = slack.add_message(channel, "UOTHERPERSON", "lunch?")
+    say(bot, slack, channel, f"what is new in {channel}?", thread_ts=parent, channel_type="channel")
+    nothing_happens(wait=2.0)
+
+
+def test_a_mention_is_answered_once_though_slack_sends_two_events(bot, slack, openai_server, channel):
+    """An @mention in a channel arrives as app_mention and as message: it is answered exactly once."""
+    text = f"<@UBOT> what is new in {channel}?"
+    ts = slack.add_message(channel, ASKER, text)
+    as_message = message_event(channel, ASKER, text, ts, channel_type="channel")
+    as_mention = message_event(channel, ASKER, text, ts, event_type="app_mention")
+    acknowledged(bot.send_event(as_message))
+    acknowledged(bot.send_event(as_mention))
+    wait_answer(slack, channel, ts)
+    time.sleep(1.0)
+    assert len(placeholders(slack, channel)) == 1
+    assert len(model_requests_for(openai_server, channel)) == 1
+
+
+# --- 7. retries --------------------------------------------------------------------------------
+@pytest.mark.parametrize("reason", ["http_timeout", "http_error"])
+def test_a_slack_retry_is_acknowledged_but_not_answered(bot, channel, nothing_happens, reason):
+    """A delivery Slack marks as a retry gets 200 and no second answer."""
+    response = bot.send_event(question(channel),
+                              headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": reason})
+    acknowledged(response)
+    nothing_happens()
+
+
+def test_the_same_event_delivered_twice_is_answered_once(bot, slack, openai_server, channel):
+    """Slack may deliver an event twice (same event_id): one answer, not two."""
+    ts = slack.add_message(channel, ASKER, f"what is new in {channel}?")
+    event = message_event(channel, ASKER, f"what is new in {channel}?", ts, event_id=new_event_id())
+    acknowledged(bot.send_event(event))
+    acknowledged(bot.send_event(event))
+    wait_answer(slack, channel, ts)
+    time.sleep(1.0)
+    assert len(placeholders(slack, channel)) == 1
+    assert len(model_requests_for(openai_server, channel)) == 1
+
+
+def test_a_retry_after_the_answer_does_not_answer_again(bot, slack, openai_server, channel):
+    """Slack's retries of an event already answered (retry 1..3) do not produce more answers."""
+    ts = slack.add_message(channel, ASKER, f"what is new in {channel}?")
+    event = message_event(channel, ASKER, f"what is new in {channel}?", ts, event_id=new_event_id())
+    acknowledged(bot.send_event(event))
+    wait_answer(slack, channel, ts)
+    for attempt in ("1", "2", "3"):
+        acknowledged(bot.send_event(event, headers={"X-Slack-Retry-Num": attempt,
+                                                    "X-Slack-Retry-Reason": "http_timeout"}))
+    time.sleep(1.0)
+    assert len(placeholders(slack, channel)) == 1
+    assert len(model_requests_for(openai_server, channel)) == 1
+
+
+# --- 8. never waiting for the model ------------------------------------------------------------
+def test_the_acknowledgement_never_waits_for_the_model(bot, slack, openai_server, channel):
+    """Slack gets its 200 well within 3 s, and the placeholder appears before the model's first token."""
+    openai_server.reply = Script(first_token_delay=8)
+    ts = slack.add_message(channel, ASKER, f"what is new in {channel}?")
+    started = time.monotonic()
+    response = bot.send_event(message_event(channel, ASKER, f"what is new in {channel}?", ts))
+    elapsed = time.monotonic() - started
+    acknowledged(response)
+    assert elapsed < 2.5
+
+    placeholder = slack.wait_for(lambda fake: placeholders(fake, channel), timeout=6)[0]
+    assert placeholder.params["thread_ts"] == ts
+    request = slack.wait_for(lambda: model_requests_for(openai_server, channel), timeout=6)[0]
+    assert request.first_delta_at is None or request.first_delta_at > placeholder.at
+
+
+# --- 9. logs (keep last: it reads what the tests above made the bots write) ---------------------
+def test_logs_are_structured_and_nothing_leaks(bots, slack):
+    """Logs are JSON with a severity and never hold a secret; Slack messages never show a traceback."""
+    assert bots.all(), "no bot ran"
+    secrets = [harness.SIGNING_SECRET, harness.BOT_TOKEN, harness.OPENAI_KEY, ACCESS_TOKEN]
+    for bot in bots.all():
+        logs = bot.logs()
+        for line in logs.splitlines():
+            if line.startswith("{"):
+                entry = json.loads(line)
+                assert isinstance(entry, dict) and entry.get("severity"), line
+        for secret in secrets:
+            assert secret not in logs, f"a secret is in the log of the bot with {bot.env}"
+    for method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+        for call in slack.calls_of(method):
+            shown = json.dumps(call.params, ensure_ascii=False)
+            assert "Traceback" not in shown, shown
+            for secret in secrets:
+                assert secret not in shown

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from events import Ask, strip_mention
+from events import Ask, strip_mention, unescape
 from reply_format import PLACEHOLDER_TEXT
 from slack_client import SlackMessage
 
@@ -62,7 +62,7 @@ def history_turns(messages: list[SlackMessage], ask: Ask, bot_user_id: str, is_o
     turns: list[Turn] = []
     for message in earlier:
         if is_own(message):
-            text = _MARKER_TAIL.sub("", message.text).strip()
+            text = _MARKER_TAIL.sub("", unescape(message.text)).strip()
             if not text or text == PLACEHOLDER_TEXT:
                 continue
             if turns and turns[-1].role == "assistant":

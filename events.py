@@ -21,6 +21,9 @@ REPLY_EVENT_TYPE = "assistant_reply"
 ABORTED_EVENT_TYPE = "aborted"
 BOT_REPLY_EVENT_TYPES = (REPLY_EVENT_TYPE, ABORTED_EVENT_TYPE)
 
+# A message with files attached, or a thread reply also sent to the channel, is still a question.
+QUESTION_SUBTYPES = ("file_share", "thread_broadcast")
+
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -115,9 +118,14 @@ def _require(mapping: Any, key: str, kind: type = str) -> Any:
     return value
 
 
+def unescape(text: str) -> str:
+    """Slack escapes &, < and > in message text; the model should read the characters."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def strip_mention(text: str, bot_user_id: str) -> str:
     """Remove mentions of the bot (only the bot: other people's mentions carry meaning)."""
-    stripped = _MENTION.sub(lambda m: "" if m.group(1) == bot_user_id else m.group(0), text)
+    stripped = unescape(_MENTION.sub(lambda m: "" if m.group(1) == bot_user_id else m.group(0), text))
     return re.sub(r"[ \t]{2,}", " ", stripped).strip()
 
 
@@ -164,7 +172,7 @@ def _parse_event(event: dict, event_id: str, team_id: str, bot: BotIdentity | No
     event_type = _require(event, "type")
     if event_type not in ("message", "app_mention"):
         return Ignore(f"unhandled event {event_type}")
-    if event.get("subtype"):
+    if event.get("subtype") and event["subtype"] not in QUESTION_SUBTYPES:
         # Edits, deletions, joins, bot posts, …: never a new question.
         return Ignore(f"message subtype {event['subtype']}")
     if event.get("bot_id") or event.get("bot_profile"):
@@ -197,7 +205,7 @@ def _parse_event(event: dict, event_id: str, team_id: str, bot: BotIdentity | No
     else:
         return Ignore(f"message in unhandled channel type {channel_type or 'unknown'}")
 
-    text = strip_mention(raw_text, bot_user) if bot_user else raw_text.strip()
+    text = strip_mention(raw_text, bot_user)
     if not text:
         return Ignore("empty message")
     return Ask(
@@ -217,7 +225,7 @@ def parse_interaction_form(form_payload: str) -> Interaction:
     """The ``payload`` field of an interactivity request → MessageAction or Ignore."""
     try:
         payload = json.loads(form_payload)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise BadRequest("payload is not valid JSON") from None
     if not isinstance(payload, dict):
         raise BadRequest("payload must be a JSON object")

@@ -92,7 +92,7 @@ def slack_bot(request):
 def _on_event(text: str, headers) -> tuple:
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadRequest("body is not valid JSON") from None
     event = parse_event_body(body, _identity(body))
     if isinstance(event, UrlVerification):

@@ -291,7 +291,7 @@ BAD_JSON = {
     "event-without-ts": _event_without("ts"),
     "event-without-text": _event_without("text"),
     "channel-not-a-string": _event_with(channel={"id": "D1"}),
-    "deeply-nested-json": _raw(b"[" * 100_000 + b"]" * 100_000),
+    "deeply-nested-json": _raw(b"[" * 10_000 + b"]" * 10_000),
 }
 
 BAD_FORMS = {
@@ -301,6 +301,7 @@ BAD_FORMS = {
     "payload-twice": _raw(form({"type": "message_action"}) + b"&" + form({"type": "message_action"})),
     "payload-not-json": _raw(form("{not json")),
     "payload-not-an-object": _raw(form("[]")),
+    "payload-deeply-nested": _raw(form("[" * 10_000 + "]" * 10_000)),
     "payload-without-type": _raw(form({"callback_id": "abort_openai_api"})),
     "message-action-without-channel": _shortcut_without("channel"),
     "message-action-without-message": _shortcut_without("message"),
@@ -331,13 +332,38 @@ def test_a_body_over_one_mebibyte_gets_413(bot, channel, nothing_happens):
     nothing_happens()
 
 
+def test_a_body_over_one_mebibyte_without_content_length_gets_413(bot, channel, nothing_happens):
+    """The 1 MiB limit also holds for a chunked body that announces no length."""
+    import http.client
+
+    payload = question(channel)
+    payload["event"]["padding"] = "x" * (1 << 20)
+    body = json.dumps(payload).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", bot.port, timeout=10)
+    try:
+        connection.request("POST", "/", body=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]),
+                           headers={"Content-Type": JSON, **sign(body)}, encode_chunked=True)
+        response = connection.getresponse()
+        assert response.status == 413
+        assert response.getheader("X-Slack-No-Retry") == "1"
+    finally:
+        connection.close()
+    nothing_happens()
+
+
+@pytest.mark.parametrize("proof", ["signature", "access-token"])
 @pytest.mark.parametrize("content_type", [JSON, FORM])
-def test_a_body_that_is_not_utf8_gets_400(bot, channel, nothing_happens, content_type):
-    """Bytes that are not UTF-8 get 400."""
+def test_a_body_that_is_not_utf8_gets_400(bots, channel, nothing_happens, content_type, proof):
+    """Authentic bytes that are not UTF-8 get 400, however the request proves it comes from Slack."""
     body = json.dumps(question(channel)).encode().replace(b"what is new", b"what \xff\xfe is new")
     if content_type == FORM:
         body = b"payload=" + body
-    acknowledged(bot.post(body, content_type, sign(body)), 400)
+    if proof == "signature":
+        response = bots.get().post(body, content_type, sign(body))
+    else:
+        response = bots.get(SLACK_SIGNING_SECRET="", ACCESS_TOKEN=ACCESS_TOKEN).post(
+            body, content_type, query=f"?token={ACCESS_TOKEN}")
+    acknowledged(response, 400)
     nothing_happens()
 
 
@@ -422,7 +448,12 @@ IGNORED = {
     "message-replied": dict(subtype="message_replied"),
     "channel-join": dict(subtype="channel_join", channel_type="channel"),
     "channel-leave": dict(subtype="channel_leave", channel_type="channel"),
-    "file-share": dict(subtype="file_share", files=[{"id": "F1", "name": "a.txt"}]),
+    # A file shared in a DM may carry a question (events.QUESTION_SUBTYPES); in a channel,
+    # outside a thread and without a mention, it is chatter like any other message.
+    "file-share-in-a-channel": dict(subtype="file_share", channel_type="channel",
+                                    files=[{"id": "F1", "name": "a.txt"}]),
+    "file-share-by-another-bot": dict(subtype="file_share", bot_id="BOTHER", files=[{"id": "F1", "name": "a.txt"}]),
+    "channel-topic": dict(subtype="channel_topic", channel_type="channel", topic="lunch"),
     "channel-message-outside-a-thread": dict(channel_type="channel"),
     "thread-parent-in-a-channel": dict(channel_type="channel", thread_ts="1700000000.000100"),
     "channel-message-mentioning-the-bot": dict(channel_type="channel", text_prefix="<@UBOT> "),

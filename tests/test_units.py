@@ -49,3 +49,7 @@ def test_split_prefers_paragraphs_then_lines():
 def test_env_yaml_parsing():
     values = parse_env_yaml("# c\nA: one\nB: 'two words'\nC: x # comment\n")
     assert values == {"A": "one", "B": "two words", "C": "x"}
+
+
+def test_slack_escapes_are_undone_for_the_model():
+    assert strip_mention("<@UBOT> is 1 &lt; 2 &amp;&amp; 3 &gt; 2?", "UBOT") == "is 1 < 2 && 3 > 2?"

@@ -926,6 +926,10 @@ class FakeOpenAI:
                 pass
         if self._thread is not None:
             self._thread.join(timeout=5)
+        # Let in-flight handlers notice the stop and record their outcome.
+        deadline = time.monotonic() + 2.0
+        for rec in self.requests:
+            rec.finished.wait(max(0.0, deadline - time.monotonic()))
         self._server = None
         self._thread = None
 

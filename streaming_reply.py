@@ -67,7 +67,7 @@ class StreamingReply:
         self._answer = ""
         self._sealed_upto = 0  # characters of the answer already sealed into earlier parts
         self._prefix = ""  # a re-opened code fence carried into the current part
-        self._written: str | None = None
+        self._written: str | None = ""  # the placeholder already shows the empty answer
         self._stop: StopSignal | None = None
         self._finishing = False
         self._next_write_at = 0.0

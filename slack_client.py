@@ -110,26 +110,22 @@ class SlackGateway:
             arguments["metadata"] = metadata
         return self._write("chat_update", **arguments)
 
-    def update_until_landed(self, channel: str, ts: str, text: str, blocks: list[dict], metadata: dict | None = None,
-                            give_up_after: float = 900.0) -> WriteOutcome:
+    def update_until_landed(self, channel: str, ts: str, text: str, blocks: list[dict],
+                            metadata: dict | None = None) -> WriteOutcome:
         """A write that must land (an answer's final text): wait out rate limits and retry."""
-        deadline = time.monotonic() + give_up_after
-        while True:
-            outcome = self.update(channel, ts, text, blocks, metadata)
-            if outcome.status != "rate_limited" and not (outcome.status == "failed" and outcome.error == "transient"):
-                return outcome
-            if time.monotonic() >= deadline:
-                return outcome
-            time.sleep(max(outcome.retry_after, 1.0))
+        return self._until_landed(lambda: self.update(channel, ts, text, blocks, metadata))
 
-    def post_until_landed(self, channel: str, thread_ts: str | None, text: str, blocks: list[dict], metadata: dict,
-                          give_up_after: float = 900.0) -> WriteOutcome:
+    def post_until_landed(self, channel: str, thread_ts: str | None, text: str, blocks: list[dict],
+                          metadata: dict) -> WriteOutcome:
+        return self._until_landed(lambda: self.post(channel, thread_ts, text, blocks, metadata))
+
+    @staticmethod
+    def _until_landed(write, give_up_after: float = 900.0) -> WriteOutcome:
         deadline = time.monotonic() + give_up_after
         while True:
-            outcome = self.post(channel, thread_ts, text, blocks, metadata)
-            if outcome.status != "rate_limited" and not (outcome.status == "failed" and outcome.error == "transient"):
-                return outcome
-            if time.monotonic() >= deadline:
+            outcome = write()
+            retryable = outcome.status == "rate_limited" or (outcome.status == "failed" and outcome.error == "transient")
+            if not retryable or time.monotonic() >= deadline:
                 return outcome
             time.sleep(max(outcome.retry_after, 1.0))
 

@@ -100,6 +100,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="keep py-spy's collapsed stacks (raw format) in FILE")
     p.add_argument("--switch-interval", type=float, default=None,
                    help="with --server-timing: sys.setswitchinterval() in the bot worker (experiment; default 0.005)")
+    p.add_argument("--slack-latency", type=float, default=0.0,
+                   help="seconds FakeSlack waits before answering any call (real Slack: ~0.05-0.2 s); "
+                        "the warm-up ack then shows what the first request's auth.test costs")
     p.add_argument("--chat-update-per-minute", type=float, default=None,
                    help="make FakeSlack enforce this rate on chat.update (Slack's Tier 3 is ~50/min per "
                         "workspace); default: no limit")
@@ -386,6 +389,17 @@ def _on_signal(signum, _frame):
     raise Interrupted(f"signal {signum}")
 
 
+def git_commit() -> str | None:
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--",
+                                "*.py", ":!bench", ":!tests"], capture_output=True, text=True, timeout=10).stdout
+        return (head + ("+dirty" if dirty.strip() else "")) or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     say = (lambda *a, **k: None) if args.json_only else print
     if not args.stock_backlog:
@@ -400,10 +414,13 @@ def run(args: argparse.Namespace) -> int:
     log_path = log_dir / "bot.log"
     bot = None
     pool = None
+    gate = None
     try:
         slack = FakeSlack(bot_token=harness.BOT_TOKEN)
         slack.start()
         stack.append(slack.stop)
+        if args.slack_latency:
+            slack.set_latency("*", args.slack_latency)
         if args.chat_update_per_minute:
             slack.enforce_tiers({"chat.update": args.chat_update_per_minute})
         openai = None
@@ -487,8 +504,10 @@ def run(args: argparse.Namespace) -> int:
         tracker.poll()
         wall = time.monotonic() - wall_start
         pool.shutdown(wait=False, cancel_futures=True)
+        spy_text = None
         if args.py_spy:
             _stop_spy(spy)
+            spy_text = spy_summary(spy_out)
 
         own_after = os.times()
         cpu_after = {pid: cpu_seconds(pid) for pid in [master, *workers]}
@@ -496,6 +515,10 @@ def run(args: argparse.Namespace) -> int:
         timed = read_server_timing(log_path, by_channel) if args.server_timing else 0
         auth_tests = tracker.methods.get("auth.test", 0)
     finally:
+        # No second Ctrl-C/TERM in the middle of stopping things.
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if gate is not None:
+            gate.abort()  # client threads still waiting to start give up at once
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
         for stop in reversed(stack):
@@ -504,17 +527,22 @@ def run(args: argparse.Namespace) -> int:
             except Exception as error:  # keep stopping the rest
                 print(f"ack_bench: stopping failed: {error!r}", file=sys.stderr)
         if not args.keep_log:
+            for leftover in (log_path, log_dir / "py-spy.txt"):
+                leftover.unlink(missing_ok=True)
             try:
-                log_path.unlink(missing_ok=True)
                 log_dir.rmdir()
             except OSError:
                 pass
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
     # --- numbers
     acked = [s for s in shots if s.end is not None and s.start is not None and s.error is None]
     ack = summary([s.end - s.start for s in acked])
     connect = summary([s.connected - s.start for s in acked if s.connected])
     not_200 = sum(1 for s in shots if s.status != 200)
+    ack_within = {f"{limit}ms": sum(1 for s in shots if s.status == 200 and (s.end - s.start) * 1000 <= limit)
+                  for limit in (100, 1000, 3000)}
     errors = sorted({s.error for s in shots if s.error})
     placeholder = summary([s.placeholder_at - s.start for s in shots if s.placeholder_at and s.start])
     first_text = summary([s.first_text_at - s.start for s in shots if s.first_text_at and s.start])
@@ -535,7 +563,7 @@ def run(args: argparse.Namespace) -> int:
            "bot_worker_s": round(sum(_delta(cpu_before.get(p), cpu_after.get(p)) or 0 for p in workers), 2),
            "bench_process_s": round((own_after.user - own_before.user) + (own_after.system - own_before.system), 2)}
     result = {
-        "bench": "ack_bench",
+        "bench": "ack_bench", "commit": git_commit(),
         "n": args.n, "concurrency": args.concurrency, "interval": args.interval,
         "mode": "practice" if args.practice else f"model/{args.api}",
         "model_script": None if args.practice else {
@@ -543,15 +571,16 @@ def run(args: argparse.Namespace) -> int:
             "chunk_chars": args.chunk_chars, "delta_delay": args.delta_delay},
         "threads": threads_setting, "workers": int(env.get("WORKERS") or 1),
         "switch_interval": args.switch_interval, "dispatch_workers": args.dispatch_workers, "cpus": os.cpu_count(),
-        "ack_only": args.ack_only,
+        "ack_only": args.ack_only, "slack_latency": args.slack_latency,
         "warmup_ack_ms": round(warm_ack_ms, 1),
-        "ack_ms": ack, "connect_ms": connect, "not_200": not_200, "errors": errors,
+        "ack_ms": ack, "ack_within": ack_within, "connect_ms": connect, "not_200": not_200, "errors": errors,
         "placeholder_ms": placeholder, "first_text_ms": first_text, "final_ms": final,
         "completed": completed, "exact": exact,
         "updates_per_answer": {"mean": round(statistics.fmean(updates), 2) if updates else None,
                                "max": max(updates) if updates else None},
         "rate_limited_429": tracker.rate_limited,
         "auth_test_calls_during_burst": auth_tests,
+        "slack_calls_during_burst": dict(sorted(tracker.methods.items())),
         "memory_kib": {"worker_hwm": memory["worker_hwm_kib"], "master_hwm": memory["master_hwm_kib"],
                        "sum_hwm": memory["sum_hwm_kib"],
                        "worker_threads_at_end": [w["threads"] for w in memory["workers"]]},
@@ -562,8 +591,8 @@ def run(args: argparse.Namespace) -> int:
     result["ok"] = ok
 
     say(render(result, args))
-    if args.py_spy and not args.json_only:
-        say(spy_summary(spy_out))
+    if spy_text:
+        say(spy_text)
         if args.py_spy_out:
             say(f"py-spy collapsed stacks: {spy_out}")
     if args.keep_log:
@@ -652,10 +681,13 @@ def render(r: dict, args) -> str:
         f"THREADS={r['threads']}  WORKERS={r['workers']}  DISPATCH_WORKERS={r['dispatch_workers']}  cpus={r['cpus']}"
         + ("  [ack-only]" if r["ack_only"] else "")
         + (f"  switchinterval={r['switch_interval']}" if r["switch_interval"] is not None else ""),
-        f"  {mode}",
+        f"  {mode}" + (f", FakeSlack latency {r['slack_latency'] * 1000:.0f} ms" if r["slack_latency"] else "")
+        + f"   (commit {r['commit']})",
         f"  {'':<30}{'p50':>9}{'p99':>9}{'max':>9}   (ms)",
         row("ack latency (HTTP POST)", r["ack_ms"], f"non-200: {r['not_200']}   warm-up ack {r['warmup_ack_ms']:.1f} ms"),
         row("  of which TCP connect", r["connect_ms"]),
+        f"  {'acked with 200 within':<30}100 ms: {r['ack_within']['100ms']}/{r['n']}   1 s: "
+        f"{r['ack_within']['1000ms']}/{r['n']}   3 s (Slack's limit): {r['ack_within']['3000ms']}/{r['n']}",
     ]
     if r["server"]:
         s = r["server"]
@@ -671,6 +703,8 @@ def render(r: dict, args) -> str:
             f"  chat.update per answer: mean {r['updates_per_answer']['mean']}, max {r['updates_per_answer']['max']}"
             f"   429s: {r['rate_limited_429']}   auth.test during burst: {r['auth_test_calls_during_burst']}",
         ]
+    else:
+        lines.append(f"  Slack calls during the burst: {r['slack_calls_during_burst'] or 'none'}")
     mem = r["memory_kib"]
     lines += [
         f"  peak RSS (VmHWM): worker {mib(mem['worker_hwm'])}, master {mib(mem['master_hwm'])}, "
@@ -686,8 +720,9 @@ def render(r: dict, args) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    # Explicitly, also for SIGINT: a shell starting us in the background may have it ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
     try:
         return run(args)
     except (KeyboardInterrupt, Interrupted) as stop:

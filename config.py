@@ -131,7 +131,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         system_prompt=_text(env, "SYSTEM_PROMPT"),
         system_prompt_preset=_text(env, "SYSTEM_PROMPT_PRESET") or "default",
         dispatch=dispatch,
-        dispatch_workers=int(_number(env, "DISPATCH_WORKERS", 16, 1, 256)),
+        dispatch_workers=int(_number(env, "DISPATCH_WORKERS", 32, 1, 512)),
         store=_choice(env, "STORE", "sqlite", ("sqlite", "firestore")),
         log_level=(_text(env, "LOG_LEVEL") or "INFO").upper(),
     )

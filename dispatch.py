@@ -1,46 +1,71 @@
 """Handing an ``Ask`` to whoever answers it, so the HTTP handler never waits for the model.
 
-``DISPATCH=thread``: a bounded thread pool in this process. Right for local
-runs, a long-running server, or Cloud Run with instance-based billing; on
-Cloud Functions the CPU is throttled once the response is sent, which is what
-the Pub/Sub hand-off (issue 3) is for.
+``DISPATCH=thread``: threads of this process. Right for local runs, a
+long-running server, or Cloud Run with CPU always allocated; on Cloud
+Functions with request-based billing the CPU is throttled once the response
+is sent, which is what the Pub/Sub hand-off is for.
+
+Two stages, because people should see the bot react at once even when many
+ask together: a few *opener* threads post each question's placeholder right
+away, and at most ``DISPATCH_WORKERS`` answers stream from the model at a
+time (each stream costs CPU for every delta; past a few dozen per process they
+starve the acknowledgements, which share the interpreter). The acknowledgement
+itself only puts the question in a queue: no thread is started on its path.
 """
 from __future__ import annotations
 
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, Generic, TypeVar
 
 import logs
 from events import Ask
 
 log = logs.get(__name__)
 
+Opened = TypeVar("Opened")
+OPENER_THREADS = 8
 
-class ThreadDispatcher:
-    def __init__(self, workers: int, answer: Callable[[Ask], None]):
+
+class ThreadDispatcher(Generic[Opened]):
+    def __init__(self, workers: int, open_answer: Callable[[Ask], Opened | None],
+                 complete_answer: Callable[[Opened], None]):
         self._workers = workers
-        self._answer = answer
-        self._pool: ThreadPoolExecutor | None = None
+        self._open = open_answer
+        self._complete = complete_answer
+        self._inbox: queue.SimpleQueue[Ask] = queue.SimpleQueue()
+        self._answers: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     def submit(self, ask: Ask) -> None:
-        # Created on first use, not at import: gunicorn imports the app in its
+        if self._answers is None:
+            self._start()
+        self._inbox.put(ask)
+
+    def _start(self) -> None:
+        # Started on first use, not at import: gunicorn imports the app in its
         # master process and forks, and threads do not survive a fork.
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="answer")
-            self._pool.submit(self._run, ask)
+            if self._answers is not None:
+                return
+            self._answers = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="answer")
+            for number in range(OPENER_THREADS):
+                threading.Thread(target=self._open_loop, name=f"opener-{number}", daemon=True).start()
 
-    def _run(self, ask: Ask) -> None:
+    def _open_loop(self) -> None:
+        while True:
+            ask = self._inbox.get()
+            try:
+                opened = self._open(ask)
+            except Exception:
+                log.error("could not start an answer", event_id=ask.event_id, channel=ask.channel, exc_info=True)
+                continue
+            if opened is not None:
+                self._answers.submit(self._complete_safely, ask, opened)
+
+    def _complete_safely(self, ask: Ask, opened: Opened) -> None:
         try:
-            self._answer(ask)
+            self._complete(opened)
         except Exception:
             log.error("answer failed", event_id=ask.event_id, channel=ask.channel, exc_info=True)
-
-    def drain(self, timeout: float | None = None) -> None:
-        """Wait for the answers in flight (tests, benchmarks, shutdown)."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)

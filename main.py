@@ -31,13 +31,23 @@ slack = SlackGateway(settings.slack_bot_token, settings.slack_api_url, app_id=se
 verifier = RequestVerifier(settings.slack_signing_secret, settings.access_token)
 
 
-def _answer(ask: Ask) -> None:
+def _services():
     import responder  # the model client is loaded by the first answer, not by the acknowledgement
 
-    responder.answer(ask, responder.Services(settings, slack, SYSTEM_PROMPT))
+    return responder, responder.Services(settings, slack, SYSTEM_PROMPT)
 
 
-dispatcher = ThreadDispatcher(settings.dispatch_workers, _answer)
+def _open_answer(ask: Ask):
+    responder, services = _services()
+    return responder.open_answer(ask, services)
+
+
+def _complete_answer(opened) -> None:
+    responder, services = _services()
+    responder.complete_answer(opened, services)
+
+
+dispatcher = ThreadDispatcher(settings.dispatch_workers, _open_answer, _complete_answer)
 
 
 class RecentEvents:

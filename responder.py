@@ -35,31 +35,53 @@ class Outcome:
     usage: llm.Usage | None = None
 
 
+@dataclass(frozen=True)
+class OpenedAnswer:
+    """A question with its placeholder posted, waiting for a model stream slot."""
+
+    ask: Ask
+    tag: ReplyTag
+    placeholder_ts: str
+    thread: list[SlackMessage] | None  # read already (participation check), or None
+
+
 def answer(ask: Ask, services: Services) -> None:
+    opened = open_answer(ask, services)
+    if opened is not None:
+        complete_answer(opened, services)
+
+
+def open_answer(ask: Ask, services: Services) -> OpenedAnswer | None:
+    """Post the placeholder (with its Stop button) at once; None when the bot should stay quiet."""
     slack = services.slack
-    thread: list[SlackMessage] = []
+    thread: list[SlackMessage] | None = None
     if ask.needs_participation:
         # A channel thread without a mention: answer only where the bot already takes part.
         thread = slack.thread(ask.channel, ask.thread_ts)
         if not any(slack.is_own(m) for m in thread):
             log.info("not part of this thread", channel=ask.channel, event_id=ask.event_id)
-            return
-
+            return None
     tag = ReplyTag(asker=ask.user, question_ts=ask.ts)
     placeholder = slack.post_until_landed(
         ask.channel, ask.thread_ts, PLACEHOLDER_TEXT, streaming_blocks(""), reply_metadata(tag, STATUS_STREAMING)
     )
     if not placeholder.ts:
         log.error("could not post the placeholder", channel=ask.channel, error=placeholder.error)
-        return
+        return None
     log.info("answering", event_id=ask.event_id, channel=ask.channel, reply_ts=placeholder.ts)
+    return OpenedAnswer(ask, tag, placeholder.ts, thread)
 
-    reply = StreamingReply(slack, ask.channel, ask.thread_ts, tag, placeholder.ts,
+
+def complete_answer(opened: OpenedAnswer, services: Services) -> None:
+    """Stream the answer into the placeholder and always end it with a final text."""
+    ask, slack = opened.ask, services.slack
+    reply = StreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
                            services.settings.stream_update_interval)
     outcome = Outcome(error_marker("Something went wrong on my side; please try again."), "error")
     try:
-        if ask.in_thread and not thread:
-            thread = slack.thread(ask.channel, ask.thread_ts)
+        thread = opened.thread
+        if thread is None:
+            thread = slack.thread(ask.channel, ask.thread_ts) if ask.in_thread else []
         supersede(ask.channel, thread, ask.ts, ask.user, slack)
         outcome = _generate(ask, thread, reply, services)
     except Exception:

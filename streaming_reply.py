@@ -70,6 +70,7 @@ class StreamingReply:
         self._written: str | None = ""  # the placeholder already shows the empty answer
         self._stop: StopSignal | None = None
         self._finishing = False
+        self._idle = False  # the writer waits for new text (not for its next slot)
         self._next_write_at = 0.0
         self._last_write_at = time.monotonic()
         self._cond = threading.Condition()
@@ -81,7 +82,11 @@ class StreamingReply:
         if delta:
             with self._cond:
                 self._answer += delta
-                self._cond.notify()
+                # While a write is due anyway the writer sleeps until its slot;
+                # waking it for every delta would only burn CPU.
+                if self._idle:
+                    self._idle = False
+                    self._cond.notify()
 
     @property
     def stop(self) -> StopSignal | None:
@@ -124,6 +129,7 @@ class StreamingReply:
                     while not self._finishing:
                         now = time.monotonic()
                         dirty = self._answer != self._written
+                        self._idle = not dirty
                         due = self._next_write_at if dirty else self._last_write_at + HEARTBEAT_SECONDS
                         if now >= due:
                             break

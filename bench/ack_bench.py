@@ -83,7 +83,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=None,
                    help="gunicorn WORKERS (processes) for the bot (default: functions-framework's 1)")
     p.add_argument("--dispatch-workers", type=int, default=None,
-                   help="DISPATCH_WORKERS (default: max(N, 16), capped at 256)")
+                   help="DISPATCH_WORKERS (default: unset, the production default)")
     p.add_argument("--log-level", default="INFO", help="bot LOG_LEVEL (production default INFO)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the answers")
     p.add_argument("--ack-timeout", type=float, default=30.0, help="socket timeout of one event POST")
@@ -114,8 +114,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.concurrency = args.concurrency or args.n
     if args.ack_only or args.switch_interval is not None:
         args.server_timing = True
-    if args.dispatch_workers is None:
-        args.dispatch_workers = min(256, max(16, args.n))
     return args
 
 
@@ -434,7 +432,7 @@ def run(args: argparse.Namespace) -> int:
                                   delta_delay=args.delta_delay)
         overrides = {
             "STREAM_UPDATE_INTERVAL": str(args.interval),
-            "DISPATCH_WORKERS": str(args.dispatch_workers),
+            "DISPATCH_WORKERS": str(args.dispatch_workers) if args.dispatch_workers else None,
             "LOG_LEVEL": args.log_level,
             "OPENAI_API": args.api,
         }

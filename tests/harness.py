@@ -143,8 +143,8 @@ def bot_env(slack_url: str, openai_url: str | None = None, **overrides: str) -> 
     return {k: v for k, v in env.items() if v is not None}
 
 
-# --- payloads, shaped like shared/fixtures -------------------------------------------
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+# --- payloads, shaped like the real ones in tests/fixtures (copied from shared/fixtures) ---
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def new_event_id() -> str:

@@ -29,6 +29,12 @@ log = logs.get("threadwise")
 SYSTEM_PROMPT = prompts.system_prompt(settings.system_prompt, settings.system_prompt_preset)
 slack = SlackGateway(settings.slack_bot_token, settings.slack_api_url, app_id=settings.slack_app_id)
 verifier = RequestVerifier(settings.slack_signing_secret, settings.access_token)
+log.info(
+    "Threadwise starting: " + ("practice mode, no model API is called" if settings.practice_mode
+                               else f"model {settings.openai_model} via the {settings.openai_api} API"),
+    verification=[name for name, on in (("signature", settings.slack_signing_secret), ("token", settings.access_token)) if on],
+    dispatch=settings.dispatch,
+)
 
 
 def _services():

@@ -553,9 +553,21 @@ def test_the_acknowledgement_never_waits_for_the_model(bot, slack, openai_server
 
 
 # --- 9. logs (keep last: it reads what the tests above made the bots write) ---------------------
-def test_logs_are_structured_and_nothing_leaks(bots, slack):
+def test_logs_are_structured_and_nothing_leaks(bots, slack, openai_server, channel):
     """Logs are JSON with a severity and never hold a secret; Slack messages never show a traceback."""
-    assert bots.all(), "no bot ran"
+    # Traffic of its own (an answer, a model error, a rejected request), so the test
+    # means something when run alone; it then reads every bot's log of the session.
+    from flows import say, wait_answer
+    from standins.openai_api import Script
+
+    bot = bots.get()
+    openai_server.reply = Script(text="fine")
+    ts, _ = say(bot, slack, channel, "log check")
+    wait_answer(slack, channel, ts)
+    openai_server.reply = Script(status_error="invalid_api_key")
+    ts, _ = say(bot, slack, channel, "log check with a bad key")
+    wait_answer(slack, channel, ts)
+    assert bot.post(b"{}", JSON, {}).status == 401
     secrets = [harness.SIGNING_SECRET, harness.BOT_TOKEN, harness.OPENAI_KEY, ACCESS_TOKEN]
     for bot in bots.all():
         logs = bot.logs()

@@ -37,16 +37,27 @@ class Settings:
     max_output_tokens: int | None
     system_prompt: str | None
     system_prompt_preset: str
-    dispatch: str  # "thread" ("pubsub" arrives with issue 3)
+    dispatch: str  # "thread" or "pubsub"
     dispatch_workers: int
-    store: str
+    store: str  # "sqlite" or "firestore"
+    sqlite_path: str
+    firestore_collection: str
+    google_cloud_project: str | None
+    claim_ttl: float
+    claim_lease: float
+    pubsub_topic: str | None
+    worker_auth: str  # "oidc" or "token"
+    worker_audience: str | None
+    worker_service_account: str | None
+    worker_token: str | None
     log_level: str
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line or a Slack message."""
         return [
             s
-            for s in (self.slack_bot_token, self.slack_signing_secret, self.access_token, self.openai_api_key)
+            for s in (self.slack_bot_token, self.slack_signing_secret, self.access_token, self.openai_api_key,
+                      self.worker_token)
             if s
         ]
 
@@ -108,8 +119,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not slack_api_url.endswith("/"):
         slack_api_url += "/"
     dispatch = _choice(env, "DISPATCH", "thread", ("thread", "pubsub"))
+    pubsub_topic = _text(env, "PUBSUB_TOPIC")
+    worker_auth = _choice(env, "WORKER_AUTH", "oidc", ("oidc", "token"))
+    worker_token = _text(env, "WORKER_TOKEN")
     if dispatch == "pubsub":
-        raise ConfigError("DISPATCH=pubsub is not available yet; use DISPATCH=thread.")
+        if not pubsub_topic:
+            raise ConfigError("DISPATCH=pubsub needs PUBSUB_TOPIC (the topic the jobs are published to).")
+        if worker_auth == "oidc" and not (_text(env, "WORKER_AUDIENCE") and _text(env, "WORKER_SERVICE_ACCOUNT")):
+            raise ConfigError("WORKER_AUTH=oidc needs WORKER_AUDIENCE (the slack_worker URL) and "
+                              "WORKER_SERVICE_ACCOUNT (the push subscription's service account).")
+        if worker_auth == "token" and not worker_token:
+            raise ConfigError("WORKER_AUTH=token needs WORKER_TOKEN (the secret in the push endpoint's ?token=).")
 
     return Settings(
         slack_bot_token=bot_token,
@@ -133,5 +153,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dispatch=dispatch,
         dispatch_workers=int(_number(env, "DISPATCH_WORKERS", 32, 1, 512)),
         store=_choice(env, "STORE", "sqlite", ("sqlite", "firestore")),
+        sqlite_path=_text(env, "SQLITE_PATH") or "/tmp/threadwise.sqlite3",
+        firestore_collection=_text(env, "FIRESTORE_COLLECTION") or "threadwise_claims",
+        google_cloud_project=_text(env, "GOOGLE_CLOUD_PROJECT"),
+        claim_ttl=_number(env, "CLAIM_TTL_SECONDS", 7 * 24 * 3600, 600, 90 * 24 * 3600),
+        claim_lease=_number(env, "CLAIM_LEASE_SECONDS", 30, 5, 600),
+        pubsub_topic=pubsub_topic,
+        worker_auth=worker_auth,
+        worker_audience=_text(env, "WORKER_AUDIENCE"),
+        worker_service_account=_text(env, "WORKER_SERVICE_ACCOUNT"),
+        worker_token=worker_token,
         log_level=(_text(env, "LOG_LEVEL") or "INFO").upper(),
     )

@@ -7,17 +7,13 @@ inline, and hands questions to the dispatcher, never waiting for the model.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from urllib.parse import parse_qs
 
 import config
 import logs
-import prompts
-from dispatch import ThreadDispatcher
 from events import (Ask, BadRequest, BotIdentity, Ignore, MessageAction, UrlVerification,
                     parse_event_body, parse_interaction_form)
-from slack_client import SlackGateway
+from runtime import Runtime
 from verification import RequestVerifier
 
 MAX_BODY_BYTES = 1 << 20  # Slack's payloads are a few KB; anything near this is not Slack.
@@ -26,55 +22,16 @@ NO_RETRY = {"X-Slack-No-Retry": "1"}
 settings = config.load_settings()  # raises ConfigError naming the variable: the function refuses to start
 logs.configure(settings.log_level, settings.secrets())
 log = logs.get("threadwise")
-SYSTEM_PROMPT = prompts.system_prompt(settings.system_prompt, settings.system_prompt_preset)
-slack = SlackGateway(settings.slack_bot_token, settings.slack_api_url, app_id=settings.slack_app_id)
+runtime = Runtime(settings)
+slack = runtime.slack
 verifier = RequestVerifier(settings.slack_signing_secret, settings.access_token)
 log.info(
     "Threadwise starting: " + ("practice mode, no model API is called" if settings.practice_mode
                                else f"model {settings.openai_model} via the {settings.openai_api} API"),
     verification=[name for name, on in (("signature", settings.slack_signing_secret), ("token", settings.access_token)) if on],
     dispatch=settings.dispatch,
+    store=settings.store,
 )
-
-
-def _services():
-    import responder  # the model client is loaded by the first answer, not by the acknowledgement
-
-    return responder, responder.Services(settings, slack, SYSTEM_PROMPT)
-
-
-def _open_answer(ask: Ask):
-    responder, services = _services()
-    return responder.open_answer(ask, services)
-
-
-def _complete_answer(opened) -> None:
-    responder, services = _services()
-    responder.complete_answer(opened, services)
-
-
-dispatcher = ThreadDispatcher(settings.dispatch_workers, _open_answer, _complete_answer)
-
-
-class RecentEvents:
-    """Event IDs seen by this instance, so a duplicate delivery is not answered twice."""
-
-    def __init__(self, size: int = 10_000):
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def first_time(self, event_id: str) -> bool:
-        with self._lock:
-            if event_id in self._seen:
-                return False
-            self._seen[event_id] = None
-            if len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-            return True
-
-
-recent_events = RecentEvents()
 
 
 def slack_bot(request):
@@ -118,16 +75,16 @@ def _on_event(text: str, headers) -> tuple:
         return _reply(200, {})
     retry = headers.get("X-Slack-Retry-Num")
     if retry:
-        # Until event claims land (issue 3) a retry is acknowledged, not answered:
-        # answering it could post a second answer to the same question.
-        log.info("retry acknowledged", event_id=event.event_id, retry=retry,
-                 reason=headers.get("X-Slack-Retry-Reason"))
-        recent_events.first_time(event.event_id)
-        return _reply(200, {})
-    if not recent_events.first_time(event.event_id):
-        log.info("duplicate event ignored", event_id=event.event_id)
-        return _reply(200, {})
-    dispatcher.submit(event)
+        # Handed off like any delivery: the event's claim decides. A retry of an
+        # event never processed (the first delivery was lost) is answered; one
+        # already claimed is not answered twice.
+        log.info("slack retry", event_id=event.event_id, retry=retry, reason=headers.get("X-Slack-Retry-Reason"))
+    try:
+        runtime.dispatcher.submit(event)
+    except Exception:
+        # Not handed off: without X-Slack-No-Retry, Slack delivers the event again later.
+        log.error("hand-off failed; Slack will retry", event_id=event.event_id, exc_info=True)
+        return json.dumps({"error": "temporarily unavailable"}), 503, {"Content-Type": "application/json"}
     return _reply(200, {})
 
 
@@ -165,3 +122,34 @@ def _identity(body) -> BotIdentity | None:
 
 def _reply(status: int, payload: dict) -> tuple:
     return json.dumps(payload), status, {**NO_RETRY, "Content-Type": "application/json"}
+
+
+def slack_worker(request):
+    """Pub/Sub push endpoint (DISPATCH=pubsub): runs one answer, then acknowledges.
+
+    2xx acknowledges the message; anything else makes Pub/Sub deliver it
+    again later. 429 means "another worker is answering this event right now":
+    if that worker dies, the redelivery takes the answer over.
+    """
+    if request.method != "POST":
+        return _reply(405, {"error": "method not allowed"})
+    body = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _reply(413, {"error": "request body too large"})
+    if not runtime.push_authenticator.is_authentic(request.headers, request.args.get("token")):
+        log.warning("unauthenticated push rejected")
+        return _reply(401, {"error": "not an authenticated Pub/Sub push"})
+    from pubsub_jobs import BadJob, decode_job, parse_push
+
+    try:
+        delivery = parse_push(body)
+        ask = decode_job(delivery.data)
+    except BadJob as error:
+        log.warning("malformed push rejected", error=str(error))
+        return _reply(400, {"error": str(error)})
+    log.info("job received", event_id=ask.event_id, message_id=delivery.message_id,
+             attempt=delivery.delivery_attempt)
+    outcome = runtime.answers.answer(ask)
+    if outcome == "busy":
+        return _reply(429, {"status": outcome})
+    return _reply(200, {"status": outcome})

@@ -12,7 +12,7 @@ import llm
 import logs
 from config import Settings
 from context import ModelInput, QuestionTooLong, drop_older_half, history_turns, trim_to_budget
-from events import Ask
+from events import ABORTED_EVENT_TYPE, Ask
 from reply_format import PLACEHOLDER_TEXT, STATUS_STREAMING, ReplyTag, error_marker, reply_metadata, streaming_blocks
 from shortcuts import supersede
 from slack_client import SlackGateway, SlackMessage
@@ -72,11 +72,38 @@ def open_answer(ask: Ask, services: Services) -> OpenedAnswer | None:
     return OpenedAnswer(ask, tag, placeholder.ts, thread)
 
 
-def complete_answer(opened: OpenedAnswer, services: Services) -> None:
+def resume_answer(ask: Ask, services: Services, reply_ts: str) -> OpenedAnswer | None:
+    """A job redelivered after its worker died: reuse the reply it had already posted.
+
+    Continuation parts of the interrupted answer are deleted and the first
+    message goes back to a placeholder, so the answer is written again, whole,
+    in the same place. None when the person deleted the reply meanwhile.
+    """
+    slack = services.slack
+    thread = slack.thread(ask.channel, ask.thread_ts)
+    reply = next((m for m in thread if m.ts == reply_ts), None)
+    if reply is None:
+        log.info("reply gone; nothing to resume", event_id=ask.event_id)
+        return None
+    continuations = [m for m in thread if slack.is_own(m) and m.metadata is not None
+                     and m.metadata.payload.get("answer") == reply_ts]
+    for part in continuations:
+        slack.delete(ask.channel, part.ts)
+    tag = ReplyTag(asker=ask.user, question_ts=ask.ts)
+    if reply.metadata is None or reply.metadata.event_type != ABORTED_EVENT_TYPE:
+        # (A reply the asker stopped keeps its flag: the loop will end it at once.)
+        slack.update_until_landed(ask.channel, reply_ts, PLACEHOLDER_TEXT, streaming_blocks(""),
+                                  reply_metadata(tag, STATUS_STREAMING))
+    log.info("resuming answer", event_id=ask.event_id, reply_ts=reply_ts, removed_parts=len(continuations))
+    gone = {m.ts for m in continuations}
+    return OpenedAnswer(ask, tag, reply_ts, [m for m in thread if m.ts not in gone])
+
+
+def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda: True) -> None:
     """Stream the answer into the placeholder and always end it with a final text."""
     ask, slack = opened.ask, services.slack
     reply = StreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
-                           services.settings.stream_update_interval)
+                           services.settings.stream_update_interval, still_owner=still_owner)
     outcome = Outcome(error_marker("Something went wrong on my side; please try again."), "error")
     try:
         thread = opened.thread

@@ -43,7 +43,7 @@ HEARTBEAT_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class StopSignal:
-    reason: str  # "stopped", "superseded", "deleted"
+    reason: str  # "stopped", "superseded", "deleted", "taken_over"
     stopped_by: str | None = None
 
 
@@ -56,13 +56,17 @@ class FinalReport:
 
 class StreamingReply:
     def __init__(self, slack: SlackGateway, channel: str, thread_ts: str, tag: ReplyTag, first_ts: str,
-                 interval: float, on_stop: Callable[[], None] | None = None):
+                 interval: float, on_stop: Callable[[], None] | None = None,
+                 still_owner: Callable[[], bool] = lambda: True):
         self._slack = slack
         self._channel = channel
         self._thread_ts = thread_ts
         self._tag = replace(tag, answer_ts=None, part=1)
         self._interval = interval
         self._on_stop = on_stop
+        # False once another worker has taken this answer over (its claim's lease
+        # was lost): from then on this one must not write to the message at all.
+        self._still_owner = still_owner
         self._parts = [first_ts]
         self._answer = ""
         self._sealed_upto = 0  # characters of the answer already sealed into earlier parts
@@ -105,7 +109,9 @@ class StreamingReply:
             self._finishing = True
             self._cond.notify()
         self._writer.join()
-        if self._stop and self._stop.reason == "deleted":
+        if not self._still_owner():
+            self._stop = StopSignal("taken_over")
+        if self._stop and self._stop.reason in ("deleted", "taken_over"):
             return FinalReport(list(self._parts), self._stop, landed=False)
         self._seal_full_parts(self._answer, until_landed=True)
         current = self._current_text(self._answer)
@@ -145,6 +151,9 @@ class StreamingReply:
             log.error("stream writer failed", error=type(error).__name__, exc_info=True)
 
     def _write_interim(self, snapshot: str) -> None:
+        if not self._still_owner():
+            self._stop = StopSignal("taken_over")
+            return
         if not self._seal_full_parts(snapshot, until_landed=False):
             return
         current = self._current_text(snapshot)

@@ -51,8 +51,9 @@ class Bots:
         env = bot_env(self._slack.base_url, None if practice else self._openai.base_url, **overrides)
         key = tuple(sorted(env.items()))
         if key not in self._running:
-            log_path = self._tmp.mktemp("bot") / "bot.log"
-            self._running[key] = BotProcess(env, log_path)
+            folder = self._tmp.mktemp("bot")
+            env.setdefault("SQLITE_PATH", str(folder / "claims.sqlite3"))  # claims of this bot only
+            self._running[key] = BotProcess(env, folder / "bot.log")
         return self._running[key]
 
     def all(self) -> list[BotProcess]:

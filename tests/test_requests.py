@@ -501,12 +501,16 @@ def test_a_mention_is_answered_once_though_slack_sends_two_events(bot, slack, op
 
 # --- 7. retries --------------------------------------------------------------------------------
 @pytest.mark.parametrize("reason", ["http_timeout", "http_error"])
-def test_a_slack_retry_is_acknowledged_but_not_answered(bot, channel, nothing_happens, reason):
-    """A delivery Slack marks as a retry gets 200 and no second answer."""
-    response = bot.send_event(question(channel),
-                              headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": reason})
-    acknowledged(response)
-    nothing_happens()
+def test_a_retry_of_a_lost_delivery_is_answered_once(bot, slack, openai_server, channel, reason):
+    """The first delivery never arrived: Slack's retry is answered, and its next retry is not."""
+    ts = slack.add_message(channel, ASKER, f"what is new in {channel}?")
+    event = message_event(channel, ASKER, f"what is new in {channel}?", ts, event_id=new_event_id())
+    acknowledged(bot.send_event(event, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": reason}))
+    wait_answer(slack, channel, ts)
+    acknowledged(bot.send_event(event, headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": reason}))
+    time.sleep(1.0)
+    assert len(placeholders(slack, channel)) == 1
+    assert len(model_requests_for(openai_server, channel)) == 1
 
 
 def test_the_same_event_delivered_twice_is_answered_once(bot, slack, openai_server, channel):

@@ -1,0 +1,83 @@
+"""The long-lived pieces of one instance, built from the settings on first use.
+
+Lazy on purpose: the acknowledgement path of a cold instance should not pay
+for the model client, the store or the Pub/Sub client before it needs them,
+and gunicorn imports the app before forking, when no thread or gRPC channel
+may exist yet.
+"""
+from __future__ import annotations
+
+import threading
+
+import prompts
+from config import Settings
+from events import Ask
+from slack_client import SlackGateway
+
+
+class Runtime:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.system_prompt = prompts.system_prompt(settings.system_prompt, settings.system_prompt_preset)
+        self.slack = SlackGateway(settings.slack_bot_token, settings.slack_api_url, app_id=settings.slack_app_id)
+        self._lock = threading.RLock()
+
+    def _built(self, name: str, build):
+        # cached_property is not thread-safe; two requests may arrive together on a cold instance.
+        with self._lock:
+            if name not in self.__dict__:
+                self.__dict__[name] = build()
+            return self.__dict__[name]
+
+    @property
+    def store(self):
+        def build():
+            from store import open_store
+
+            s = self.settings
+            return open_store(s.store, s.sqlite_path, s.firestore_collection, s.google_cloud_project)
+
+        return self._built("_store", build)
+
+    @property
+    def answers(self):
+        """Claimed answers: the exactly-once wrapper around the answer loop."""
+        def build():
+            import responder
+            from jobs import ClaimedAnswers
+
+            services = responder.Services(self.settings, self.slack, self.system_prompt)
+            return ClaimedAnswers(self.store, services, self.settings.claim_lease, self.settings.claim_ttl)
+
+        return self._built("_answers", build)
+
+    @property
+    def dispatcher(self):
+        def build():
+            if self.settings.dispatch == "pubsub":
+                from pubsub_jobs import PubSubPublisher
+
+                return PubSubPublisher(self.settings.pubsub_topic, self.settings.google_cloud_project)
+            from dispatch import ThreadDispatcher
+
+            return ThreadDispatcher(self.settings.dispatch_workers, self._open_in_thread, self._complete_in_thread)
+
+        return self._built("_dispatcher", build)
+
+    def _open_in_thread(self, ask: Ask):
+        opened = self.answers.open(ask)
+        return None if isinstance(opened, str) else opened  # duplicate / busy / quiet: nothing to stream
+
+    def _complete_in_thread(self, claimed) -> None:
+        self.answers.complete(claimed)
+
+    @property
+    def push_authenticator(self):
+        def build():
+            from worker_auth import PushAuthenticator
+
+            s = self.settings
+            return PushAuthenticator(mode=s.worker_auth, audience=s.worker_audience,
+                                     service_account_email=s.worker_service_account, token=s.worker_token)
+
+        return self._built("_push_auth", build)

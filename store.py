@@ -1,0 +1,158 @@
+"""The little state Slack cannot hold. Today: event claims, for exactly-once answers.
+
+Slack retries an event it thinks was lost, may deliver the same event twice,
+and Pub/Sub redelivers a job whose worker died. A *claim* keyed by Slack's
+``event_id`` makes sure one answer comes out of all that:
+
+    create_claim        the HTTP handler, before dispatching: True only once
+    acquire             the worker, before answering: "acquired", "busy" or "answered"
+    set_reply / renew   the worker while answering: False means "stop, someone else has it"
+    finish              the worker, after the final text landed
+
+States: absent → ``queued`` → ``answering`` (owner + lease) → ``answered``.
+A worker that dies leaves an ``answering`` claim whose lease runs out; the next
+``acquire`` takes it over and gets the ``reply_ts`` already posted, so the
+redelivery resumes that message instead of posting a second one. Every claim
+expires after its TTL, after which it counts as absent.
+
+The transitions are pure functions of (claim, now) below; a backend only has to
+run them atomically: ``store_sqlite`` (one file, safe across threads and
+processes) and ``store_firestore`` (shared by every instance). Only ids and
+timestamps are stored, never a message text or a secret.
+"""
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Protocol, TypeVar
+
+Clock = Callable[[], float]
+T = TypeVar("T")
+
+QUEUED = "queued"
+ANSWERING = "answering"
+ANSWERED = "answered"
+
+
+@dataclass(frozen=True)
+class Claim:
+    event_id: str
+    status: str  # QUEUED | ANSWERING | ANSWERED
+    reply_ts: str | None  # the bot's reply (placeholder) once posted
+    owner: str | None  # worker holding the lease while answering
+    lease_until: float  # epoch seconds; an "answering" claim past its lease belongs to nobody
+    expires_at: float  # epoch seconds; after this the claim is gone
+    attempts: int  # how many times a worker acquired it
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at <= now
+
+    def held_by(self, owner: str) -> bool:
+        return self.status == ANSWERING and self.owner == owner
+
+
+class Acquire(str, enum.Enum):
+    ACQUIRED = "acquired"  # go ahead and answer (resume ``claim.reply_ts`` if set)
+    ANSWERED = "answered"  # already done: do nothing
+    BUSY = "busy"  # another worker holds a live lease: do nothing now
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Acquired:
+    outcome: Acquire
+    claim: Claim | None
+
+
+class Store(Protocol):
+    def create_claim(self, event_id: str, ttl: float) -> bool: ...
+    def acquire(self, event_id: str, owner: str, lease: float, ttl: float) -> Acquired: ...
+    def set_reply(self, event_id: str, owner: str, reply_ts: str) -> bool: ...
+    def renew(self, event_id: str, owner: str, lease: float) -> bool: ...
+    def finish(self, event_id: str, owner: str) -> bool: ...
+    def get(self, event_id: str) -> Claim | None: ...
+    def purge_expired(self) -> int: ...
+    def close(self) -> None: ...
+
+
+# A transition sees the current claim (None when absent or expired) and returns
+# the claim to write (None: write nothing) and the caller's answer.
+Transition = Callable[[Claim | None], tuple[Claim | None, T]]
+
+
+def creating(event_id: str, ttl: float, now: float) -> Transition[bool]:
+    def step(current: Claim | None) -> tuple[Claim | None, bool]:
+        if current is not None:
+            return None, False
+        return Claim(event_id, QUEUED, None, None, 0.0, now + ttl, 0), True
+
+    return step
+
+
+def acquiring(event_id: str, owner: str, lease: float, ttl: float, now: float) -> Transition[Acquired]:
+    def step(current: Claim | None) -> tuple[Claim | None, Acquired]:
+        if current is None:
+            claim = Claim(event_id, ANSWERING, None, owner, now + lease, now + max(ttl, lease), 1)
+            return claim, Acquired(Acquire.ACQUIRED, claim)
+        if current.status == ANSWERED:
+            return None, Acquired(Acquire.ANSWERED, current)
+        live = current.status == ANSWERING and current.lease_until > now
+        if live and current.owner != owner:
+            return None, Acquired(Acquire.BUSY, current)
+        # Queued, a lapsed lease (the worker died), or our own lease: take it.
+        # Re-acquiring one's own live lease is not a new attempt.
+        attempts = current.attempts if live else current.attempts + 1
+        claim = replace(current, status=ANSWERING, owner=owner, lease_until=now + lease,
+                        expires_at=max(current.expires_at, now + max(ttl, lease)), attempts=attempts)
+        return claim, Acquired(Acquire.ACQUIRED, claim)
+
+    return step
+
+
+# An owner whose lease lapsed but whom nobody has taken over yet still holds the
+# claim: every change is atomic, so a takeover is seen as a changed owner.
+def replying(owner: str, reply_ts: str) -> Transition[bool]:
+    def step(current: Claim | None) -> tuple[Claim | None, bool]:
+        if current is None or not current.held_by(owner):
+            return None, False
+        return replace(current, reply_ts=reply_ts), True
+
+    return step
+
+
+def renewing(owner: str, lease: float, now: float) -> Transition[bool]:
+    def step(current: Claim | None) -> tuple[Claim | None, bool]:
+        if current is None or not current.held_by(owner):
+            return None, False
+        until = now + lease
+        return replace(current, lease_until=until, expires_at=max(current.expires_at, until)), True
+
+    return step
+
+
+def finishing(owner: str) -> Transition[bool]:
+    def step(current: Claim | None) -> tuple[Claim | None, bool]:
+        if current is not None and current.status == ANSWERED and current.owner == owner:
+            return None, True  # finishing twice is fine
+        if current is None or not current.held_by(owner):
+            return None, False
+        return replace(current, status=ANSWERED), True
+
+    return step
+
+
+def open_store(kind: str, sqlite_path: str, firestore_collection: str = "threadwise_claims",
+               firestore_project: str | None = None, now: Clock = time.time) -> Store:
+    """The backend named by ``STORE``: ``sqlite`` (a local file) or ``firestore``."""
+    if kind == "sqlite":
+        from store_sqlite import SqliteStore
+
+        return SqliteStore(sqlite_path, now=now)
+    if kind == "firestore":
+        from store_firestore import FirestoreStore
+
+        return FirestoreStore(collection=firestore_collection, project=firestore_project, now=now)
+    raise ValueError(f"unknown store kind {kind!r}: use 'sqlite' or 'firestore'")

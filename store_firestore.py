@@ -1,0 +1,158 @@
+"""Claims in Firestore: the production backend (``STORE=firestore``), shared by every instance.
+
+One document per event in the collection (default ``threadwise_claims``),
+named after the event id (escaped, see ``document_id``). Creating a claim is
+``create()``, which fails if the document exists, so exactly one caller wins
+the race; every other change is a read-decide-write in a Firestore
+transaction, which reads under a lock and is retried when it collides.
+
+Expiry: ``expires_at`` is a Firestore timestamp so that a TTL policy can delete
+old claims. Production relies on that policy, created once per project:
+
+    gcloud firestore fields ttls update expires_at \\
+        --collection-group=threadwise_claims --enable-ttl
+
+TTL deletion runs within about a day, not at once, so reads treat a claim past
+``expires_at`` as absent. ``purge_expired`` exists for the emulator and tests,
+which have no TTL policies.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+import time
+from typing import Any
+
+from store import Acquired, Claim, Clock, T, Transition, acquiring, creating, finishing, renewing, replying
+
+DEFAULT_COLLECTION = "threadwise_claims"
+TRANSACTION_ATTEMPTS = 30  # colliding transactions are retried; duplicates can arrive in bursts
+_PLAIN = re.compile(r"[A-Za-z0-9-]")
+_MAX_ID_BYTES = 1000  # Firestore allows 1500
+
+
+def document_id(event_id: str) -> str:
+    """A valid Firestore document id, different for every event id.
+
+    Letters, digits and "-" stay; every other character becomes %XX per UTF-8
+    byte, so no id contains "/", is "." or "..", or looks like ``__name__``.
+    Overlong ids become %H + sha256 (no escape starts with %H).
+    """
+    if not event_id:
+        raise ValueError("event_id must not be empty")
+    escaped = "".join(c if _PLAIN.fullmatch(c) else "".join(f"%{b:02X}" for b in c.encode()) for c in event_id)
+    if len(escaped) > _MAX_ID_BYTES:
+        return "%H" + hashlib.sha256(event_id.encode()).hexdigest()
+    return escaped
+
+
+class FirestoreStore:
+    def __init__(self, collection: str = DEFAULT_COLLECTION, project: str | None = None,
+                 now: Clock = time.time, client: Any = None):
+        # Imported here, not at the top: importing the store stays cheap for
+        # processes that never use Firestore.
+        from google.cloud import firestore
+
+        self._firestore = firestore
+        self._client = client if client is not None else firestore.Client(project=project)
+        self._collection = self._client.collection(collection)
+        self._now = now
+
+    def create_claim(self, event_id: str, ttl: float) -> bool:
+        from google.api_core.exceptions import AlreadyExists
+
+        now = self._now()
+        step = creating(event_id, ttl, now)
+        claim, _ = step(None)
+        try:
+            self._ref(event_id).create(_fields(claim))
+            return True
+        except AlreadyExists:
+            # Usually a live claim, but an expired one counts as absent.
+            return self._change(event_id, step, now)
+
+    def acquire(self, event_id: str, owner: str, lease: float, ttl: float) -> Acquired:
+        now = self._now()
+        return self._change(event_id, acquiring(event_id, owner, lease, ttl, now), now)
+
+    def set_reply(self, event_id: str, owner: str, reply_ts: str) -> bool:
+        return self._change(event_id, replying(owner, reply_ts), self._now())
+
+    def renew(self, event_id: str, owner: str, lease: float) -> bool:
+        now = self._now()
+        return self._change(event_id, renewing(owner, lease, now), now)
+
+    def finish(self, event_id: str, owner: str) -> bool:
+        return self._change(event_id, finishing(owner), self._now())
+
+    def get(self, event_id: str) -> Claim | None:
+        claim = _claim(self._ref(event_id).get())
+        return None if claim is None or claim.expired(self._now()) else claim
+
+    def purge_expired(self) -> int:
+        """Delete expired claims. For the emulator and tests: production has the TTL policy."""
+        expired = self._collection.where(
+            filter=self._firestore.FieldFilter("expires_at", "<=", _timestamp(self._now())))
+        deleted = 0
+        while True:
+            page = list(expired.limit(400).stream())
+            if not page:
+                return deleted
+            batch = self._client.batch()
+            for snapshot in page:
+                batch.delete(snapshot.reference)
+            batch.commit()
+            deleted += len(page)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _ref(self, event_id: str):
+        return self._collection.document(document_id(event_id))
+
+    def _change(self, event_id: str, step: Transition[T], now: float) -> T:
+        ref = self._ref(event_id)
+
+        @self._firestore.transactional
+        def change(transaction) -> T:
+            current = _claim(ref.get(transaction=transaction))
+            if current is not None and current.expired(now):
+                current = None  # an expired claim counts as absent and is replaced
+            new, result = step(current)
+            if new is not None:
+                transaction.set(ref, _fields(new))
+            return result
+
+        return change(self._client.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+
+
+def _timestamp(epoch: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
+
+
+def _fields(claim: Claim) -> dict[str, Any]:
+    return {
+        "event_id": claim.event_id,
+        "status": claim.status,
+        "reply_ts": claim.reply_ts,
+        "owner": claim.owner,
+        "lease_until": claim.lease_until,
+        "expires_at": _timestamp(claim.expires_at),  # a timestamp, for the TTL policy
+        "attempts": claim.attempts,
+    }
+
+
+def _claim(snapshot) -> Claim | None:
+    if not snapshot.exists:
+        return None
+    data = snapshot.to_dict()
+    return Claim(
+        event_id=data["event_id"],
+        status=data["status"],
+        reply_ts=data.get("reply_ts"),
+        owner=data.get("owner"),
+        lease_until=float(data["lease_until"]),
+        expires_at=data["expires_at"].timestamp(),
+        attempts=int(data["attempts"]),
+    )

@@ -1,0 +1,121 @@
+"""Claims in a local SQLite file: the embedded default (``STORE=sqlite``).
+
+Safe across threads and across processes sharing the file: every change is a
+read-decide-write inside ``BEGIN IMMEDIATE``, which takes the database's write
+lock before reading, so two writers never decide on the same old row. WAL lets
+readers go on meanwhile, and the busy timeout makes a writer wait for the lock
+instead of failing. A connection is opened per call: nothing is shared between
+threads, and nothing survives a fork.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from contextlib import closing, contextmanager
+from typing import Iterator
+
+from store import Acquired, Claim, Clock, T, Transition, acquiring, creating, finishing, renewing, replying
+
+BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
+PURGE_EVERY = 100  # create_claim calls between opportunistic purges
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claims (
+    event_id    TEXT PRIMARY KEY,
+    status      TEXT NOT NULL,
+    reply_ts    TEXT,
+    owner       TEXT,
+    lease_until REAL NOT NULL,
+    expires_at  REAL NOT NULL,
+    attempts    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS claims_expires_at ON claims (expires_at);
+"""
+_COLUMNS = "event_id, status, reply_ts, owner, lease_until, expires_at, attempts"
+
+
+class SqliteStore:
+    def __init__(self, path: str, now: Clock = time.time, busy_timeout: float = BUSY_TIMEOUT):
+        self._path = path
+        self._now = now
+        self._busy_timeout = busy_timeout
+        self._creates = 0
+        self._lock = threading.Lock()
+        with closing(self._connect()) as db:
+            # Switching to WAL needs a moment alone with the file; the busy
+            # timeout covers other processes opening it at the same time.
+            db.execute("PRAGMA journal_mode=WAL")
+            with _immediate(db):
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+
+    def create_claim(self, event_id: str, ttl: float) -> bool:
+        with self._lock:
+            self._creates += 1
+            purge = self._creates % PURGE_EVERY == 0
+        if purge:
+            self.purge_expired()
+        return self._change(event_id, creating(event_id, ttl, self._now()))
+
+    def acquire(self, event_id: str, owner: str, lease: float, ttl: float) -> Acquired:
+        return self._change(event_id, acquiring(event_id, owner, lease, ttl, self._now()))
+
+    def set_reply(self, event_id: str, owner: str, reply_ts: str) -> bool:
+        return self._change(event_id, replying(owner, reply_ts))
+
+    def renew(self, event_id: str, owner: str, lease: float) -> bool:
+        return self._change(event_id, renewing(owner, lease, self._now()))
+
+    def finish(self, event_id: str, owner: str) -> bool:
+        return self._change(event_id, finishing(owner))
+
+    def get(self, event_id: str) -> Claim | None:
+        with closing(self._connect()) as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM claims WHERE event_id = ?", (event_id,)).fetchone()
+        claim = Claim(*row) if row else None
+        return None if claim is None or claim.expired(self._now()) else claim
+
+    def purge_expired(self) -> int:
+        with closing(self._connect()) as db, _immediate(db):
+            return db.execute("DELETE FROM claims WHERE expires_at <= ?", (self._now(),)).rowcount
+
+    def close(self) -> None:
+        """Nothing stays open between calls."""
+
+    def _change(self, event_id: str, step: Transition[T]) -> T:
+        _require_id(event_id)
+        with closing(self._connect()) as db, _immediate(db):
+            row = db.execute(f"SELECT {_COLUMNS} FROM claims WHERE event_id = ?", (event_id,)).fetchone()
+            current = Claim(*row) if row else None
+            if current is not None and current.expired(self._now()):
+                current = None  # an expired claim counts as absent and is replaced
+            new, result = step(current)
+            if new is not None:
+                db.execute(f"INSERT OR REPLACE INTO claims ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (new.event_id, new.status, new.reply_ts, new.owner, new.lease_until,
+                            new.expires_at, new.attempts))
+            return result
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN ourselves, so it can be IMMEDIATE.
+        db = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
+        db.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, and much faster
+        return db
+
+
+@contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _require_id(event_id: str) -> None:
+    if not event_id:
+        raise ValueError("event_id must not be empty")

@@ -46,17 +46,17 @@ class Response:
 class BotProcess:
     """``functions-framework --target=slack_bot`` in its own process, stopped by its pid."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], log_path: Path, target: str = "slack_bot", port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = log_path
         self.env = env
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "ab")
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))}
         full_env.update(env)
         full_env.setdefault("THREADS", "16")
         self.process = subprocess.Popen(
-            [FUNCTIONS_FRAMEWORK, "--target=slack_bot", "--source=main.py", f"--port={self.port}", "--host=127.0.0.1"],
+            [FUNCTIONS_FRAMEWORK, f"--target={target}", "--source=main.py", f"--port={self.port}", "--host=127.0.0.1"],
             cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self._wait_until_listening()
@@ -75,7 +75,8 @@ class BotProcess:
         raise RuntimeError(f"bot did not start listening:\n{self.logs()}")
 
     def logs(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def log_entries(self) -> list[dict]:
@@ -85,7 +86,18 @@ class BotProcess:
                 entries.append(json.loads(line))
         return entries
 
+    def kill(self) -> None:
+        """Die at once, mid-answer, as an instance that is shut down does."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        self._log.close()
+
     def stop(self) -> None:
+        if self._log.closed:
+            return
         if self.process.poll() is None:
             # gunicorn's master stops its worker on SIGTERM; the group kill is the backstop.
             self.process.send_signal(signal.SIGTERM)

@@ -80,7 +80,7 @@ def _on_event(text: str, headers) -> tuple:
         # already claimed is not answered twice.
         log.info("slack retry", event_id=event.event_id, retry=retry, reason=headers.get("X-Slack-Retry-Reason"))
     try:
-        runtime.dispatcher.submit(event)
+        runtime.hand_off(event)
     except Exception:
         # Not handed off: without X-Slack-No-Retry, Slack delivers the event again later.
         log.error("hand-off failed; Slack will retry", event_id=event.event_id, exc_info=True)
@@ -136,8 +136,9 @@ def slack_worker(request):
     body = request.stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         return _reply(413, {"error": "request body too large"})
-    if not runtime.push_authenticator.is_authentic(request.headers, request.args.get("token")):
-        log.warning("unauthenticated push rejected")
+    auth = runtime.push_authenticator.check(request.headers.get("Authorization"), request.args.get("token"))
+    if not auth.ok:
+        log.warning("unauthenticated push rejected", reason=auth.reason)
         return _reply(401, {"error": "not an authenticated Pub/Sub push"})
     from pubsub_jobs import BadJob, decode_job, parse_push
 

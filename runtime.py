@@ -51,18 +51,30 @@ class Runtime:
 
         return self._built("_answers", build)
 
-    @property
-    def dispatcher(self):
-        def build():
-            if self.settings.dispatch == "pubsub":
-                from pubsub_jobs import PubSubPublisher
+    def hand_off(self, ask: Ask) -> None:
+        """Give the question to whoever answers it; raises when that is impossible now."""
+        if self.settings.dispatch == "pubsub":
+            self._publisher.publish(ask)  # returns once Pub/Sub has the job
+        else:
+            self._dispatcher.submit(ask)
 
-                return PubSubPublisher(self.settings.pubsub_topic, self.settings.google_cloud_project)
+    @property
+    def _publisher(self):
+        def build():
+            from pubsub_jobs import PubSubPublisher
+
+            return PubSubPublisher(self.settings.google_cloud_project, self.settings.pubsub_topic)
+
+        return self._built("_publisher_instance", build)
+
+    @property
+    def _dispatcher(self):
+        def build():
             from dispatch import ThreadDispatcher
 
             return ThreadDispatcher(self.settings.dispatch_workers, self._open_in_thread, self._complete_in_thread)
 
-        return self._built("_dispatcher", build)
+        return self._built("_dispatcher_instance", build)
 
     def _open_in_thread(self, ask: Ask):
         opened = self.answers.open(ask)

@@ -1,0 +1,192 @@
+"""Production shape, end to end, on the real emulators:
+signed event → slack_bot → Pub/Sub emulator → push → slack_worker → stand-in Slack,
+with claims in the Firestore emulator. Faults: a worker killed mid-answer,
+duplicate and concurrent deliveries, a Slack retry after a lost delivery."""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import threading
+import time
+
+import pytest
+
+from firestore_emulator import FirestoreEmulator
+from flows import ASKER, replies_to, wait_answer
+from harness import BotProcess, bot_env, free_port, message_event, new_event_id
+from pubsub_emulator import PubSubEmulator
+from standins.openai_api import Script
+
+WORKER_TOKEN = "worker-push-secret-0123456789"
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def pubsub():
+    emulator = PubSubEmulator()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def firestore():
+    emulator = FirestoreEmulator().start()
+    yield emulator
+    emulator.stop()
+
+
+class Deployment:
+    """slack_bot and slack_worker processes wired through their own topic and subscription."""
+
+    def __init__(self, tmp, slack, openai_server, pubsub, firestore):
+        number = next(_numbers)
+        self._tmp = tmp
+        self.topic = f"jobs-{number}"
+        self.env = bot_env(
+            slack.base_url, openai_server.base_url,
+            DISPATCH="pubsub", PUBSUB_TOPIC=self.topic, STORE="firestore",
+            FIRESTORE_COLLECTION=f"claims_{number}", CLAIM_LEASE_SECONDS="5",
+            WORKER_AUTH="token", WORKER_TOKEN=WORKER_TOKEN,
+            **{**pubsub.env, **firestore.env},
+        )
+        pubsub.create_topic(self.topic)
+        self.worker_port = free_port()
+        self.worker = self.start_worker()
+        self.bot = BotProcess(self.env, tmp / f"bot-{number}.log")
+        pubsub.create_push_subscription(f"push-{number}", self.topic,
+                                        f"http://127.0.0.1:{self.worker_port}/?token={WORKER_TOKEN}",
+                                        ack_deadline=600)
+        self.workers = [self.worker]
+
+    def start_worker(self) -> BotProcess:
+        worker = BotProcess(self.env, self._tmp / f"worker-{self.worker_port}.log", target="slack_worker",
+                            port=self.worker_port)
+        if hasattr(self, "workers"):
+            self.workers.append(worker)
+        return worker
+
+    def stop(self):
+        self.bot.stop()
+        for worker in self.workers:
+            worker.stop()
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, slack, openai_server, pubsub, firestore):
+    deployed = Deployment(tmp_path_factory.mktemp("pubsub"), slack, openai_server, pubsub, firestore)
+    yield deployed
+    deployed.stop()
+
+
+def ask(deployment, slack, channel, text, **headers):
+    ts = slack.add_message(channel, ASKER, text)
+    event = message_event(channel, ASKER, text, ts, event_id=new_event_id())
+    response = deployment.bot.send_event(event, headers=headers or None)
+    return ts, event, response
+
+
+def test_event_goes_through_pubsub_to_the_worker(deployment, slack, openai_server):
+    channel = "D-ps-1"
+    openai_server.reply = Script(text="Answered by the worker.", chunk_chars=3, delta_delay=0.01)
+    ts, _, response = ask(deployment, slack, channel, "hello through Pub/Sub")
+    assert response.status == 200
+    parts = wait_answer(slack, channel, ts, timeout=30)
+    assert [p["text"] for p in parts] == ["Answered by the worker."]
+    assert "job received" in deployment.worker.logs()
+    assert "job published" in deployment.bot.logs()
+
+
+def test_worker_killed_mid_answer_is_resumed_in_the_same_message(deployment, slack, openai_server):
+    channel = "D-ps-kill"
+    text = " ".join(f"piece{i}" for i in range(300))
+    openai_server.reply = Script(text=text, chunk_chars=6, delta_delay=0.02)
+    ts, _, _ = ask(deployment, slack, channel, "a long answer please")
+    slack.wait_for(lambda s: any(p["text"].startswith("piece") for p in replies_to(s, channel, ts)), timeout=30)
+    first_reply = replies_to(slack, channel, ts)[0]["ts"]
+    deployment.worker.kill()
+    deployment.worker = deployment.start_worker()
+    parts = wait_answer(slack, channel, ts, timeout=90)
+    assert [p["ts"] for p in parts] == [first_reply]  # the same message, no second reply
+    assert parts[0]["text"] == text  # and the final text is complete
+    placeholders = [c for c in slack.calls_of("chat.postMessage") if c.params.get("channel") == channel]
+    assert len(placeholders) == 1
+
+
+def test_duplicate_events_at_the_same_moment_are_answered_once(deployment, slack, openai_server):
+    channel = "D-ps-dup"
+    openai_server.reply = Script(text="just once", delta_delay=0.01)
+    ts = slack.add_message(channel, ASKER, "duplicate delivery")
+    event = message_event(channel, ASKER, "duplicate delivery", ts, event_id=new_event_id())
+    second_bot = BotProcess(deployment.env, deployment._tmp / f"bot-second-{channel}.log")
+    try:
+        threads = [threading.Thread(target=target.send_event, args=(event,))
+                   for target in (deployment.bot, second_bot, deployment.bot)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_answer(slack, channel, ts, timeout=30)
+        time.sleep(3)  # let any duplicate job reach a worker
+        assert len([c for c in slack.calls_of("chat.postMessage") if c.params.get("channel") == channel]) == 1
+        assert len(replies_to(slack, channel, ts)) == 1
+    finally:
+        second_bot.stop()
+
+
+def test_concurrent_pushes_to_two_workers_answer_once(deployment, slack, openai_server):
+    channel = "D-ps-conc"
+    openai_server.reply = Script(text="one of two " * 30, chunk_chars=3, delta_delay=0.03)  # ~3 s: they overlap
+    ts = slack.add_message(channel, ASKER, "two workers")
+    from events import Ask
+    from pubsub_jobs import encode_job
+
+    job = encode_job(Ask(event_id=new_event_id(), team_id="T1", channel=channel, channel_type="im",
+                         user=ASKER, text="two workers", ts=ts, thread_ts=ts))
+    push = json.dumps({"message": {"data": base64.b64encode(job).decode(), "messageId": "m-1",
+                                   "attributes": {}}, "subscription": "projects/p/subscriptions/s"}).encode()
+    other = BotProcess(deployment.env, deployment._tmp / "worker-other.log", target="slack_worker")
+    statuses = []
+    try:
+        other.post(b"{}", "application/json")  # warm: both workers are ready when the push arrives
+
+        def deliver(worker):
+            statuses.append(worker.post(push, "application/json", query=f"?token={WORKER_TOKEN}").status)
+
+        threads = [threading.Thread(target=deliver, args=(w,)) for w in (deployment.worker, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(statuses) == [200, 429]  # one answers, the other is told to come back later
+        assert len(replies_to(slack, channel, ts)) == 1
+        # The redelivery that comes later finds the answer done and acknowledges it.
+        assert deployment.worker.post(push, "application/json", query=f"?token={WORKER_TOKEN}").status == 200
+        assert len(replies_to(slack, channel, ts)) == 1
+    finally:
+        other.stop()
+
+
+def test_slack_retry_after_a_lost_delivery_is_answered_once(deployment, slack, openai_server):
+    channel = "D-ps-retry"
+    openai_server.reply = Script(text="answered on the retry")
+    ts = slack.add_message(channel, ASKER, "did you get this?")
+    event = message_event(channel, ASKER, "did you get this?", ts, event_id=new_event_id())
+    # The first delivery never reached us; Slack retries it.
+    assert deployment.bot.send_event(event, headers={"X-Slack-Retry-Num": "1",
+                                                     "X-Slack-Retry-Reason": "http_timeout"}).status == 200
+    wait_answer(slack, channel, ts, timeout=30)
+    assert deployment.bot.send_event(event, headers={"X-Slack-Retry-Num": "2",
+                                                     "X-Slack-Retry-Reason": "http_timeout"}).status == 200
+    time.sleep(3)
+    assert len([c for c in slack.calls_of("chat.postMessage") if c.params.get("channel") == channel]) == 1
+
+
+def test_unauthenticated_or_malformed_pushes_are_rejected(deployment, slack):
+    before = len(slack.calls)
+    assert deployment.worker.post(b"{}", "application/json").status == 401
+    assert deployment.worker.post(b"{}", "application/json", query="?token=wrong").status == 401
+    assert deployment.worker.post(b"not json", "application/json", query=f"?token={WORKER_TOKEN}").status == 400
+    bad = json.dumps({"message": {"data": base64.b64encode(b"{}").decode(), "messageId": "x"}}).encode()
+    assert deployment.worker.post(bad, "application/json", query=f"?token={WORKER_TOKEN}").status == 400
+    assert len(slack.calls) == before

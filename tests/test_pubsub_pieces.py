@@ -1,0 +1,450 @@
+"""The Pub/Sub pieces on their own: the job format, push parsing, the worker's
+authentication, and a real round trip through the Pub/Sub emulator."""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import json
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import pubsub_jobs
+from events import Ask
+from pubsub_emulator import PubSubEmulator, PushReceiver, free_port
+from pubsub_jobs import BadJob, PublishFailed, PubSubPublisher, decode_job, encode_job, parse_push, topic_path
+from worker_auth import PushAuthenticator
+
+ASK = Ask(
+    event_id="Ev0123ABCD",
+    team_id="T0001",
+    channel="C0001",
+    channel_type="channel",
+    user="U0001",
+    text="Wie schreibt man „Grüße“? <@U0002> & 你好 🙂",
+    ts="1700000000.000100",
+    thread_ts="1699999999.000001",
+    needs_participation=True,
+)
+
+
+def job_dict(**changes) -> dict:
+    job = json.loads(encode_job(ASK))
+    job.update(changes)
+    return job
+
+
+def job_bytes(job: dict) -> bytes:
+    return json.dumps(job).encode()
+
+
+# -- the job format ---------------------------------------------------------------------------
+
+
+def test_job_round_trip():
+    assert decode_job(encode_job(ASK)) == ASK
+    plain = dataclasses.replace(ASK, needs_participation=False, thread_ts=ASK.ts, team_id="")
+    assert decode_job(encode_job(plain)) == plain
+
+
+def test_job_holds_the_ask_fields_and_a_version_only():
+    job = json.loads(encode_job(ASK))
+    assert job.pop("v") == 1
+    assert set(job) == {f.name for f in dataclasses.fields(Ask)}
+    assert "Grüße" in encode_job(ASK).decode("utf-8")  # UTF-8, not \\u escapes
+
+
+def test_job_optional_field_defaults_and_unknown_fields_are_ignored():
+    job = job_dict(future_field={"x": 1})
+    del job["needs_participation"]
+    assert decode_job(job_bytes(job)) == dataclasses.replace(ASK, needs_participation=False)
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"\xff\xfe", "not UTF-8 JSON"),
+    (b"{not json", "not UTF-8 JSON"),
+    (b"[1, 2]", "must be a JSON object"),
+    (b'"text"', "must be a JSON object"),
+    (job_bytes({k: v for k, v in job_dict().items() if k != "v"}), "no version"),
+    (job_bytes(job_dict(v="1")), "no version"),
+    (job_bytes(job_dict(v=2)), "version 2 is not supported"),
+    (job_bytes({k: v for k, v in job_dict().items() if k != "channel"}), "missing field channel"),
+    (job_bytes(job_dict(text=None)), "field text must be str, not NoneType"),
+    (job_bytes(job_dict(ts=1700000000.0001)), "field ts must be str"),
+    (job_bytes(job_dict(user=True)), "field user must be str, not bool"),
+    (job_bytes(job_dict(needs_participation="true")), "needs_participation must be bool"),
+    (job_bytes(job_dict(needs_participation=1)), "needs_participation must be bool"),
+    (job_bytes(job_dict(event_id="")), "field event_id is empty"),
+    (job_bytes(job_dict(text="")), "field text is empty"),
+])
+def test_bad_jobs_are_rejected_with_a_reason(data, message):
+    with pytest.raises(BadJob, match=message):
+        decode_job(data)
+
+
+def test_bad_job_is_a_value_error():
+    assert issubclass(BadJob, ValueError)
+
+
+@pytest.mark.parametrize("project, topic, expected", [
+    ("my-project", "threadwise-jobs", "projects/my-project/topics/threadwise-jobs"),
+    (None, "projects/my-project/topics/threadwise-jobs", "projects/my-project/topics/threadwise-jobs"),
+    ("my-project", "projects/my-project/topics/jobs", "projects/my-project/topics/jobs"),
+    ("", " jobs.v1 ", None),
+])
+def test_topic_path(project, topic, expected):
+    if expected is None:
+        with pytest.raises(ValueError, match="also set the project"):
+            topic_path(project, topic)
+    else:
+        assert topic_path(project, topic) == expected
+
+
+@pytest.mark.parametrize("project, topic, message", [
+    ("other-project", "projects/my-project/topics/jobs", "names project"),
+    ("my-project", "topics/jobs", "must be a topic ID or"),
+    ("my-project", "1jobs", "not a valid Pub/Sub topic ID"),
+    ("my-project", "goog-jobs", "not a valid Pub/Sub topic ID"),
+    ("My_Project", "jobs", "not a valid Google Cloud project ID"),
+])
+def test_topic_path_rejects_mistakes(project, topic, message):
+    with pytest.raises(ValueError, match=message):
+        topic_path(project, topic)
+
+
+# -- push deliveries --------------------------------------------------------------------------
+
+
+def push_body(data: bytes = b'{"x":1}', **envelope) -> bytes:
+    body = {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "messageId": "2070443601311540",
+            "publishTime": "2021-02-26T19:13:55.749Z",
+            "attributes": {"event_id": "Ev1"},
+        },
+        "subscription": "projects/p/subscriptions/threadwise-worker",
+    }
+    body.update(envelope)
+    return json.dumps(body).encode()
+
+
+def test_parse_push_production_shape():
+    delivery = parse_push(push_body(encode_job(ASK), deliveryAttempt=3))
+    assert delivery.message_id == "2070443601311540"
+    assert decode_job(delivery.data) == ASK
+    assert delivery.attributes == {"event_id": "Ev1"}
+    assert delivery.delivery_attempt == 3
+    assert delivery.subscription == "projects/p/subscriptions/threadwise-worker"
+    assert delivery.publish_time == "2021-02-26T19:13:55.749Z"
+
+
+def test_parse_push_emulator_shape():
+    # Byte for byte what the emulator (0.8.20) sent in exploration: both key spellings, escaped slashes.
+    body = (b'{"subscription":"projects\\/threadwise-test\\/subscriptions\\/push","message":{"publishTime":'
+            b'"2026-11-25T11:58:55.096Z","data":"eyJhIjoxfQ==","publish_time":"2026-11-25T11:58:55.096Z",'
+            b'"messageId":"1","attributes":{"event_id":"Ev1"},"message_id":"1"}}')
+    delivery = parse_push(body)
+    assert (delivery.message_id, delivery.data, delivery.delivery_attempt) == ("1", b'{"a":1}', None)
+    assert delivery.subscription == "projects/threadwise-test/subscriptions/push"
+
+
+def test_parse_push_accepts_snake_case_id_missing_attributes_and_url_safe_base64():
+    data = b"\xfb\xff\xfe"  # standard base64 "+//+", URL-safe "-__-"
+    body = {"message": {"data": base64.urlsafe_b64encode(data).decode(), "message_id": "7"}, "subscription": "s"}
+    delivery = parse_push(json.dumps(body).encode())
+    assert (delivery.message_id, delivery.data, delivery.attributes) == ("7", data, {})
+
+
+def _without(key: str) -> bytes:
+    body = json.loads(push_body())
+    del body["message"][key]
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"", "not UTF-8 JSON"),
+    (b"{", "not UTF-8 JSON"),
+    (b"\xff", "not UTF-8 JSON"),
+    (b"[]", "must be a JSON object"),
+    (b'{"subscription": "s"}', "no message object"),
+    (b'{"message": "hello"}', "no message object"),
+    (_without("data"), "no data"),
+    (_without("messageId"), "no messageId"),
+    (push_body().replace(b'"data": "eyJ4IjoxfQ=="', b'"data": "not base64!"'), "not valid base64"),
+    (push_body().replace(b'"data": "eyJ4IjoxfQ=="', b'"data": "eyJ4IjoxfQ"'), "not valid base64"),
+    (push_body().replace(b'"data": "eyJ4IjoxfQ=="', b'"data": 5'), "no data"),
+    (push_body(deliveryAttempt="2"), "deliveryAttempt"),
+    (push_body(deliveryAttempt=0), "deliveryAttempt"),
+    (push_body(subscription=["s"]), "subscription must be a string"),
+    (push_body().replace(b'{"event_id": "Ev1"}', b'{"event_id": 1}'), "attributes"),
+    (push_body().replace(b'{"event_id": "Ev1"}', b'[]'), "attributes"),
+])
+def test_malformed_push_is_rejected(body, message):
+    with pytest.raises(BadJob, match=message):
+        parse_push(body)
+
+
+# -- who calls the worker: ?token= ------------------------------------------------------------
+
+
+def test_token_mode():
+    auth = PushAuthenticator("token", token="s3cret-push-token")
+    assert auth.check(None, "s3cret-push-token").ok
+    for wrong in (None, "", "s3cret-push-toke", "s3cret-push-tokenX", "S3CRET-PUSH-TOKEN", "ünïcode"):
+        result = auth.check(None, wrong)
+        assert not result.ok and "s3cret" not in result.reason
+    # A bearer token is no substitute for the shared secret in this mode.
+    assert not auth.check("Bearer s3cret-push-token", None).ok
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"mode": "none"}, "must be one of oidc, token"),
+    ({"mode": "token"}, "needs the token"),
+    ({"mode": "oidc", "audience": "https://w"}, "needs both"),
+    ({"mode": "oidc", "service_account_email": "push@p.iam.gserviceaccount.com"}, "needs both"),
+])
+def test_authenticator_settings_are_validated(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        PushAuthenticator(**kwargs)
+
+
+# -- who calls the worker: OIDC, against certificates served on 127.0.0.1 ------------------------
+
+AUDIENCE = "https://europe-west1-p.cloudfunctions.net/slack_worker"
+PUSH_SA = "pubsub-push@threadwise-test.iam.gserviceaccount.com"
+
+
+def _rsa_key_and_cert(common_name: str):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    return private_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+class GoogleCerts:
+    """Stands in for https://www.googleapis.com/oauth2/v1/certs: ``{kid: x509 PEM}`` with a max-age."""
+
+    def __init__(self):
+        from google.auth import crypt
+
+        self.private_pem, cert = _rsa_key_and_cert("google-stand-in")
+        self.signer = crypt.RSASigner.from_string(self.private_pem, key_id="kid-1")
+        self.certs = {"kid-1": cert}
+        self.fetches = 0
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                stand_in.fetches += 1
+                body = json.dumps(stand_in.certs).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Cache-Control", "public, max-age=21600, must-revalidate, no-transform")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/oauth2/v1/certs"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def token(self, signer=None, **changes) -> str:
+        from google.auth import jwt
+
+        now = int(time.time())
+        claims = {
+            "aud": AUDIENCE, "azp": "1234567890", "email": PUSH_SA, "email_verified": True,
+            "iat": now, "exp": now + 3600, "iss": "https://accounts.google.com", "sub": "1234567890",
+        }
+        claims.update(changes)
+        claims = {k: v for k, v in claims.items() if v is not None}
+        return jwt.encode(signer or self.signer, claims).decode()
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="module")
+def google_certs():
+    stand_in = GoogleCerts()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture
+def oidc(google_certs):
+    return PushAuthenticator("oidc", audience=AUDIENCE, service_account_email=PUSH_SA, certs_url=google_certs.url)
+
+
+def test_oidc_valid_token(oidc, google_certs):
+    result = oidc.check(f"Bearer {google_certs.token()}", None)
+    assert result.ok, result.reason
+    assert oidc.check(f"bearer  {google_certs.token(iss='accounts.google.com')}", None).ok
+
+
+def test_oidc_certificates_are_fetched_once_and_cached(google_certs):
+    auth = PushAuthenticator("oidc", audience=AUDIENCE, service_account_email=PUSH_SA, certs_url=google_certs.url)
+    before = google_certs.fetches
+    for _ in range(5):
+        assert auth.check(f"Bearer {google_certs.token()}", None).ok
+    assert google_certs.fetches - before == 1
+
+
+def _rejected(auth, header, why):
+    result = auth.check(header, "any-query-token")
+    assert not result.ok
+    assert why in result.reason, result.reason
+    return result
+
+
+def test_oidc_wrong_audience(oidc, google_certs):
+    _rejected(oidc, f"Bearer {google_certs.token(aud='https://elsewhere.example/worker')}", "audience")
+
+
+def test_oidc_wrong_email(oidc, google_certs):
+    _rejected(oidc, f"Bearer {google_certs.token(email='intruder@evil.iam.gserviceaccount.com')}", "another service account")
+    _rejected(oidc, f"Bearer {google_certs.token(email=None)}", "another service account")
+
+
+def test_oidc_unverified_email(oidc, google_certs):
+    _rejected(oidc, f"Bearer {google_certs.token(email_verified=False)}", "not verified")
+    _rejected(oidc, f"Bearer {google_certs.token(email_verified='true')}", "not verified")
+
+
+def test_oidc_expired(oidc, google_certs):
+    now = int(time.time())
+    _rejected(oidc, f"Bearer {google_certs.token(iat=now - 7200, exp=now - 3600)}", "expired")
+
+
+def test_oidc_wrong_issuer(oidc, google_certs):
+    _rejected(oidc, f"Bearer {google_certs.token(iss='https://securetoken.google.com/p')}", "not issued by Google")
+
+
+def test_oidc_bad_signature(oidc, google_certs):
+    from google.auth import crypt
+
+    forger_pem, _ = _rsa_key_and_cert("forger")
+    forger = crypt.RSASigner.from_string(forger_pem, key_id="kid-1")  # claims Google's key ID
+    _rejected(oidc, f"Bearer {google_certs.token(signer=forger)}", "invalid token")
+    # A valid token with its payload swapped keeps the signature of the original.
+    head, _, sig = google_certs.token().split(".")
+    forged_payload = base64.urlsafe_b64encode(json.dumps(
+        {"aud": AUDIENCE, "email": PUSH_SA, "email_verified": True, "iss": "https://accounts.google.com",
+         "iat": int(time.time()), "exp": int(time.time()) + 60}).encode()).rstrip(b"=").decode()
+    _rejected(oidc, f"Bearer {head}.{forged_payload}.{sig}", "invalid token")
+
+
+def test_oidc_missing_or_malformed_header(oidc, google_certs):
+    token = google_certs.token()
+    for header in (None, "", "Bearer", "Bearer   ", f"Basic {token}", token):
+        _rejected(oidc, header, "no bearer token")
+    result = _rejected(oidc, "Bearer not.a.jwt-at-all", "invalid token")
+    assert "not.a.jwt" not in result.reason
+    _rejected(oidc, "Bearer abc", "invalid token")
+    # In oidc mode the ?token= secret opens nothing.
+    assert not oidc.check(None, "any-query-token").ok
+
+
+def test_oidc_certificates_unreachable_is_a_rejection_not_an_error(google_certs):
+    auth = PushAuthenticator("oidc", audience=AUDIENCE, service_account_email=PUSH_SA,
+                             certs_url=f"http://127.0.0.1:{free_port()}/certs")
+    _rejected(auth, f"Bearer {google_certs.token()}", "invalid token")
+
+
+# -- through the real emulator ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    started = PubSubEmulator()
+    yield started
+    started.stop()
+    assert started.remaining() == []
+
+
+@pytest.fixture
+def emulator_env(emulator, monkeypatch):
+    for name, value in emulator.env.items():
+        monkeypatch.setenv(name, value)
+    return emulator
+
+
+def test_publish_and_push_round_trip(emulator_env):
+    emulator = emulator_env
+    receiver = PushReceiver()
+    try:
+        topic = emulator.create_topic("round-trip")
+        subscription = emulator.create_push_subscription(
+            "round-trip-worker", topic, f"{receiver.base_url}/worker?token=push-secret", ack_deadline=600)
+        publisher = PubSubPublisher(emulator.project, "round-trip")
+        message_id = publisher.publish(ASK)
+
+        received = receiver.wait_for(1, timeout=20)
+        assert len(received) == 1
+        push = received[0]
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(push.path).query)
+        auth = PushAuthenticator("token", token="push-secret")
+        assert auth.check(push.headers.get("Authorization"), query["token"][0]).ok
+        assert push.headers["Content-Type"].startswith("application/json")
+
+        delivery = parse_push(push.body)
+        assert delivery.message_id == message_id
+        assert delivery.subscription == subscription
+        assert delivery.attributes == {"event_id": ASK.event_id}
+        assert decode_job(delivery.data) == ASK
+        time.sleep(1)
+        assert len(receiver.received) == 1  # answered 204: delivered once
+    finally:
+        receiver.stop()
+
+
+def test_publishing_to_a_missing_topic_fails_clearly(emulator_env):
+    publisher = PubSubPublisher(emulator_env.project, "no-such-topic")
+    with pytest.raises(PublishFailed, match="NotFound"):
+        publisher.publish(ASK)
+
+
+def test_publish_gives_up_within_its_timeout_when_pubsub_is_unreachable(monkeypatch):
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{free_port()}")
+    publisher = PubSubPublisher("threadwise-test", "jobs", timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(PublishFailed):
+        publisher.publish(ASK)
+    assert time.monotonic() - started < 3
+
+
+def test_emulator_stops_with_its_java_child():
+    emulator = PubSubEmulator()
+    members = emulator.remaining()
+    assert len(members) >= 2  # gcloud and java
+    emulator.stop()
+    assert emulator.remaining() == []
+    for pid in members:
+        try:
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue
+        assert state == "Z"
+
+
+def test_publish_timeout_constant_is_under_slacks_three_seconds():
+    assert pubsub_jobs.DEFAULT_PUBLISH_TIMEOUT < 3

@@ -21,6 +21,10 @@ class Runtime:
         self.system_prompt = prompts.system_prompt(settings.system_prompt, settings.system_prompt_preset)
         self.slack = SlackGateway(settings.slack_bot_token, settings.slack_api_url, app_id=settings.slack_app_id)
         self._lock = threading.RLock()
+        if settings.dispatch == "pubsub":
+            from pubsub_jobs import topic_path
+
+            topic_path(settings.google_cloud_project, settings.pubsub_topic)  # a bad topic refuses to start
 
     def _built(self, name: str, build):
         # cached_property is not thread-safe; two requests may arrive together on a cold instance.

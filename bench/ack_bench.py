@@ -29,7 +29,6 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import math
 import os
@@ -38,29 +37,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for _path in (str(ROOT / "tests"), str(ROOT)):
+for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
 import harness  # noqa: E402  (tests/harness.py)
-from harness import OPENAI_KEY, BotProcess, bot_env, message_event, sign  # noqa: E402
-from standins import openai_api as openai_standin  # noqa: E402
-from standins import slack_api as slack_standin  # noqa: E402
-from standins.openai_api import FakeOpenAI, Script  # noqa: E402
-from standins.slack_api import FakeSlack  # noqa: E402
-
-PLACEHOLDER_TEXT = "_Thinking…_"  # reply_format.PLACEHOLDER_TEXT
-FINAL_STATUSES = ("done", "error", "stopped")
-ASKER = "UBENCH"
-FILLER = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt "
-          "ut labore et dolore magna aliqua ")
+from harness import BotProcess, bot_env  # noqa: E402
+from common import (  # noqa: E402  (bench/common.py)
+    Burst, Shot, Tracker, add_model_options, cpu_seconds, delta as _delta, descendants, expected_ok, git_commit,
+    make_shots, memory_report, mib, raise_standin_backlogs, row, run_main, signals_ignored, start_standins,
+    stop_all, summary, warm_up,
+)
 
 
 # --------------------------------------------------------------------------- options
@@ -73,11 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--practice", action="store_true", help="practice mode: no model API, PracticeStream answers")
     p.add_argument("--practice-token-delay", type=float, default=0.04,
                    help="PRACTICE_TOKEN_DELAY with --practice (production default 0.04)")
-    p.add_argument("--first-token-delay", type=float, default=0.3, help="model: seconds before the first delta")
-    p.add_argument("--deltas", type=int, default=200, help="model: number of text deltas per answer")
-    p.add_argument("--chunk-chars", type=int, default=4, help="model: characters per delta")
-    p.add_argument("--delta-delay", type=float, default=0.02, help="model: seconds between deltas")
-    p.add_argument("--api", choices=("responses", "chat"), default="responses", help="OPENAI_API")
+    add_model_options(p)
     p.add_argument("--threads", type=int, default=None,
                    help="gunicorn THREADS for the bot (default: BotProcess's 16)")
     p.add_argument("--workers", type=int, default=None,
@@ -117,90 +104,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-# --------------------------------------------------------------------------- numbers
-def pct(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (p99 of 50 samples is the largest)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def summary(values_s: list[float]) -> dict:
-    ms = [v * 1000 for v in values_s]
-    if not ms:
-        return {"n": 0, "p50": None, "p99": None, "max": None, "mean": None}
-    return {"n": len(ms), "p50": round(pct(ms, 50), 1), "p99": round(pct(ms, 99), 1),
-            "max": round(max(ms), 1), "mean": round(statistics.fmean(ms), 1)}
-
-
-def fmt(value, width=9) -> str:
-    return f"{'-':>{width}}" if value is None else f"{value:>{width}.1f}"
-
-
 # --------------------------------------------------------------------------- processes
-def proc_status(pid: int) -> dict:
-    fields = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields[key] = value.strip()
-    except OSError:
-        pass
-    return fields
-
-
-def kib(value: str | None) -> int | None:
-    return int(value.split()[0]) if value else None
-
-
-def children(pid: int) -> list[int]:
-    kids: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            try:
-                with open(f"/proc/{pid}/task/{task}/children") as f:
-                    kids += [int(x) for x in f.read().split()]
-            except OSError:
-                pass
-    except OSError:
-        pass
-    return sorted(set(kids))
-
-
-def descendants(pid: int) -> list[int]:
-    out, todo = [], children(pid)
-    while todo:
-        kid = todo.pop(0)
-        out.append(kid)
-        todo += children(kid)
-    return out
-
-
-def cpu_seconds(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def memory_report(master: int) -> dict:
-    workers = descendants(master)
-    report = {"master_pid": master, "master_hwm_kib": kib(proc_status(master).get("VmHWM")),
-              "master_rss_kib": kib(proc_status(master).get("VmRSS")), "workers": []}
-    for pid in workers:
-        status = proc_status(pid)
-        report["workers"].append({"pid": pid, "hwm_kib": kib(status.get("VmHWM")),
-                                  "rss_kib": kib(status.get("VmRSS")), "threads": int(status.get("Threads", "0"))})
-    report["worker_hwm_kib"] = sum(w["hwm_kib"] or 0 for w in report["workers"]) or None
-    report["sum_hwm_kib"] = (report["master_hwm_kib"] or 0) + (report["worker_hwm_kib"] or 0)
-    return report
-
-
 class TimedBotProcess(BotProcess):
     """BotProcess running bench/_timed_entry.py (a timing wrapper around main.slack_bot)."""
 
@@ -221,146 +125,6 @@ class TimedBotProcess(BotProcess):
         self._wait_until_listening()
 
 
-# --------------------------------------------------------------------------- one event
-@dataclass
-class Shot:
-    index: int
-    channel: str
-    event_id: str
-    question: str
-    question_ts: str
-    body: bytes = b""
-    headers: dict = field(default_factory=dict)
-    expected: str | None = None
-    # client-side times (time.monotonic())
-    start: float | None = None
-    connected: float | None = None
-    sent: float | None = None
-    status_line: float | None = None
-    end: float | None = None
-    status: int | None = None
-    error: str | None = None
-    # server-side (from --server-timing)
-    entered: float | None = None
-    left: float | None = None
-    # what FakeSlack saw
-    reply_ts: str | None = None
-    placeholder_at: float | None = None
-    first_text_at: float | None = None
-    final_at: float | None = None
-    final_text: str | None = None
-    final_status: str | None = None
-    updates: int = 0
-    rate_limited: int = 0
-
-
-def question_for(index: int, channel: str, total_chars: int) -> str:
-    """A question whose echo ("Echo: " + question) is exactly ``total_chars`` long when possible."""
-    head = f"bench question {index} from {channel}: "
-    want = max(len(head) + 1, total_chars - len("Echo: "))
-    text = head
-    while len(text) < want:
-        text += FILLER
-    text = text[:want]
-    if text[-1] == " ":
-        text = text[:-1] + "."
-    return text
-
-
-def post_event(port: int, shot: Shot, timeout: float, start_gate: threading.Barrier | None) -> Shot:
-    if start_gate is not None:
-        try:
-            start_gate.wait(timeout=60)
-        except threading.BrokenBarrierError:
-            pass
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        shot.start = time.monotonic()
-        conn.connect()
-        shot.connected = time.monotonic()
-        conn.request("POST", "/", body=shot.body, headers=shot.headers)
-        shot.sent = time.monotonic()
-        response = conn.getresponse()
-        shot.status_line = time.monotonic()
-        response.read()
-        shot.end = time.monotonic()
-        shot.status = response.status
-    except Exception as error:  # a refused/timed-out request is a result, not a crash
-        shot.end = time.monotonic()
-        shot.error = f"{type(error).__name__}: {error}"
-    finally:
-        conn.close()
-    return shot
-
-
-def build_shot(index: int, channel: str, slack: FakeSlack, total_chars: int, tag: str) -> Shot:
-    question = question_for(index, channel, total_chars)
-    ts = slack.add_message(channel, ASKER, question)  # the thread exists before Slack delivers the event
-    event_id = f"EvB{tag}{index:06d}"
-    payload = message_event(channel, ASKER, question, ts, event_id=event_id)
-    body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "Connection": "close", "X-Bench-Id": event_id,
-               **sign(body)}
-    return Shot(index, channel, event_id, question, ts, body, headers)
-
-
-# --------------------------------------------------------------------------- FakeSlack's record
-class Tracker:
-    """Reads FakeSlack's call log incrementally and fills in each Shot's reply times."""
-
-    def __init__(self, slack: FakeSlack, shots: dict[str, Shot], start_index: int):
-        self.slack = slack
-        self.shots = shots  # by channel
-        self.index = start_index
-        self.rate_limited = 0
-        self.methods: dict[str, int] = {}
-
-    def poll(self) -> None:
-        new = self.slack.calls[self.index:]  # list slicing is atomic; calls are only appended
-        self.index += len(new)
-        for call in new:
-            self.methods[call.method] = self.methods.get(call.method, 0) + 1
-            if call.status == 429:
-                self.rate_limited += 1
-            shot = self.shots.get(call.params.get("channel"))
-            if shot is None:
-                continue
-            ok = call.status == 200 and call.response.get("ok")
-            if call.method == "chat.postMessage":
-                if call.status == 429:
-                    shot.rate_limited += 1
-                if ok and shot.reply_ts is None:
-                    shot.reply_ts = call.response.get("ts")
-                    shot.placeholder_at = call.at
-            elif call.method == "chat.update":
-                if call.params.get("ts") != shot.reply_ts and shot.reply_ts is not None:
-                    continue
-                shot.updates += 1
-                if call.status == 429:
-                    shot.rate_limited += 1
-                if not ok:
-                    continue
-                text = call.params.get("text")
-                if shot.first_text_at is None and text and text != PLACEHOLDER_TEXT:
-                    shot.first_text_at = call.at
-                payload = (call.params.get("metadata") or {}).get("event_payload") or {}
-                if payload.get("status") in FINAL_STATUSES and shot.final_at is None:
-                    shot.final_at = call.at
-                    shot.final_text = text
-                    shot.final_status = payload.get("status")
-
-    def done(self) -> bool:
-        return all(s.final_at is not None for s in self.shots.values())
-
-
-def expected_ok(shot: Shot, practice: bool) -> bool:
-    if shot.final_text is None or shot.final_status != "done":
-        return False
-    if practice:  # PracticeStream's text: a fixed preamble that quotes the question
-        return shot.final_text.startswith("🧪 *Practice mode*") and shot.question[:300] in shot.final_text
-    return shot.final_text == shot.expected
-
-
 def read_server_timing(log_path: Path, shots: dict[str, Shot]) -> int:
     by_id = {s.event_id: s for s in shots.values()}
     seen = 0
@@ -379,62 +143,26 @@ def read_server_timing(log_path: Path, shots: dict[str, Shot]) -> int:
 
 
 # --------------------------------------------------------------------------- the run
-class Interrupted(Exception):
-    pass
-
-
-def _on_signal(signum, _frame):
-    raise Interrupted(f"signal {signum}")
-
-
-def git_commit() -> str | None:
-    try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--",
-                                "*.py", ":!bench", ":!tests"], capture_output=True, text=True, timeout=10).stdout
-        return (head + ("+dirty" if dirty.strip() else "")) or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
     say = (lambda *a, **k: None) if args.json_only else print
     if not args.stock_backlog:
-        # The stand-ins stand in for Slack's and OpenAI's front ends, which do not drop
-        # connections under a burst of 200; FakeOpenAI's default backlog of 5 does (SYN
-        # retries cost ~1 s each), which would measure the stand-in, not the bot.
-        slack_standin._Server.request_queue_size = 1024
-        openai_standin._Server.request_queue_size = 1024
+        raise_standin_backlogs()
 
     stack: list = []  # things to stop, last first
     log_dir = Path(tempfile.mkdtemp(prefix="ack_bench_"))
     log_path = log_dir / "bot.log"
     bot = None
-    pool = None
-    gate = None
+    burst = None
     try:
-        slack = FakeSlack(bot_token=harness.BOT_TOKEN)
-        slack.start()
-        stack.append(slack.stop)
-        if args.slack_latency:
-            slack.set_latency("*", args.slack_latency)
-        if args.chat_update_per_minute:
-            slack.enforce_tiers({"chat.update": args.chat_update_per_minute})
-        openai = None
-        total_chars = args.deltas * args.chunk_chars
-        if not args.practice:
-            openai = FakeOpenAI(api_key=OPENAI_KEY)
-            openai.start()
-            stack.append(openai.stop)
-            # Default text is "Echo: <question>", so every answer is distinct and checkable.
-            openai.reply = Script(chunk_chars=args.chunk_chars, first_token_delay=args.first_token_delay,
-                                  delta_delay=args.delta_delay)
+        slack, openai, total_chars = start_standins(args, stack)
         overrides = {
             "STREAM_UPDATE_INTERVAL": str(args.interval),
             "DISPATCH_WORKERS": str(args.dispatch_workers) if args.dispatch_workers else None,
             "LOG_LEVEL": args.log_level,
             "OPENAI_API": args.api,
+            # Claims of this run only: the default file in /tmp outlives the run, and the next run's
+            # event IDs (the same ones) would be taken for duplicates and not answered.
+            "SQLITE_PATH": str(log_dir / "claims.sqlite3"),
         }
         if args.practice:
             overrides["PRACTICE_TOKEN_DELAY"] = str(args.practice_token_delay)
@@ -453,18 +181,8 @@ def run(args: argparse.Namespace) -> int:
         threads_setting = int(env.get("THREADS") or 16)
 
         # --- warm-up: the first request pays auth.test, the first answer pays the imports
-        warm = build_shot(0, "DWARM0", slack, total_chars, "W")
-        tracker = Tracker(slack, {warm.channel: warm}, 0)
-        post_event(bot.port, warm, args.ack_timeout, None)
-        if warm.status != 200:
-            raise RuntimeError(f"warm-up event not acknowledged: {warm.status} {warm.error}\n{bot.logs()[-3000:]}")
-        if not args.ack_only:
-            deadline = time.monotonic() + args.timeout
-            while not tracker.done() and time.monotonic() < deadline:
-                tracker.poll()
-                time.sleep(0.05)
-            if not tracker.done():
-                raise RuntimeError(f"warm-up answer did not complete in {args.timeout}s\n{bot.logs()[-3000:]}")
+        warm = warm_up(bot.port, slack, total_chars, args.ack_timeout, args.timeout, bot.logs,
+                       wait=not args.ack_only)
         warm_ack_ms = (warm.end - warm.start) * 1000
         workers = descendants(master)
         cpu_before = {pid: cpu_seconds(pid) for pid in [master, *workers]}
@@ -481,27 +199,12 @@ def run(args: argparse.Namespace) -> int:
                 raise RuntimeError(f"py-spy exited: {spy.stderr.read().decode(errors='replace')[-500:]}")
 
         # --- the burst
-        shots = [build_shot(i + 1, f"DB{i + 1:06d}", slack, total_chars, "") for i in range(args.n)]
-        for shot in shots:
-            shot.expected = None if args.practice else "Echo: " + shot.question
+        shots = make_shots(slack, args.n, total_chars, args.practice)
         by_channel = {s.channel: s for s in shots}
         tracker = Tracker(slack, by_channel, calls_before)
-        gate = threading.Barrier(args.concurrency) if args.concurrency == args.n and args.n > 1 else None
-        pool = ThreadPoolExecutor(max_workers=args.concurrency, thread_name_prefix="client")
-        wall_start = time.monotonic()
-        futures = [pool.submit(post_event, bot.port, s, args.ack_timeout, gate) for s in shots]
-        deadline = time.monotonic() + args.timeout
-        while not all(f.done() for f in futures) and time.monotonic() < deadline:
-            tracker.poll()
-            time.sleep(0.02)
-        acks_done = time.monotonic()
-        if not args.ack_only:
-            while not tracker.done() and time.monotonic() < deadline:
-                tracker.poll()
-                time.sleep(0.05)
-        tracker.poll()
-        wall = time.monotonic() - wall_start
-        pool.shutdown(wait=False, cancel_futures=True)
+        burst = Burst(bot.port, shots, args.concurrency, args.ack_timeout)
+        burst.run(tracker, args.timeout, answers=not args.ack_only)
+        wall_start, acks_done, wall = burst.wall_start, burst.acks_done, burst.wall
         spy_text = None
         if args.py_spy:
             _stop_spy(spy)
@@ -513,26 +216,17 @@ def run(args: argparse.Namespace) -> int:
         timed = read_server_timing(log_path, by_channel) if args.server_timing else 0
         auth_tests = tracker.methods.get("auth.test", 0)
     finally:
-        # No second Ctrl-C/TERM in the middle of stopping things.
-        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-        if gate is not None:
-            gate.abort()  # client threads still waiting to start give up at once
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-        for stop in reversed(stack):
-            try:
-                stop()
-            except Exception as error:  # keep stopping the rest
-                print(f"ack_bench: stopping failed: {error!r}", file=sys.stderr)
-        if not args.keep_log:
-            for leftover in (log_path, log_dir / "py-spy.txt"):
-                leftover.unlink(missing_ok=True)
-            try:
-                log_dir.rmdir()
-            except OSError:
-                pass
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        with signals_ignored():  # no second Ctrl-C/TERM in the middle of stopping things
+            if burst is not None:
+                burst.abort()
+            stop_all(stack, "ack_bench")
+            if not args.keep_log:
+                for leftover in (log_path, log_dir / "py-spy.txt", *log_dir.glob("claims.sqlite3*")):
+                    leftover.unlink(missing_ok=True)
+                try:
+                    log_dir.rmdir()
+                except OSError:
+                    pass
 
     # --- numbers
     acked = [s for s in shots if s.end is not None and s.start is not None and s.error is None]
@@ -657,17 +351,7 @@ def spy_summary(path: Path, top: int = 12) -> str:
     return "\n".join(out)
 
 
-def _delta(before, after):
-    if before is None or after is None:
-        return None
-    return round(after - before, 2)
-
-
 def render(r: dict, args) -> str:
-    def row(name, s, extra=""):
-        return f"  {name:<30}{fmt(s['p50'])}{fmt(s['p99'])}{fmt(s['max'])}   {extra}".rstrip()
-
-    mib = lambda k: "-" if not k else f"{k / 1024:.1f} MiB"  # noqa: E731
     if r["model_script"]:
         m = r["model_script"]
         mode = (f"model ({args.api}): first token {m['first_token_delay'] * 1000:.0f} ms, {m['deltas']} deltas x "
@@ -717,21 +401,7 @@ def render(r: dict, args) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    # Explicitly, also for SIGINT: a shell starting us in the background may have it ignored.
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
-    try:
-        return run(args)
-    except (KeyboardInterrupt, Interrupted) as stop:
-        print(f"ack_bench: interrupted ({stop or 'Ctrl-C'}); everything started was stopped", file=sys.stderr)
-        return 130
-    except Exception:
-        import traceback
-
-        traceback.print_exc()
-        print("ack_bench: setup failed; everything started was stopped", file=sys.stderr)
-        return 2
+    return run_main("ack_bench", run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,477 @@
+"""Shared pieces of the benchmarks (bench/ack_bench.py, bench/pubsub_bench.py).
+
+Percentiles and summaries, /proc readings (peak memory, CPU), one signed DM
+event per question (``Shot``) and its POST, the reading of FakeSlack's call log
+(``Tracker``), the stand-ins with the model script, a burst of concurrent
+events, and stopping everything that was started even on errors and signals.
+Importing this module puts the repo root and ``tests/`` on ``sys.path``.
+"""
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for _path in (str(ROOT / "tests"), str(ROOT)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import harness  # noqa: E402  (tests/harness.py)
+from harness import OPENAI_KEY, message_event, sign  # noqa: E402
+from standins import openai_api as openai_standin  # noqa: E402
+from standins import slack_api as slack_standin  # noqa: E402
+from standins.openai_api import FakeOpenAI, Script  # noqa: E402
+from standins.slack_api import FakeSlack  # noqa: E402
+
+PLACEHOLDER_TEXT = "_Thinking…_"  # reply_format.PLACEHOLDER_TEXT
+FINAL_STATUSES = ("done", "error", "stopped")
+ASKER = "UBENCH"
+FILLER = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt "
+          "ut labore et dolore magna aliqua ")
+
+
+# --------------------------------------------------------------------------- numbers
+def pct(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (p99 of 50 samples is the largest)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary(values_s: list[float]) -> dict:
+    ms = [v * 1000 for v in values_s]
+    if not ms:
+        return {"n": 0, "p50": None, "p99": None, "max": None, "mean": None}
+    return {"n": len(ms), "p50": round(pct(ms, 50), 1), "p99": round(pct(ms, 99), 1),
+            "max": round(max(ms), 1), "mean": round(statistics.fmean(ms), 1)}
+
+
+def fmt(value, width=9) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.1f}"
+
+
+# --------------------------------------------------------------------------- processes
+def proc_status(pid: int) -> dict:
+    fields = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+    except OSError:
+        pass
+    return fields
+
+
+def kib(value: str | None) -> int | None:
+    return int(value.split()[0]) if value else None
+
+
+def children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    kids += [int(x) for x in f.read().split()]
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return sorted(set(kids))
+
+
+def descendants(pid: int) -> list[int]:
+    out, todo = [], children(pid)
+    while todo:
+        kid = todo.pop(0)
+        out.append(kid)
+        todo += children(kid)
+    return out
+
+
+def cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def memory_report(master: int) -> dict:
+    workers = descendants(master)
+    report = {"master_pid": master, "master_hwm_kib": kib(proc_status(master).get("VmHWM")),
+              "master_rss_kib": kib(proc_status(master).get("VmRSS")), "workers": []}
+    for pid in workers:
+        status = proc_status(pid)
+        report["workers"].append({"pid": pid, "hwm_kib": kib(status.get("VmHWM")),
+                                  "rss_kib": kib(status.get("VmRSS")), "threads": int(status.get("Threads", "0"))})
+    report["worker_hwm_kib"] = sum(w["hwm_kib"] or 0 for w in report["workers"]) or None
+    report["sum_hwm_kib"] = (report["master_hwm_kib"] or 0) + (report["worker_hwm_kib"] or 0)
+    return report
+
+
+# --------------------------------------------------------------------------- one event
+@dataclass
+class Shot:
+    index: int
+    channel: str
+    event_id: str
+    question: str
+    question_ts: str
+    body: bytes = b""
+    headers: dict = field(default_factory=dict)
+    expected: str | None = None
+    # client-side times (time.monotonic())
+    start: float | None = None
+    connected: float | None = None
+    sent: float | None = None
+    status_line: float | None = None
+    end: float | None = None
+    status: int | None = None
+    error: str | None = None
+    # server-side (from --server-timing)
+    entered: float | None = None
+    left: float | None = None
+    # what FakeSlack saw
+    reply_ts: str | None = None
+    placeholder_at: float | None = None
+    first_text_at: float | None = None
+    final_at: float | None = None
+    final_text: str | None = None
+    final_status: str | None = None
+    updates: int = 0
+    rate_limited: int = 0
+
+
+def question_for(index: int, channel: str, total_chars: int) -> str:
+    """A question whose echo ("Echo: " + question) is exactly ``total_chars`` long when possible."""
+    head = f"bench question {index} from {channel}: "
+    want = max(len(head) + 1, total_chars - len("Echo: "))
+    text = head
+    while len(text) < want:
+        text += FILLER
+    text = text[:want]
+    if text[-1] == " ":
+        text = text[:-1] + "."
+    return text
+
+
+def post_event(port: int, shot: Shot, timeout: float, start_gate: threading.Barrier | None) -> Shot:
+    if start_gate is not None:
+        try:
+            start_gate.wait(timeout=60)
+        except threading.BrokenBarrierError:
+            pass
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        shot.start = time.monotonic()
+        conn.connect()
+        shot.connected = time.monotonic()
+        conn.request("POST", "/", body=shot.body, headers=shot.headers)
+        shot.sent = time.monotonic()
+        response = conn.getresponse()
+        shot.status_line = time.monotonic()
+        response.read()
+        shot.end = time.monotonic()
+        shot.status = response.status
+    except Exception as error:  # a refused/timed-out request is a result, not a crash
+        shot.end = time.monotonic()
+        shot.error = f"{type(error).__name__}: {error}"
+    finally:
+        conn.close()
+    return shot
+
+
+def build_shot(index: int, channel: str, slack: FakeSlack, total_chars: int, tag: str) -> Shot:
+    question = question_for(index, channel, total_chars)
+    ts = slack.add_message(channel, ASKER, question)  # the thread exists before Slack delivers the event
+    event_id = f"EvB{tag}{index:06d}"
+    payload = message_event(channel, ASKER, question, ts, event_id=event_id)
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", "Connection": "close", "X-Bench-Id": event_id,
+               **sign(body)}
+    return Shot(index, channel, event_id, question, ts, body, headers)
+
+
+# --------------------------------------------------------------------------- FakeSlack's record
+class Tracker:
+    """Reads FakeSlack's call log incrementally and fills in each Shot's reply times."""
+
+    def __init__(self, slack: FakeSlack, shots: dict[str, Shot], start_index: int):
+        self.slack = slack
+        self.shots = shots  # by channel
+        self.index = start_index
+        self.rate_limited = 0
+        self.methods: dict[str, int] = {}
+
+    def poll(self) -> None:
+        new = self.slack.calls[self.index:]  # list slicing is atomic; calls are only appended
+        self.index += len(new)
+        for call in new:
+            self.methods[call.method] = self.methods.get(call.method, 0) + 1
+            if call.status == 429:
+                self.rate_limited += 1
+            shot = self.shots.get(call.params.get("channel"))
+            if shot is None:
+                continue
+            ok = call.status == 200 and call.response.get("ok")
+            if call.method == "chat.postMessage":
+                if call.status == 429:
+                    shot.rate_limited += 1
+                if ok and shot.reply_ts is None:
+                    shot.reply_ts = call.response.get("ts")
+                    shot.placeholder_at = call.at
+            elif call.method == "chat.update":
+                if call.params.get("ts") != shot.reply_ts and shot.reply_ts is not None:
+                    continue
+                shot.updates += 1
+                if call.status == 429:
+                    shot.rate_limited += 1
+                if not ok:
+                    continue
+                text = call.params.get("text")
+                if shot.first_text_at is None and text and text != PLACEHOLDER_TEXT:
+                    shot.first_text_at = call.at
+                payload = (call.params.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("status") in FINAL_STATUSES and shot.final_at is None:
+                    shot.final_at = call.at
+                    shot.final_text = text
+                    shot.final_status = payload.get("status")
+
+    def done(self) -> bool:
+        return all(s.final_at is not None for s in self.shots.values())
+
+
+def expected_ok(shot: Shot, practice: bool) -> bool:
+    if shot.final_text is None or shot.final_status != "done":
+        return False
+    if practice:  # PracticeStream's text: a fixed preamble that quotes the question
+        return shot.final_text.startswith("🧪 *Practice mode*") and shot.question[:300] in shot.final_text
+    return shot.final_text == shot.expected
+
+
+# --------------------------------------------------------------------------- signals, commit
+class Interrupted(Exception):
+    pass
+
+
+_deferring = 0
+_pending: list[int] = []
+
+
+def _on_signal(signum, _frame):
+    if _deferring:  # inside signals_deferred(): raised when the block ends
+        _pending.append(signum)
+        return
+    raise Interrupted(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """A SIGINT/SIGTERM/SIGHUP arriving inside the block is raised (as ``Interrupted``) when it ends.
+
+    For starting a process: its object has to be on the list of things to stop
+    before anything can interrupt, or a Ctrl-C in the middle of the start would
+    leave it running.
+    """
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring and _pending:
+        signum = _pending[0]
+        _pending.clear()
+        raise Interrupted(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def signals_ignored():
+    """No second Ctrl-C/TERM in the middle of stopping things."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_all(stack: list, name: str) -> None:
+    """Calls every stop function, last started first, and keeps going when one fails."""
+    for stop in reversed(stack):
+        try:
+            stop()
+        except Exception as error:  # keep stopping the rest
+            print(f"{name}: stopping failed: {error!r}", file=sys.stderr)
+
+
+def run_main(name: str, run, args) -> int:
+    """Runs ``run(args)`` with the exit statuses of the benchmarks: 130 interrupted, 2 setup failed."""
+    # Explicitly, also for SIGINT: a shell starting us in the background may have it ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    try:
+        return run(args)
+    except (KeyboardInterrupt, Interrupted) as stop:
+        print(f"{name}: interrupted ({stop or 'Ctrl-C'}); everything started was stopped", file=sys.stderr)
+        return 130
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print(f"{name}: setup failed; everything started was stopped", file=sys.stderr)
+        return 2
+
+
+def git_commit() -> str | None:
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--",
+                                "*.py", ":!bench", ":!tests"], capture_output=True, text=True, timeout=10).stdout
+        return (head + ("+dirty" if dirty.strip() else "")) or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def delta(before, after):
+    if before is None or after is None:
+        return None
+    return round(after - before, 2)
+
+
+# --------------------------------------------------------------------------- options, stand-ins, a burst
+def add_model_options(p) -> None:
+    """The model script of FakeOpenAI and the API flavour (``--first-token-delay`` … ``--api``)."""
+    p.add_argument("--first-token-delay", type=float, default=0.3, help="model: seconds before the first delta")
+    p.add_argument("--deltas", type=int, default=200, help="model: number of text deltas per answer")
+    p.add_argument("--chunk-chars", type=int, default=4, help="model: characters per delta")
+    p.add_argument("--delta-delay", type=float, default=0.02, help="model: seconds between deltas")
+    p.add_argument("--api", choices=("responses", "chat"), default="responses", help="OPENAI_API")
+
+
+def raise_standin_backlogs() -> None:
+    # The stand-ins stand in for Slack's and OpenAI's front ends, which do not drop
+    # connections under a burst of 200; FakeOpenAI's default backlog of 5 does (SYN
+    # retries cost ~1 s each), which would measure the stand-in, not the bot.
+    slack_standin._Server.request_queue_size = 1024
+    openai_standin._Server.request_queue_size = 1024
+
+
+def start_standins(args, stack: list) -> tuple[FakeSlack, FakeOpenAI | None, int]:
+    """FakeSlack and (unless ``args.practice``) FakeOpenAI with the model script of ``args``.
+
+    Returns them and the length of every answer (``deltas × chunk_chars``); their
+    ``stop`` goes on ``stack``.
+    """
+    slack = FakeSlack(bot_token=harness.BOT_TOKEN)
+    slack.start()
+    stack.append(slack.stop)
+    if args.slack_latency:
+        slack.set_latency("*", args.slack_latency)
+    if args.chat_update_per_minute:
+        slack.enforce_tiers({"chat.update": args.chat_update_per_minute})
+    openai = None
+    total_chars = args.deltas * args.chunk_chars
+    if not args.practice:
+        openai = FakeOpenAI(api_key=OPENAI_KEY)
+        openai.start()
+        stack.append(openai.stop)
+        # Default text is "Echo: <question>", so every answer is distinct and checkable.
+        openai.reply = Script(chunk_chars=args.chunk_chars, first_token_delay=args.first_token_delay,
+                              delta_delay=args.delta_delay)
+    return slack, openai, total_chars
+
+
+def wait_answers(tracker: Tracker, deadline: float) -> None:
+    while not tracker.done() and time.monotonic() < deadline:
+        tracker.poll()
+        time.sleep(0.05)
+
+
+def warm_up(port: int, slack: FakeSlack, total_chars: int, ack_timeout: float, timeout: float, logs,
+            wait: bool = True) -> Shot:
+    """One event, acknowledged and (with ``wait``) answered; ``logs()`` goes into the error."""
+    warm = build_shot(0, "DWARM0", slack, total_chars, "W")
+    tracker = Tracker(slack, {warm.channel: warm}, 0)
+    post_event(port, warm, ack_timeout, None)
+    if warm.status != 200:
+        raise RuntimeError(f"warm-up event not acknowledged: {warm.status} {warm.error}\n{logs()[-3000:]}")
+    if wait:
+        wait_answers(tracker, time.monotonic() + timeout)
+        if not tracker.done():
+            raise RuntimeError(f"warm-up answer did not complete in {timeout}s\n{logs()[-3000:]}")
+    return warm
+
+
+def make_shots(slack: FakeSlack, count: int, total_chars: int, practice: bool, prefix: str = "DB",
+               tag: str = "", first: int = 1) -> list[Shot]:
+    """``count`` questions, each in a DM channel of its own (``DB000001``…), each thread added to FakeSlack."""
+    shots = [build_shot(i, f"{prefix}{i:06d}", slack, total_chars, tag) for i in range(first, first + count)]
+    for shot in shots:
+        shot.expected = None if practice else "Echo: " + shot.question
+    return shots
+
+
+class Burst:
+    """The shots POSTed at once: one client thread and one TCP connection each.
+
+    With as many threads as shots (more than one), they wait at a barrier and
+    start together. ``run`` reads FakeSlack's log while the acknowledgements
+    come in, then until every answer is final (up to ``timeout`` in all).
+    """
+
+    def __init__(self, port: int, shots: list[Shot], concurrency: int, ack_timeout: float):
+        self.port = port
+        self.shots = shots
+        self.ack_timeout = ack_timeout
+        self.gate = threading.Barrier(concurrency) if concurrency == len(shots) and len(shots) > 1 else None
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="client")
+        self.wall_start = self.acks_done = None
+        self.wall = None
+
+    def run(self, tracker: Tracker, timeout: float, answers: bool = True) -> None:
+        self.wall_start = time.monotonic()
+        futures = [self.pool.submit(post_event, self.port, s, self.ack_timeout, self.gate) for s in self.shots]
+        deadline = time.monotonic() + timeout
+        while not all(f.done() for f in futures) and time.monotonic() < deadline:
+            tracker.poll()
+            time.sleep(0.02)
+        self.acks_done = time.monotonic()
+        if answers:
+            wait_answers(tracker, deadline)
+        tracker.poll()
+        self.wall = time.monotonic() - self.wall_start
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def abort(self) -> None:
+        if self.gate is not None:
+            self.gate.abort()  # client threads still waiting to start give up at once
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- output
+def row(name: str, s: dict, extra: str = "") -> str:
+    """One line of a table: name, then p50, p99 and max in ms."""
+    return f"  {name:<30}{fmt(s['p50'])}{fmt(s['p99'])}{fmt(s['max'])}   {extra}".rstrip()
+
+
+def mib(k) -> str:
+    return "-" if not k else f"{k / 1024:.1f} MiB"

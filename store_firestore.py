@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
+import random
 import re
 import time
-from typing import Any
+from typing import Any, Callable
 
 from store import Acquired, Claim, Clock, T, Transition, acquiring, creating, finishing, renewing, replying
 
 DEFAULT_COLLECTION = "threadwise_claims"
-TRANSACTION_ATTEMPTS = 30  # colliding transactions are retried; duplicates can arrive in bursts
+CONTENTION_DEADLINE = 60.0  # seconds to keep retrying a colliding change before giving up
 _PLAIN = re.compile(r"[A-Za-z0-9-]")
 _MAX_ID_BYTES = 1000  # Firestore allows 1500
 
@@ -52,43 +54,38 @@ class FirestoreStore:
                  now: Clock = time.time, client: Any = None):
         # Imported here, not at the top: importing the store stays cheap for
         # processes that never use Firestore.
+        from google.api_core import exceptions
         from google.cloud import firestore
 
         self._firestore = firestore
+        self._exceptions = exceptions
         self._client = client if client is not None else firestore.Client(project=project)
         self._collection = self._client.collection(collection)
         self._now = now
 
     def create_claim(self, event_id: str, ttl: float) -> bool:
-        from google.api_core.exceptions import AlreadyExists
-
-        now = self._now()
-        step = creating(event_id, ttl, now)
-        claim, _ = step(None)
+        claim, _ = creating(event_id, ttl, self._now())(None)
         try:
-            self._ref(event_id).create(_fields(claim))
+            self._ref(event_id).create(_fields(claim))  # the usual case: a new event
             return True
-        except AlreadyExists:
+        except self._exceptions.AlreadyExists:
             # Usually a live claim, but an expired one counts as absent.
-            return self._change(event_id, step, now)
+            return self._change(event_id, lambda now: creating(event_id, ttl, now))
 
     def acquire(self, event_id: str, owner: str, lease: float, ttl: float) -> Acquired:
-        now = self._now()
-        return self._change(event_id, acquiring(event_id, owner, lease, ttl, now), now)
+        return self._change(event_id, lambda now: acquiring(event_id, owner, lease, ttl, now))
 
     def set_reply(self, event_id: str, owner: str, reply_ts: str) -> bool:
-        return self._change(event_id, replying(owner, reply_ts), self._now())
+        return self._change(event_id, lambda now: replying(owner, reply_ts))
 
     def renew(self, event_id: str, owner: str, lease: float) -> bool:
-        now = self._now()
-        return self._change(event_id, renewing(owner, lease, now), now)
+        return self._change(event_id, lambda now: renewing(owner, lease, now))
 
     def finish(self, event_id: str, owner: str) -> bool:
-        return self._change(event_id, finishing(owner), self._now())
+        return self._change(event_id, lambda now: finishing(owner))
 
     def get(self, event_id: str) -> Claim | None:
-        claim = _claim(self._ref(event_id).get())
-        return None if claim is None or claim.expired(self._now()) else claim
+        return _live(self._ref(event_id).get(), self._now())
 
     def purge_expired(self) -> int:
         """Delete expired claims. For the emulator and tests: production has the TTL policy."""
@@ -111,20 +108,41 @@ class FirestoreStore:
     def _ref(self, event_id: str):
         return self._collection.document(document_id(event_id))
 
-    def _change(self, event_id: str, step: Transition[T], now: float) -> T:
+    def _change(self, event_id: str, decide: Callable[[float], Transition[T]]) -> T:
         ref = self._ref(event_id)
 
         @self._firestore.transactional
         def change(transaction) -> T:
-            current = _claim(ref.get(transaction=transaction))
-            if current is not None and current.expired(now):
-                current = None  # an expired claim counts as absent and is replaced
-            new, result = step(current)
+            now = self._now()
+            new, result = decide(now)(_live(ref.get(transaction=transaction), now))
             if new is not None:
                 transaction.set(ref, _fields(new))
             return result
 
-        return change(self._client.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+        deadline = time.monotonic() + CONTENTION_DEADLINE
+        for attempt in itertools.count():
+            # A plain read first: when nothing is to change ("busy", "answered",
+            # not the owner) it is the answer, and duplicates arriving together
+            # do not all queue up for the document's lock.
+            now = self._now()
+            snapshot = ref.get()
+            new, result = decide(now)(_live(snapshot, now))
+            if new is None:
+                return result
+            try:
+                if not snapshot.exists:
+                    ref.create(_fields(new))  # fails if someone was faster
+                    return result
+                # One attempt per transaction, and our own retries after a random
+                # pause: the library's immediate retries (which reuse the failed
+                # transaction's id) kept colliding in the emulator for a minute.
+                return change(self._client.transaction(max_attempts=1))
+            except (self._exceptions.AlreadyExists, self._exceptions.Aborted, ValueError) as error:
+                collided = not isinstance(error, ValueError) or isinstance(error.__cause__, self._exceptions.Aborted)
+                if not collided or time.monotonic() > deadline:
+                    raise
+            time.sleep(random.uniform(0, min(1.0, 0.05 * 2 ** attempt)))
+        raise AssertionError("unreachable")
 
 
 def _timestamp(epoch: float) -> datetime.datetime:
@@ -143,11 +161,12 @@ def _fields(claim: Claim) -> dict[str, Any]:
     }
 
 
-def _claim(snapshot) -> Claim | None:
+def _live(snapshot, now: float) -> Claim | None:
+    """The claim in a snapshot; None when there is none or it expired (it counts as absent)."""
     if not snapshot.exists:
         return None
     data = snapshot.to_dict()
-    return Claim(
+    claim = Claim(
         event_id=data["event_id"],
         status=data["status"],
         reply_ts=data.get("reply_ts"),
@@ -156,3 +175,4 @@ def _claim(snapshot) -> Claim | None:
         expires_at=data["expires_at"].timestamp(),
         attempts=int(data["attempts"]),
     )
+    return None if claim.expired(now) else claim

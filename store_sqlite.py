@@ -9,11 +9,12 @@ threads, and nothing survives a fork.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from contextlib import closing, contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from store import Acquired, Claim, Clock, T, Transition, acquiring, creating, finishing, renewing, replying
 
@@ -42,6 +43,8 @@ class SqliteStore:
         self._busy_timeout = busy_timeout
         self._creates = 0
         self._lock = threading.Lock()
+        if os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         with closing(self._connect()) as db:
             # Switching to WAL needs a moment alone with the file; the busy
             # timeout covers other processes opening it at the same time.
@@ -57,19 +60,19 @@ class SqliteStore:
             purge = self._creates % PURGE_EVERY == 0
         if purge:
             self.purge_expired()
-        return self._change(event_id, creating(event_id, ttl, self._now()))
+        return self._change(event_id, lambda now: creating(event_id, ttl, now))
 
     def acquire(self, event_id: str, owner: str, lease: float, ttl: float) -> Acquired:
-        return self._change(event_id, acquiring(event_id, owner, lease, ttl, self._now()))
+        return self._change(event_id, lambda now: acquiring(event_id, owner, lease, ttl, now))
 
     def set_reply(self, event_id: str, owner: str, reply_ts: str) -> bool:
-        return self._change(event_id, replying(owner, reply_ts))
+        return self._change(event_id, lambda now: replying(owner, reply_ts))
 
     def renew(self, event_id: str, owner: str, lease: float) -> bool:
-        return self._change(event_id, renewing(owner, lease, self._now()))
+        return self._change(event_id, lambda now: renewing(owner, lease, now))
 
     def finish(self, event_id: str, owner: str) -> bool:
-        return self._change(event_id, finishing(owner))
+        return self._change(event_id, lambda now: finishing(owner))
 
     def get(self, event_id: str) -> Claim | None:
         with closing(self._connect()) as db:
@@ -84,14 +87,15 @@ class SqliteStore:
     def close(self) -> None:
         """Nothing stays open between calls."""
 
-    def _change(self, event_id: str, step: Transition[T]) -> T:
+    def _change(self, event_id: str, decide: Callable[[float], Transition[T]]) -> T:
         _require_id(event_id)
         with closing(self._connect()) as db, _immediate(db):
+            now = self._now()  # read once the lock is ours: waiting for it may take a while
             row = db.execute(f"SELECT {_COLUMNS} FROM claims WHERE event_id = ?", (event_id,)).fetchone()
             current = Claim(*row) if row else None
-            if current is not None and current.expired(self._now()):
+            if current is not None and current.expired(now):
                 current = None  # an expired claim counts as absent and is replaced
-            new, result = step(current)
+            new, result = decide(now)(current)
             if new is not None:
                 db.execute(f"INSERT OR REPLACE INTO claims ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            (new.event_id, new.status, new.reply_ts, new.owner, new.lease_until,

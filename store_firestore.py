@@ -1,10 +1,19 @@
 """Claims in Firestore: the production backend (``STORE=firestore``), shared by every instance.
 
 One document per event in the collection (default ``threadwise_claims``),
-named after the event id (escaped, see ``document_id``). Creating a claim is
-``create()``, which fails if the document exists, so exactly one caller wins
-the race; every other change is a read-decide-write in a Firestore
-transaction, which reads under a lock and is retried when it collides.
+named after the event id (escaped, see ``document_id``).
+
+Every change is read, decide, write-if-unchanged: a new claim is written with
+``create()``, which fails if the document exists, and a change to an existing
+one with ``update()`` on the precondition that the document's ``update_time``
+is still the one read. So when duplicates race, exactly one write lands; the
+others fail at once, read again and see the winner's claim ("busy").
+
+Why not ``@firestore.transactional``: in the emulator, read-write transactions
+colliding on one document all wait for its 2 s lock timeout and all abort, and
+the retries collide again (20 duplicates took over 60 s now and then). The
+preconditions need no locks, behave the same in the emulator and in
+production, and settle 20 duplicates in a fraction of a second.
 
 Expiry: ``expires_at`` is a Firestore timestamp so that a TTL policy can delete
 old claims. Production relies on that policy, created once per project:
@@ -20,8 +29,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import itertools
-import random
 import re
 import time
 from typing import Any, Callable
@@ -29,7 +36,7 @@ from typing import Any, Callable
 from store import Acquired, Claim, Clock, T, Transition, acquiring, creating, finishing, renewing, replying
 
 DEFAULT_COLLECTION = "threadwise_claims"
-CONTENTION_DEADLINE = 60.0  # seconds to keep retrying a colliding change before giving up
+MAX_COLLISIONS = 100  # each collision means another writer succeeded; this bound is never reached in practice
 _PLAIN = re.compile(r"[A-Za-z0-9-]")
 _MAX_ID_BYTES = 1000  # Firestore allows 1500
 
@@ -92,15 +99,14 @@ class FirestoreStore:
         expired = self._collection.where(
             filter=self._firestore.FieldFilter("expires_at", "<=", _timestamp(self._now())))
         deleted = 0
-        while True:
-            page = list(expired.limit(400).stream())
-            if not page:
-                return deleted
-            batch = self._client.batch()
-            for snapshot in page:
-                batch.delete(snapshot.reference)
-            batch.commit()
-            deleted += len(page)
+        for snapshot in expired.stream():
+            try:
+                # Only if unchanged: a claim replaced since the query is live again.
+                snapshot.reference.delete(option=self._client.write_option(last_update_time=snapshot.update_time))
+                deleted += 1
+            except (self._exceptions.FailedPrecondition, self._exceptions.NotFound):
+                pass
+        return deleted
 
     def close(self) -> None:
         self._client.close()
@@ -109,40 +115,25 @@ class FirestoreStore:
         return self._collection.document(document_id(event_id))
 
     def _change(self, event_id: str, decide: Callable[[float], Transition[T]]) -> T:
+        """Read, decide, and write only if nobody wrote in between; else decide again."""
         ref = self._ref(event_id)
-
-        @self._firestore.transactional
-        def change(transaction) -> T:
-            now = self._now()
-            new, result = decide(now)(_live(ref.get(transaction=transaction), now))
-            if new is not None:
-                transaction.set(ref, _fields(new))
-            return result
-
-        deadline = time.monotonic() + CONTENTION_DEADLINE
-        for attempt in itertools.count():
-            # A plain read first: when nothing is to change ("busy", "answered",
-            # not the owner) it is the answer, and duplicates arriving together
-            # do not all queue up for the document's lock.
+        for _ in range(MAX_COLLISIONS):
             now = self._now()
             snapshot = ref.get()
             new, result = decide(now)(_live(snapshot, now))
             if new is None:
-                return result
+                return result  # nothing to change ("busy", "answered", not the owner): the read is the answer
             try:
-                if not snapshot.exists:
-                    ref.create(_fields(new))  # fails if someone was faster
-                    return result
-                # One attempt per transaction, and our own retries after a random
-                # pause: the library's immediate retries (which reuse the failed
-                # transaction's id) kept colliding in the emulator for a minute.
-                return change(self._client.transaction(max_attempts=1))
-            except (self._exceptions.AlreadyExists, self._exceptions.Aborted, ValueError) as error:
-                collided = not isinstance(error, ValueError) or isinstance(error.__cause__, self._exceptions.Aborted)
-                if not collided or time.monotonic() > deadline:
-                    raise
-            time.sleep(random.uniform(0, min(1.0, 0.05 * 2 ** attempt)))
-        raise AssertionError("unreachable")
+                if snapshot.exists:
+                    unchanged = self._client.write_option(last_update_time=snapshot.update_time)
+                    ref.update(_fields(new), option=unchanged)
+                else:
+                    ref.create(_fields(new))
+                return result
+            except (self._exceptions.AlreadyExists, self._exceptions.FailedPrecondition,
+                    self._exceptions.NotFound):
+                continue  # another writer was first, so progress was made: look again
+        raise RuntimeError(f"claim {event_id!r} kept changing under us {MAX_COLLISIONS} times")
 
 
 def _timestamp(epoch: float) -> datetime.datetime:

@@ -75,6 +75,7 @@ class SqliteStore:
         return self._change(event_id, lambda now: finishing(owner))
 
     def get(self, event_id: str) -> Claim | None:
+        _require_id(event_id)
         with closing(self._connect()) as db:
             row = db.execute(f"SELECT {_COLUMNS} FROM claims WHERE event_id = ?", (event_id,)).fetchone()
         claim = Claim(*row) if row else None

@@ -15,6 +15,7 @@ makes it available there; it also sets ``FIRESTORE_EMULATOR_HOST`` and
 """
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -46,6 +47,7 @@ class FirestoreEmulator:
         self._process: subprocess.Popen | None = None
         self._log_path: Path | None = None
         self.host = ""
+        self.pid: int | None = None
         self.startup_seconds: float | None = None
 
     @property
@@ -68,6 +70,8 @@ class FirestoreEmulator:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self.pid = self._process.pid  # also the process group's id
+        atexit.register(self.stop)  # in case the test run ends without its teardown
         try:
             self._wait_until_ready(started + START_TIMEOUT)
         except BaseException:
@@ -92,6 +96,10 @@ class FirestoreEmulator:
             return firestore.Client(project=self.project)
         finally:
             _restore(saved)
+
+    def java_pids(self) -> list[int]:
+        """The emulator's Java processes (there is one while it runs)."""
+        return [int(entry.split()[0]) for entry in _java_serving(self.host)]
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -14,7 +14,7 @@ from typing import Callable
 import pytest
 
 import store
-from firestore_emulator import GCLOUD, firestore_emulator  # noqa: F401  (the session fixture)
+from firestore_emulator import GCLOUD, FirestoreEmulator, firestore_emulator  # noqa: F401  (the session fixture)
 from store import Acquire, Claim
 from store_firestore import FirestoreStore, document_id
 from store_sqlite import PURGE_EVERY, SqliteStore
@@ -22,8 +22,6 @@ from store_sqlite import PURGE_EVERY, SqliteStore
 TTL = 3600.0
 LEASE = 30.0
 START = 1_700_000_000.0
-
-MakeStore = Callable[..., store.Store]
 
 
 class FakeClock:
@@ -228,6 +226,24 @@ def test_document_ids_are_valid_and_distinct():
     assert document_id("Ev0A1B2C3D") == "Ev0A1B2C3D"
     with pytest.raises(ValueError):
         document_id("")
+
+
+@pytest.mark.skipif(not os.path.exists(GCLOUD), reason="no Google Cloud CLI")
+def test_emulator_resets_and_stops_with_its_java():
+    with FirestoreEmulator() as emulator:
+        client = emulator.client()
+        document = client.collection("things").document("one")
+        document.set({"n": 1})
+        emulator.reset()
+        assert not document.get().exists
+        client.close()
+        java = emulator.java_pids()
+        assert len(java) == 1
+        group = os.getpgid(emulator.pid)
+        assert group == emulator.pid != os.getpgid(0), "a process group of its own"
+        assert os.getpgid(java[0]) == group
+    assert not os.path.exists(f"/proc/{java[0]}") or "\nState:\tZ" in open(f"/proc/{java[0]}/status").read()
+    assert emulator.java_pids() == []
 
 
 def test_open_store(tmp_path, request):

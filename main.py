@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 import config
 import logs
-from events import (Ask, BadRequest, BotIdentity, Ignore, MessageAction, UrlVerification,
+from events import (BadRequest, BotIdentity, Ignore, MessageAction, UrlVerification,
                     parse_event_body, parse_interaction_form)
 from runtime import Runtime
 from verification import RequestVerifier

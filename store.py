@@ -144,6 +144,26 @@ def finishing(owner: str) -> Transition[bool]:
     return step
 
 
+class TransitionStore:
+    """The shared half of both backends: each change is one transition above, run
+    atomically by the backend's ``_change(event_id, decide)``."""
+
+    def _change(self, event_id: str, decide: Callable[[float], "Transition[T]"]) -> T:
+        raise NotImplementedError
+
+    def acquire(self, event_id: str, owner: str, lease: float, ttl: float) -> Acquired:
+        return self._change(event_id, lambda now: acquiring(event_id, owner, lease, ttl, now))
+
+    def set_reply(self, event_id: str, owner: str, reply_ts: str) -> bool:
+        return self._change(event_id, lambda now: replying(owner, reply_ts))
+
+    def renew(self, event_id: str, owner: str, lease: float) -> bool:
+        return self._change(event_id, lambda now: renewing(owner, lease, now))
+
+    def finish(self, event_id: str, owner: str) -> bool:
+        return self._change(event_id, lambda now: finishing(owner))
+
+
 def open_store(kind: str, sqlite_path: str, firestore_collection: str = "threadwise_claims",
                firestore_project: str | None = None, now: Clock = time.time) -> Store:
     """The backend named by ``STORE``: ``sqlite`` (a local file) or ``firestore``."""

@@ -33,7 +33,7 @@ import re
 import time
 from typing import Any, Callable
 
-from store import Acquired, Claim, Clock, T, Transition, acquiring, creating, finishing, renewing, replying
+from store import Claim, Clock, T, Transition, TransitionStore, creating
 
 DEFAULT_COLLECTION = "threadwise_claims"
 MAX_COLLISIONS = 100  # each collision means another writer succeeded; this bound is never reached in practice
@@ -56,7 +56,7 @@ def document_id(event_id: str) -> str:
     return escaped
 
 
-class FirestoreStore:
+class FirestoreStore(TransitionStore):
     def __init__(self, collection: str = DEFAULT_COLLECTION, project: str | None = None,
                  now: Clock = time.time, client: Any = None):
         # Imported here, not at the top: importing the store stays cheap for
@@ -78,18 +78,6 @@ class FirestoreStore:
         except self._exceptions.AlreadyExists:
             # Usually a live claim, but an expired one counts as absent.
             return self._change(event_id, lambda now: creating(event_id, ttl, now))
-
-    def acquire(self, event_id: str, owner: str, lease: float, ttl: float) -> Acquired:
-        return self._change(event_id, lambda now: acquiring(event_id, owner, lease, ttl, now))
-
-    def set_reply(self, event_id: str, owner: str, reply_ts: str) -> bool:
-        return self._change(event_id, lambda now: replying(owner, reply_ts))
-
-    def renew(self, event_id: str, owner: str, lease: float) -> bool:
-        return self._change(event_id, lambda now: renewing(owner, lease, now))
-
-    def finish(self, event_id: str, owner: str) -> bool:
-        return self._change(event_id, lambda now: finishing(owner))
 
     def get(self, event_id: str) -> Claim | None:
         return _live(self._ref(event_id).get(), self._now())

@@ -16,7 +16,7 @@ import time
 from contextlib import closing, contextmanager
 from typing import Callable, Iterator
 
-from store import Acquired, Claim, Clock, T, Transition, acquiring, creating, finishing, renewing, replying
+from store import Claim, Clock, T, Transition, TransitionStore, creating
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
 PURGE_EVERY = 100  # create_claim calls between opportunistic purges
@@ -36,7 +36,7 @@ CREATE INDEX IF NOT EXISTS claims_expires_at ON claims (expires_at);
 _COLUMNS = "event_id, status, reply_ts, owner, lease_until, expires_at, attempts"
 
 
-class SqliteStore:
+class SqliteStore(TransitionStore):
     def __init__(self, path: str, now: Clock = time.time, busy_timeout: float = BUSY_TIMEOUT):
         self._path = path
         self._now = now
@@ -61,18 +61,6 @@ class SqliteStore:
         if purge:
             self.purge_expired()
         return self._change(event_id, lambda now: creating(event_id, ttl, now))
-
-    def acquire(self, event_id: str, owner: str, lease: float, ttl: float) -> Acquired:
-        return self._change(event_id, lambda now: acquiring(event_id, owner, lease, ttl, now))
-
-    def set_reply(self, event_id: str, owner: str, reply_ts: str) -> bool:
-        return self._change(event_id, lambda now: replying(owner, reply_ts))
-
-    def renew(self, event_id: str, owner: str, lease: float) -> bool:
-        return self._change(event_id, lambda now: renewing(owner, lease, now))
-
-    def finish(self, event_id: str, owner: str) -> bool:
-        return self._change(event_id, lambda now: finishing(owner))
 
     def get(self, event_id: str) -> Claim | None:
         _require_id(event_id)

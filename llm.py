@@ -7,6 +7,7 @@ so the acknowledgement path of a cold instance does not pay for it.
 """
 from __future__ import annotations
 
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Iterator, Protocol
@@ -111,7 +112,7 @@ class _ResponsesStream:
                 raise ModelError("error_event", _failure_sentence(getattr(event, "code", None)))
 
     def close(self) -> None:
-        self._stream.close()
+        _hard_close(self._stream)
 
 
 class _ChatStream:
@@ -143,7 +144,25 @@ class _ChatStream:
                     self.notice = _incomplete_notice("content_filter")
 
     def close(self) -> None:
-        self._stream.close()
+        _hard_close(self._stream)
+
+
+def _hard_close(stream) -> None:
+    """Close the model's HTTP response, also from another thread.
+
+    ``Stream.close()`` alone does not wake a thread blocked reading the socket
+    (a model that has not sent its first token yet); shutting the socket down
+    does, so a Stop takes effect at once and the server sees the client leave,
+    which is what ends generation and billing.
+    """
+    try:
+        network = stream.response.extensions.get("network_stream")
+        sock = network.get_extra_info("socket") if network is not None else None
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (AttributeError, OSError):
+        pass
+    stream.close()
 
 
 def _responses_usage(response) -> Usage | None:

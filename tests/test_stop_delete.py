@@ -125,3 +125,19 @@ def test_new_question_supersedes_a_streaming_answer(bot, slack, openai_server, c
     assert new[-1]["text"] == "the newer answer"
     assert old[-1]["metadata"]["event_type"] == "aborted"
     assert "newer question" in old[-1]["text"]
+
+
+def test_stop_before_the_first_token_ends_the_answer(bot, slack, openai_server, channel):
+    """A model that has not started yet: Stop is noticed by the next heartbeat update and the stream is closed."""
+    openai_server.reply = Script(text="never shown", first_token_delay=30)
+    ts, _ = say(bot, slack, channel, "slow to start")
+    placeholder = slack.wait_for(lambda s: replies_to(s, channel, ts) and replies_to(s, channel, ts)[0], timeout=10)
+    openai_server.wait_for(lambda f: f.requests and f.requests[-1].body.get("input", [{}])[-1].get("content")
+                           == "slow to start", timeout=10)
+    request = openai_server.requests[-1]
+    bot.send_interaction(stop_button_payload(channel, ASKER, placeholder))
+    final = wait_answer(slack, channel, ts, timeout=15)[-1]
+    assert final["metadata"]["event_type"] == "aborted"
+    assert "Stopped" in final["text"] and "never shown" not in final["text"]
+    openai_server.wait_for(lambda f: request.outcome is not None, timeout=10)
+    assert request.client_closed_early and request.deltas_sent == 0

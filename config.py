@@ -30,6 +30,7 @@ class Settings:
     openai_api: str  # "responses" or "chat"
     openai_max_retries: int
     practice_mode: bool
+    web_search: bool
     practice_token_delay: float
     stream_update_interval: float
     first_token_timeout: float
@@ -115,6 +116,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     api_key = _text(env, "OPENAI_API_KEY")
     practice = _bool(env, "PRACTICE_MODE", default=api_key is None)
     max_output = _number(env, "MAX_OUTPUT_TOKENS", 0, 0, 1_000_000)
+    web_search = _bool(env, "WEB_SEARCH", default=False)
+    if web_search and _choice(env, "OPENAI_API", "responses", ("responses", "chat")) == "chat":
+        raise ConfigError("WEB_SEARCH=true needs OPENAI_API=responses (web search is a Responses API tool).")
     slack_api_url = _text(env, "SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not slack_api_url.endswith("/"):
         slack_api_url += "/"
@@ -143,6 +147,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_api=_choice(env, "OPENAI_API", "responses", ("responses", "chat")),
         openai_max_retries=int(_number(env, "OPENAI_MAX_RETRIES", 2, 0, 10)),
         practice_mode=practice,
+        web_search=web_search,
         practice_token_delay=_number(env, "PRACTICE_TOKEN_DELAY", 0.04, 0, 5),
         stream_update_interval=_number(env, "STREAM_UPDATE_INTERVAL", 0.8, 0.05, 60),
         first_token_timeout=_number(env, "FIRST_TOKEN_TIMEOUT", 60, 1, 600),

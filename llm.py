@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import logs
 from config import Settings
@@ -34,9 +34,17 @@ class ModelError(Exception):
         self.sentence = sentence
 
 
+@dataclass(frozen=True)
+class Citation:
+    url: str
+    title: str
+
+
 class ModelStream(Protocol):
     usage: Usage | None
     notice: str | None  # e.g. "cut off at the output limit", shown under the answer
+    citations: list[Citation]  # web pages the answer cites (web search)
+    on_status: Callable[[str], None] | None  # "Searching the web…" while a tool runs
 
     def __iter__(self) -> Iterator[str]: ...
 
@@ -47,7 +55,7 @@ def open_stream(settings: Settings, model_input: ModelInput) -> ModelStream:
     if settings.practice_mode:
         from practice import PracticeStream
 
-        return PracticeStream(model_input, settings.practice_token_delay)
+        return PracticeStream(model_input, settings.practice_token_delay, settings.web_search)
     client = _client(settings)
     try:
         if settings.openai_api == "chat":
@@ -83,6 +91,8 @@ class _ResponsesStream:
     def __init__(self, client, settings: Settings, model_input: ModelInput):
         self.usage: Usage | None = None
         self.notice: str | None = None
+        self.citations: list[Citation] = []
+        self.on_status: Callable[[str], None] | None = None
         self._settings = settings
         arguments = dict(
             model=settings.openai_model,
@@ -93,6 +103,8 @@ class _ResponsesStream:
         )
         if settings.max_output_tokens:
             arguments["max_output_tokens"] = settings.max_output_tokens
+        if settings.web_search:
+            arguments["tools"] = [{"type": "web_search"}]
         self._stream = client.responses.create(**arguments)
 
     def __iter__(self) -> Iterator[str]:
@@ -100,6 +112,10 @@ class _ResponsesStream:
             kind = getattr(event, "type", "")
             if kind == "response.output_text.delta":
                 yield event.delta
+            elif kind == "response.output_text.annotation.added":
+                self._cite(getattr(event, "annotation", None))
+            elif kind == "response.web_search_call.searching" and self.on_status:
+                self.on_status("Searching the web…")
             elif kind in ("response.completed", "response.incomplete"):
                 self.usage = _responses_usage(event.response)
                 if kind == "response.incomplete":
@@ -111,6 +127,13 @@ class _ResponsesStream:
             elif kind == "error":
                 raise ModelError("error_event", _failure_sentence(getattr(event, "code", None)))
 
+    def _cite(self, annotation) -> None:
+        if getattr(annotation, "type", None) != "url_citation":
+            return
+        url = getattr(annotation, "url", "") or ""
+        if url.startswith(("https://", "http://")) and all(c.url != url for c in self.citations):
+            self.citations.append(Citation(url, getattr(annotation, "title", "") or url))
+
     def close(self) -> None:
         _hard_close(self._stream)
 
@@ -119,6 +142,8 @@ class _ChatStream:
     def __init__(self, client, settings: Settings, model_input: ModelInput):
         self.usage: Usage | None = None
         self.notice: str | None = None
+        self.citations: list[Citation] = []
+        self.on_status: Callable[[str], None] | None = None
         messages = [{"role": "system", "content": model_input.system_prompt}]
         messages += [{"role": t.role, "content": t.text} for t in model_input.turns]
         arguments = dict(

@@ -16,9 +16,12 @@ FIRST_TOKEN_DELAY_FACTOR = 8  # a real model takes a moment before its first tok
 
 
 class PracticeStream:
-    def __init__(self, model_input: ModelInput, token_delay: float):
+    def __init__(self, model_input: ModelInput, token_delay: float, web_search: bool = False):
         self.usage = None
         self.notice = None
+        self.citations = []
+        self.on_status = None
+        self._web_search = web_search
         self._input = model_input
         self._delay = token_delay
         self._closed = threading.Event()
@@ -33,7 +36,10 @@ class PracticeStream:
             f"You asked: “{quoted}”\n\n"
             f"- Thread context: {earlier} earlier message(s) would be sent to the model"
             f"{f' ({self._input.dropped_turns} older ones dropped to fit the budget)' if self._input.dropped_turns else ''}.\n"
-            f"- Estimated input size: about {self._input.estimated_tokens} tokens.\n\n"
+            f"- Estimated input size: about {self._input.estimated_tokens} tokens.\n"
+            + ("- Web search is on: a real answer may search the web and list its sources under the answer.\n"
+               if self._web_search else "")
+            + "\n"
             "Set `OPENAI_API_KEY` (and unset `PRACTICE_MODE`) to get real answers."
         )
 

@@ -72,9 +72,9 @@ def stop_button_block() -> dict:
     }
 
 
-def streaming_blocks(text: str) -> list[dict]:
-    """A part still being written: its text with a cursor, and the Stop button."""
-    shown = text + CURSOR if text else PLACEHOLDER_TEXT
+def streaming_blocks(text: str, status: str | None = None) -> list[dict]:
+    """A part still being written: its text with a cursor (or what the model is doing), and the Stop button."""
+    shown = text + CURSOR if text else (f"_{status}_" if status else PLACEHOLDER_TEXT)
     return [{"type": "markdown", "text": shown}, stop_button_block()]
 
 
@@ -87,6 +87,16 @@ def fallback_text(text: str) -> str:
     if not text:
         return PLACEHOLDER_TEXT
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+
+
+def sources_section(citations) -> str:
+    """Web pages the answer cites, as links under it (Markdown: the markdown block renders them)."""
+    lines = []
+    for number, citation in enumerate(citations, 1):
+        title = " ".join(citation.title.replace("[", "(").replace("]", ")").split()) or citation.url
+        url = citation.url.replace(")", "%29").replace(" ", "%20")
+        lines.append(f"{number}. [{title}]({url})")
+    return "\n\n**Sources**\n" + "\n".join(lines) if lines else ""
 
 
 def stopped_marker(stopped_by: str | None, reason: str) -> str:

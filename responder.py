@@ -13,7 +13,8 @@ import logs
 from config import Settings
 from context import ModelInput, QuestionTooLong, drop_older_half, history_turns, trim_to_budget
 from events import ABORTED_EVENT_TYPE, Ask
-from reply_format import PLACEHOLDER_TEXT, STATUS_STREAMING, ReplyTag, error_marker, reply_metadata, streaming_blocks
+from reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, ReplyTag, error_marker, reply_metadata,
+                          sources_section, streaming_blocks)
 from shortcuts import supersede
 from slack_client import SlackGateway, SlackMessage
 from streaming_reply import StreamingReply
@@ -146,6 +147,7 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
 def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Settings):
     stream = llm.open_stream(settings, model_input)
     reply.set_on_stop(stream.close)
+    stream.on_status = reply.set_status
     deadline = llm.FirstTokenDeadline(stream, settings.first_token_timeout)
     got_text = False
     try:
@@ -169,6 +171,8 @@ def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Setti
         _close_quietly(stream)
     if deadline.fired and not got_text and not reply.stop:
         raise llm.timeout_error(settings.first_token_timeout)
+    if stream.citations and not reply.stop:
+        reply.append(sources_section(stream.citations))
     return stream.usage, stream.notice
 
 

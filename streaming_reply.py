@@ -75,6 +75,7 @@ class StreamingReply:
         self._stop: StopSignal | None = None
         self._finishing = False
         self._idle = False  # the writer waits for new text (not for its next slot)
+        self._status: str | None = None
         self._next_write_at = 0.0
         self._last_write_at = time.monotonic()
         self._cond = threading.Condition()
@@ -99,6 +100,16 @@ class StreamingReply:
     @property
     def text(self) -> str:
         return self._answer
+
+    def set_status(self, status: str) -> None:
+        """What the model is doing before its first words ("Searching the web…")."""
+        with self._cond:
+            self._status = status
+            if not self._answer:
+                self._written = None  # show it at the next slot
+                if self._idle:
+                    self._idle = False
+                    self._cond.notify()
 
     def set_on_stop(self, callback: Callable[[], None] | None) -> None:
         self._on_stop = callback
@@ -157,7 +168,8 @@ class StreamingReply:
         if not self._seal_full_parts(snapshot, until_landed=False):
             return
         current = self._current_text(snapshot)
-        outcome = self._slack.update(self._channel, self._parts[-1], fallback_text(current), streaming_blocks(current))
+        outcome = self._slack.update(self._channel, self._parts[-1], fallback_text(current),
+                                     streaming_blocks(current, self._status))
         self._after_write(outcome, snapshot)
 
     def _after_write(self, outcome: WriteOutcome, snapshot: str) -> None:

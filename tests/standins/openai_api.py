@@ -147,6 +147,10 @@ class Script:
     error_message: Optional[str] = None
     retry_after: float = 0.1
     model: Optional[str] = None
+    # Web search (Responses only, when the request lists a web_search tool): a
+    # web_search_call item runs first (in_progress/searching/completed events),
+    # then the answer carries these (url, title) pairs as url_citation annotations.
+    citations: tuple = ()
 
     def __post_init__(self) -> None:
         if self.status_error is not None and self.status_error not in STATUS_ERRORS:
@@ -674,6 +678,14 @@ class _Answer:
         content = [] if text is None else [self._text_part(text)]
         return {"id": self.msg_id, "type": "message", "status": status, "content": content, "role": "assistant"}
 
+    def _searches_web(self) -> bool:
+        tools = self.rec.body.get("tools") or []
+        return bool(self.s.citations) and any(isinstance(t, dict) and t.get("type") == "web_search" for t in tools)
+
+    def _annotations(self, text: str) -> list:
+        return [{"type": "url_citation", "url": url, "title": title, "start_index": 0, "end_index": len(text)}
+                for url, title in self.s.citations]
+
     @staticmethod
     def _text_part(text: str) -> dict:
         return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
@@ -708,9 +720,20 @@ class _Answer:
         conn.start_stream(self.request_id)
         self._event("response.created", response=self._response_obj("in_progress", [], None))
         self._event("response.in_progress", response=self._response_obj("in_progress", [], None))
+        out, done = 0, None
+        if self._searches_web():
+            out = 1
+            call = {"id": f"ws_{uuid.uuid4().hex[:16]}", "type": "web_search_call", "status": "in_progress"}
+            self._event("response.output_item.added", output_index=0, item=call)
+            for phase in ("in_progress", "searching"):
+                self._event(f"response.web_search_call.{phase}", item_id=call["id"], output_index=0)
         conn.wait(s.first_token_delay)
-        self._event("response.output_item.added", output_index=0, item=self._message_item("in_progress", None))
-        self._event("response.content_part.added", item_id=self.msg_id, output_index=0, content_index=0,
+        if out:
+            self._event("response.web_search_call.completed", item_id=call["id"], output_index=0)
+            done = dict(call, status="completed", action={"type": "search", "query": "stand-in query"})
+            self._event("response.output_item.done", output_index=0, item=done)
+        self._event("response.output_item.added", output_index=out, item=self._message_item("in_progress", None))
+        self._event("response.content_part.added", item_id=self.msg_id, output_index=out, content_index=0,
                     part=self._text_part(""))
         sent = ""
         for i in range(len(self.pieces) + 1):
@@ -741,23 +764,28 @@ class _Answer:
                 conn.wait(s.delta_delay)
             piece = self.pieces[i]
             self._delta(piece, lambda: self._event(
-                "response.output_text.delta", item_id=self.msg_id, output_index=0, content_index=0,
+                "response.output_text.delta", item_id=self.msg_id, output_index=out, content_index=0,
                 delta=piece, logprobs=[], obfuscation="x" * (8 - len(piece) % 8)))
             sent += piece
 
         item_status = "incomplete" if s.incomplete_reason else "completed"
-        self._event("response.output_text.done", item_id=self.msg_id, output_index=0, content_index=0,
+        annotations = self._annotations(sent) if out else []
+        for number, annotation in enumerate(annotations):
+            self._event("response.output_text.annotation.added", item_id=self.msg_id, output_index=out,
+                        content_index=0, annotation_index=number, annotation=annotation)
+        self._event("response.output_text.done", item_id=self.msg_id, output_index=out, content_index=0,
                     text=sent, logprobs=[])
-        self._event("response.content_part.done", item_id=self.msg_id, output_index=0, content_index=0,
-                    part=self._text_part(sent))
+        self._event("response.content_part.done", item_id=self.msg_id, output_index=out, content_index=0,
+                    part=dict(self._text_part(sent), annotations=annotations))
         item = self._message_item(item_status, sent)
-        self._event("response.output_item.done", output_index=0, item=item)
+        item["content"][0]["annotations"] = annotations
+        self._event("response.output_item.done", output_index=out, item=item)
         usage = self._usage(len(self.pieces))
         if s.incomplete_reason:
             final = self._response_obj("incomplete", [item], usage, incomplete_reason=s.incomplete_reason)
             self._finish("incomplete", lambda: self._event("response.incomplete", _last=True, response=final))
         else:
-            final = self._response_obj("completed", [item], usage)
+            final = self._response_obj("completed", ([done] if out else []) + [item], usage)
             self._finish("completed", lambda: self._event("response.completed", _last=True, response=final))
 
     # -- Chat Completions -------------------------------------------------------

@@ -31,6 +31,9 @@ class Settings:
     openai_max_retries: int
     practice_mode: bool
     web_search: bool
+    file_max_count: int
+    file_max_bytes: int
+    file_max_chars: int
     practice_token_delay: float
     stream_update_interval: float
     first_token_timeout: float
@@ -148,6 +151,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_max_retries=int(_number(env, "OPENAI_MAX_RETRIES", 2, 0, 10)),
         practice_mode=practice,
         web_search=web_search,
+        file_max_count=int(_number(env, "FILE_MAX_COUNT", 10, 0, 100)),
+        file_max_bytes=int(_number(env, "FILE_MAX_BYTES", 1_000_000, 1_000, 50_000_000)),
+        file_max_chars=int(_number(env, "FILE_MAX_CHARS", 20_000, 100, 1_000_000)),
         practice_token_delay=_number(env, "PRACTICE_TOKEN_DELAY", 0.04, 0, 5),
         stream_update_interval=_number(env, "STREAM_UPDATE_INTERVAL", 0.8, 0.05, 60),
         first_token_timeout=_number(env, "FIRST_TOKEN_TIMEOUT", 60, 1, 600),

@@ -54,8 +54,11 @@ def estimate_tokens(text: str) -> int:
     return wide + math.ceil((len(text) - wide) / 3) + PER_TURN_OVERHEAD
 
 
-def history_turns(messages: list[SlackMessage], ask: Ask, bot_user_id: str, is_own) -> list[Turn]:
-    """The thread before the question as turns, consecutive bot parts merged."""
+def history_turns(messages: list[SlackMessage], ask: Ask, bot_user_id: str, is_own,
+                  file_texts: dict | None = None) -> list[Turn]:
+    """The thread before the question as turns, consecutive bot parts merged; files
+    shared in a message (already read, by file id) follow that message's text."""
+    file_texts = file_texts or {}
     earlier = [m for m in messages if _ts(m.ts) < _ts(ask.ts) and m.subtype not in _SKIPPED_SUBTYPES]
     speakers = {m.user for m in earlier if not is_own(m) and m.user} | {ask.user}
     several = len(speakers) > 1
@@ -70,12 +73,25 @@ def history_turns(messages: list[SlackMessage], ask: Ask, bot_user_id: str, is_o
             else:
                 turns.append(Turn("assistant", text))
             continue
-        text = strip_mention(message.text, bot_user_id)
+        text = _with_files(strip_mention(message.text, bot_user_id), message.files, file_texts)
         if not text:
             continue
         turns.append(Turn("user", _speaker_prefix(message.user, several) + text))
-    turns.append(Turn("user", _speaker_prefix(ask.user, several) + ask.text))
+    turns.append(Turn("user", _speaker_prefix(ask.user, several) + _with_files(ask.text, ask.files, file_texts)))
     return turns
+
+
+def earlier_files(messages: list[SlackMessage], ask: Ask, is_own) -> list:
+    """Files people shared in the thread up to and including the question, newest first."""
+    shared = [f for m in messages if _ts(m.ts) < _ts(ask.ts) and not is_own(m) for f in m.files]
+    return list(ask.files) + shared[::-1]
+
+
+def _with_files(text: str, files, file_texts: dict) -> str:
+    # Marked as a file's content, so the model reads it as data, not as instructions.
+    attached = [f"[Content of the file {t.name}]\n{t.text}\n[End of {t.name}]"
+                for t in (file_texts.get(f.id) for f in files) if t]
+    return "\n\n".join(part for part in [text, *attached] if part)
 
 
 def trim_to_budget(system_prompt: str, turns: list[Turn], budget: int) -> ModelInput:

@@ -49,6 +49,35 @@ class Ignore:
 
 
 @dataclass(frozen=True)
+class SlackFile:
+    """A file shared in a message, as far as the event or message tells."""
+
+    id: str
+    name: str
+    mimetype: str
+    filetype: str
+    size: int
+    url: str  # url_private: needs the bot token
+
+
+def parse_files(raw: Any) -> tuple[SlackFile, ...]:
+    files = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        url = item.get("url_private_download") or item.get("url_private")
+        files.append(SlackFile(
+            id=item["id"],
+            name=str(item.get("name") or item.get("title") or item["id"]),
+            mimetype=str(item.get("mimetype") or ""),
+            filetype=str(item.get("filetype") or ""),
+            size=item.get("size") if isinstance(item.get("size"), int) else 0,
+            url=url if isinstance(url, str) else "",
+        ))
+    return tuple(files)
+
+
+@dataclass(frozen=True)
 class Ask:
     """A question for the model: answer it in the thread rooted at ``thread_ts``."""
 
@@ -63,6 +92,7 @@ class Ask:
     # A follow-up in a channel thread without a mention is only answered when
     # the bot already takes part in that thread; the worker checks.
     needs_participation: bool = False
+    files: tuple[SlackFile, ...] = ()
 
     @property
     def in_thread(self) -> bool:
@@ -206,7 +236,8 @@ def _parse_event(event: dict, event_id: str, team_id: str, bot: BotIdentity | No
         return Ignore(f"message in unhandled channel type {channel_type or 'unknown'}")
 
     text = strip_mention(raw_text, bot_user)
-    if not text:
+    files = parse_files(event.get("files"))
+    if not text and not files:
         return Ignore("empty message")
     return Ask(
         event_id=event_id,
@@ -218,6 +249,7 @@ def _parse_event(event: dict, event_id: str, team_id: str, bot: BotIdentity | No
         ts=ts,
         thread_ts=thread_ts or ts,
         needs_participation=needs_participation,
+        files=files,
     )
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import logs
-from events import Ask
+from events import Ask, SlackFile
 
 log = logs.get(__name__)
 
@@ -79,8 +79,10 @@ def decode_job(data: bytes) -> Ask:
     if version != JOB_VERSION:
         raise BadJob(f"job version {version} is not supported (expected {JOB_VERSION})")
 
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"files": _decode_files(job.get("files", []))}
     for name, spec in _ASK_FIELDS.items():
+        if name == "files":
+            continue
         if name not in job:
             if spec.default is dataclasses.MISSING:
                 raise BadJob(f"job is missing field {name}")
@@ -95,6 +97,24 @@ def decode_job(data: bytes) -> Ask:
             raise BadJob(f"job field {name} is empty")
         values[name] = value
     return Ask(**values)
+
+
+def _decode_files(raw: Any) -> tuple[SlackFile, ...]:
+    if not isinstance(raw, list):
+        raise BadJob("job field files must be a list")
+    files = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise BadJob("job field files must hold objects")
+        try:
+            values = {f.name: item[f.name] for f in dataclasses.fields(SlackFile)}
+        except KeyError as missing:
+            raise BadJob(f"a file in the job is missing {missing.args[0]}") from None
+        if any(type(values[k]) is not str for k in ("id", "name", "mimetype", "filetype", "url")) \
+                or type(values["size"]) is not int:
+            raise BadJob("a file in the job has a field of the wrong type")
+        files.append(SlackFile(**values))
+    return tuple(files)
 
 
 # -- publishing -------------------------------------------------------------------------------

@@ -7,17 +7,19 @@ Mode) runs the same answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import llm
 import logs
 from config import Settings
-from context import ModelInput, QuestionTooLong, drop_older_half, history_turns, trim_to_budget
+from context import ModelInput, QuestionTooLong, drop_older_half, earlier_files, history_turns, trim_to_budget
 from events import ABORTED_EVENT_TYPE, Ask
 from reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, ReplyTag, error_marker, reply_metadata,
                           sources_section, streaming_blocks)
 from shortcuts import supersede
 from slack_client import SlackGateway, SlackMessage
 from streaming_reply import StreamingReply
+from thread_files import FileLimits, FilesRead, read_files
 
 log = logs.get(__name__)
 
@@ -122,7 +124,8 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
 def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, services: Services) -> Outcome:
     settings = services.settings
     me = services.slack.identity()
-    turns = history_turns(thread, ask, me.user_id, services.slack.is_own)
+    files = read_thread_files(ask, thread, services)
+    turns = history_turns(thread, ask, me.user_id, services.slack.is_own, files.texts)
     budget = settings.context_token_budget
     try:
         model_input = trim_to_budget(services.system_prompt, turns, budget)
@@ -141,7 +144,19 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
             usage, notice = _stream_once(smaller, reply, settings)
         except llm.ModelError as again:
             return Outcome(error_marker(again.sentence), "error")
-    return Outcome(error_marker(notice) if notice else None, "done", usage)
+    notes = [n for n in (notice, files.notice()) if n]
+    return Outcome(error_marker(" ".join(notes)) if notes else None, "done", usage)
+
+
+def read_thread_files(ask: Ask, thread: list[SlackMessage], services: Services) -> FilesRead:
+    """Every file shared in the thread, downloaded once for this answer."""
+    settings = services.settings
+    files = earlier_files(thread, ask, services.slack.is_own)
+    if not files:
+        return FilesRead({}, [])
+    limits = FileLimits(settings.file_max_count, settings.file_max_bytes, settings.file_max_chars)
+    slack_hosts = {urlsplit(settings.slack_api_url).hostname or "slack.com"}
+    return read_files(files, settings.slack_bot_token, slack_hosts, limits)
 
 
 def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Settings):

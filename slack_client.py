@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 import logs
-from events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, parse_metadata
+from events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, SlackFile, parse_files, parse_metadata
 
 log = logs.get(__name__)
 
@@ -31,6 +31,7 @@ class SlackMessage:
     thread_ts: str | None
     metadata: ReplyMetadata | None
     subtype: str | None = None
+    files: tuple[SlackFile, ...] = ()
 
     @classmethod
     def from_api(cls, raw: dict) -> "SlackMessage":
@@ -42,6 +43,7 @@ class SlackMessage:
             thread_ts=raw.get("thread_ts"),
             metadata=parse_metadata(raw.get("metadata")),
             subtype=raw.get("subtype"),
+            files=parse_files(raw.get("files")),
         )
 
 

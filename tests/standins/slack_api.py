@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import quote, parse_qs, urlsplit
 
 try:
     from .slack_limits import (check_content, decode_json_field, error, fallback_text,
@@ -39,7 +39,10 @@ class Call:
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
-        self.server.fake._serve(self)
+        if self.path.startswith("/files-pri/"):
+            self.server.fake._serve_file(self)
+        else:
+            self.server.fake._serve(self)
 
     def do_POST(self):
         self.server.fake._serve(self)
@@ -74,6 +77,8 @@ class FakeSlack:
         self._tiers = {}           # method -> (per_minute, capacity)
         self._buckets = {}         # method -> [tokens, last_refill]
         self._server = self._thread = None
+        self._files = {}           # url path -> (mimetype, bytes)
+        self.file_downloads = []   # (path, authorized) per GET of a url_private
         self._methods = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -187,6 +192,36 @@ class FakeSlack:
                 cap = burst.get(method, rate) if isinstance(burst, dict) else (burst or rate)
                 self._tiers[method] = (rate, cap)
                 self._buckets[method] = [float(cap), time.monotonic()]
+
+    # ------------------------------------------------------------------ files
+    def add_file(self, name, content: bytes, mimetype="text/plain", filetype="text"):
+        """A file as Slack describes it in a message's ``files``; its ``url_private``
+        needs the bot token, like Slack's (without it Slack answers a login page)."""
+        with self._lock:
+            file_id = f"F{len(self._files) + 1:08d}"
+        path = f"/files-pri/{self.team_id}-{file_id}/{quote(name)}"
+        with self._lock:
+            self._files[path] = (mimetype, content)
+        url = f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "filetype": filetype,
+                "size": len(content), "url_private": url, "url_private_download": url + "?download=1",
+                "mode": "hosted", "is_external": False}
+
+    def _serve_file(self, req):
+        path = urlsplit(req.path).path
+        authorized = req.headers.get("Authorization", "") == f"Bearer {self.bot_token}"
+        with self._lock:
+            self.file_downloads.append((path, authorized))
+            found = self._files.get(path)
+        if found and authorized:
+            mimetype, body = found
+        else:
+            mimetype, body = "text/html; charset=utf-8", b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
+        req.send_response(200 if found or not authorized else 404)
+        req.send_header("Content-Type", mimetype)
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
 
     # --------------------------------------------------------------- HTTP side
     def _serve(self, req):

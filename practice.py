@@ -12,7 +12,8 @@ from typing import Iterator
 from context import ModelInput, estimate_tokens
 from llm import Usage
 
-FIRST_TOKEN_DELAY_FACTOR = 8  # a real model takes a moment before its first token
+FIRST_TOKEN_DELAY_FACTOR = 8
+_FILE_MARKER = re.compile(r"^\[Content of the file (.+)\]$", re.MULTILINE)  # a real model takes a moment before its first token
 
 
 class PracticeStream:
@@ -37,11 +38,16 @@ class PracticeStream:
             f"- Thread context: {earlier} earlier message(s) would be sent to the model"
             f"{f' ({self._input.dropped_turns} older ones dropped to fit the budget)' if self._input.dropped_turns else ''}.\n"
             f"- Estimated input size: about {self._input.estimated_tokens} tokens.\n"
+            + self._files_line()
             + ("- Web search is on: a real answer may search the web and list its sources under the answer.\n"
                if self._web_search else "")
             + "\n"
             "Set `OPENAI_API_KEY` (and unset `PRACTICE_MODE`) to get real answers."
         )
+
+    def _files_line(self) -> str:
+        names = [n for t in self._input.turns for n in _FILE_MARKER.findall(t.text)]
+        return f"- Files the model would read: {', '.join(dict.fromkeys(names))}.\n" if names else ""
 
     def __iter__(self) -> Iterator[str]:
         text = self.answer_text()

@@ -34,6 +34,7 @@ class Settings:
     file_max_count: int
     file_max_bytes: int
     file_max_chars: int
+    model_accepts_images: bool
     practice_token_delay: float
     stream_update_interval: float
     first_token_timeout: float
@@ -154,6 +155,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         file_max_count=int(_number(env, "FILE_MAX_COUNT", 10, 0, 100)),
         file_max_bytes=int(_number(env, "FILE_MAX_BYTES", 1_000_000, 1_000, 50_000_000)),
         file_max_chars=int(_number(env, "FILE_MAX_CHARS", 20_000, 100, 1_000_000)),
+        model_accepts_images=_bool(env, "MODEL_ACCEPTS_IMAGES", default=True),
         practice_token_delay=_number(env, "PRACTICE_TOKEN_DELAY", 0.04, 0, 5),
         stream_update_interval=_number(env, "STREAM_UPDATE_INTERVAL", 0.8, 0.05, 60),
         first_token_timeout=_number(env, "FIRST_TOKEN_TIMEOUT", 60, 1, 600),

@@ -30,6 +30,7 @@ _WIDE = re.compile(
 class Turn:
     role: str  # "user" | "assistant"
     text: str
+    images: tuple[str, ...] = ()  # data URLs of images shared with this message
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,19 @@ def estimate_tokens(text: str) -> int:
     return wide + math.ceil((len(text) - wide) / 3) + PER_TURN_OVERHEAD
 
 
+IMAGE_TOKENS = 1500  # a high-detail image costs up to ~1,100 tokens on OpenAI's vision models; stay above
+
+
+def turn_tokens(turn: Turn) -> int:
+    return estimate_tokens(turn.text) + IMAGE_TOKENS * len(turn.images)
+
+
 def history_turns(messages: list[SlackMessage], ask: Ask, bot_user_id: str, is_own,
-                  file_texts: dict | None = None) -> list[Turn]:
+                  file_texts: dict | None = None, file_images: dict | None = None) -> list[Turn]:
     """The thread before the question as turns, consecutive bot parts merged; files
     shared in a message (already read, by file id) follow that message's text."""
     file_texts = file_texts or {}
+    file_images = file_images or {}
     earlier = [m for m in messages if _ts(m.ts) < _ts(ask.ts) and m.subtype not in _SKIPPED_SUBTYPES]
     speakers = {m.user for m in earlier if not is_own(m) and m.user} | {ask.user}
     several = len(speakers) > 1
@@ -74,10 +83,12 @@ def history_turns(messages: list[SlackMessage], ask: Ask, bot_user_id: str, is_o
                 turns.append(Turn("assistant", text))
             continue
         text = _with_files(strip_mention(message.text, bot_user_id), message.files, file_texts)
-        if not text:
+        if not text and not _images_of(message.files, file_images):
             continue
-        turns.append(Turn("user", _speaker_prefix(message.user, several) + text))
-    turns.append(Turn("user", _speaker_prefix(ask.user, several) + _with_files(ask.text, ask.files, file_texts)))
+        turns.append(Turn("user", _speaker_prefix(message.user, several) + text,
+                          _images_of(message.files, file_images)))
+    turns.append(Turn("user", _speaker_prefix(ask.user, several) + _with_files(ask.text, ask.files, file_texts),
+                      _images_of(ask.files, file_images)))
     return turns
 
 
@@ -85,6 +96,10 @@ def earlier_files(messages: list[SlackMessage], ask: Ask, is_own) -> list:
     """Files people shared in the thread up to and including the question, newest first."""
     shared = [f for m in messages if _ts(m.ts) < _ts(ask.ts) and not is_own(m) for f in m.files]
     return list(ask.files) + shared[::-1]
+
+
+def _images_of(files, file_images: dict) -> tuple[str, ...]:
+    return tuple(image.data_url for image in (file_images.get(f.id) for f in files) if image)
 
 
 def _with_files(text: str, files, file_texts: dict) -> str:
@@ -96,7 +111,7 @@ def _with_files(text: str, files, file_texts: dict) -> str:
 
 def trim_to_budget(system_prompt: str, turns: list[Turn], budget: int) -> ModelInput:
     """Drop the oldest turns until the input fits; the question itself is never dropped."""
-    costs = [estimate_tokens(t.text) for t in turns]
+    costs = [turn_tokens(t) for t in turns]
     fixed = estimate_tokens(system_prompt) + costs[-1]
     if fixed > budget:
         raise QuestionTooLong(fixed, budget)
@@ -115,7 +130,7 @@ def drop_older_half(model_input: ModelInput) -> ModelInput | None:
         return None
     drop = (len(history) + 1) // 2
     turns = model_input.turns[drop:]
-    tokens = estimate_tokens(model_input.system_prompt) + sum(estimate_tokens(t.text) for t in turns)
+    tokens = estimate_tokens(model_input.system_prompt) + sum(turn_tokens(t) for t in turns)
     return ModelInput(model_input.system_prompt, turns, model_input.dropped_turns + drop, tokens)
 
 

@@ -97,7 +97,7 @@ class _ResponsesStream:
         arguments = dict(
             model=settings.openai_model,
             instructions=model_input.system_prompt,
-            input=[{"role": t.role, "content": t.text} for t in model_input.turns],
+            input=[{"role": t.role, "content": _responses_content(t)} for t in model_input.turns],
             stream=True,
             store=False,
         )
@@ -145,7 +145,7 @@ class _ChatStream:
         self.citations: list[Citation] = []
         self.on_status: Callable[[str], None] | None = None
         messages = [{"role": "system", "content": model_input.system_prompt}]
-        messages += [{"role": t.role, "content": t.text} for t in model_input.turns]
+        messages += [{"role": t.role, "content": _chat_content(t)} for t in model_input.turns]
         arguments = dict(
             model=settings.openai_model,
             messages=messages,
@@ -170,6 +170,20 @@ class _ChatStream:
 
     def close(self) -> None:
         _hard_close(self._stream)
+
+
+def _responses_content(turn):
+    if not turn.images:
+        return turn.text
+    return [{"type": "input_text", "text": turn.text},
+            *({"type": "input_image", "image_url": url, "detail": "auto"} for url in turn.images)]
+
+
+def _chat_content(turn):
+    if not turn.images:
+        return turn.text
+    return [{"type": "text", "text": turn.text},
+            *({"type": "image_url", "image_url": {"url": url}} for url in turn.images)]
 
 
 def _hard_close(stream) -> None:

@@ -47,7 +47,9 @@ class PracticeStream:
 
     def _files_line(self) -> str:
         names = [n for t in self._input.turns for n in _FILE_MARKER.findall(t.text)]
-        return f"- Files the model would read: {', '.join(dict.fromkeys(names))}.\n" if names else ""
+        images = sum(len(t.images) for t in self._input.turns)
+        line = f"- Files the model would read: {', '.join(dict.fromkeys(names))}.\n" if names else ""
+        return line + (f"- Images the model would see: {images}.\n" if images else "")
 
     def __iter__(self) -> Iterator[str]:
         text = self.answer_text()

@@ -125,7 +125,7 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
     settings = services.settings
     me = services.slack.identity()
     files = read_thread_files(ask, thread, services)
-    turns = history_turns(thread, ask, me.user_id, services.slack.is_own, files.texts)
+    turns = history_turns(thread, ask, me.user_id, services.slack.is_own, files.texts, files.images)
     budget = settings.context_token_budget
     try:
         model_input = trim_to_budget(services.system_prompt, turns, budget)
@@ -156,7 +156,8 @@ def read_thread_files(ask: Ask, thread: list[SlackMessage], services: Services) 
         return FilesRead({}, [])
     limits = FileLimits(settings.file_max_count, settings.file_max_bytes, settings.file_max_chars)
     slack_hosts = {urlsplit(settings.slack_api_url).hostname or "slack.com"}
-    return read_files(files, settings.slack_bot_token, slack_hosts, limits)
+    return read_files(files, settings.slack_bot_token, slack_hosts, limits,
+                      images_allowed=settings.model_accepts_images)
 
 
 def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Settings):

@@ -8,8 +8,9 @@ so instead of dropping it silently.
 """
 from __future__ import annotations
 
+import base64
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import logs
@@ -39,10 +40,21 @@ class FileText:
     cut: bool  # longer than max_chars: only the beginning is given
 
 
+IMAGE_MIMETYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+@dataclass(frozen=True)
+class FileImage:
+    file_id: str
+    name: str
+    data_url: str  # data:<mimetype>;base64,… — given to the model as image input
+
+
 @dataclass(frozen=True)
 class FilesRead:
     texts: dict[str, FileText]  # by file id
     skipped: list[str]  # "name (why)", for the note under the answer
+    images: dict[str, FileImage] = field(default_factory=dict)
 
     def notice(self) -> str | None:
         cut = [f"{t.name} (only the first part)" for t in self.texts.values() if t.cut]
@@ -54,16 +66,32 @@ def is_text(file: SlackFile) -> bool:
     return file.mimetype.startswith("text/") or file.mimetype in TEXT_MIMETYPES or file.filetype in TEXT_FILETYPES
 
 
-def read_files(files: list[SlackFile], token: str, slack_hosts: set[str], limits: FileLimits) -> FilesRead:
+def read_files(files: list[SlackFile], token: str, slack_hosts: set[str], limits: FileLimits,
+               images_allowed: bool = False) -> FilesRead:
     texts: dict[str, FileText] = {}
+    images: dict[str, FileImage] = {}
     skipped: list[str] = []
     seen: set[str] = set()
     for file in files:
         if file.id in seen:
             continue
         seen.add(file.id)
-        if len(texts) >= limits.max_files:
+        if len(texts) + len(images) >= limits.max_files:
             skipped.append(f"{file.name} (more than {limits.max_files} files)")
+            continue
+        if file.mimetype in IMAGE_MIMETYPES:
+            if not images_allowed:
+                skipped.append(f"{file.name} (the configured model is not set to take images: MODEL_ACCEPTS_IMAGES)")
+                continue
+            if file.size > limits.max_bytes:
+                skipped.append(f"{file.name} (larger than {limits.max_bytes:,} bytes)")
+                continue
+            body = _download(file, token, slack_hosts, limits.max_bytes)
+            if body is None:
+                skipped.append(f"{file.name} (could not be downloaded)")
+                continue
+            encoded = base64.b64encode(body).decode("ascii")
+            images[file.id] = FileImage(file.id, file.name, f"data:{file.mimetype};base64,{encoded}")
             continue
         if not is_text(file):
             skipped.append(f"{file.name} ({file.filetype or file.mimetype or 'this type'} files are not read yet)")
@@ -77,7 +105,7 @@ def read_files(files: list[SlackFile], token: str, slack_hosts: set[str], limits
             continue
         text = body.decode("utf-8", errors="replace")
         texts[file.id] = FileText(file.id, file.name, text[: limits.max_chars], cut=len(text) > limits.max_chars)
-    return FilesRead(texts, skipped)
+    return FilesRead(texts, skipped, images)
 
 
 def _download(file: SlackFile, token: str, slack_hosts: set[str], max_bytes: int) -> bytes | None:
@@ -89,7 +117,7 @@ def _download(file: SlackFile, token: str, slack_hosts: set[str], max_bytes: int
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
             # Without access Slack answers a sign-in page, not an error status.
-            if response.headers.get_content_type() == "text/html" and file.filetype != "html":
+            if response.headers.get_content_type() == "text/html" and file.filetype not in ("html", "htm"):
                 log.warning("file download returned a web page (missing files:read?)", file=file.id)
                 return None
             body = response.read(max_bytes + 1)

@@ -44,7 +44,7 @@ def test_earlier_files_are_context_for_follow_ups_and_read_once_per_answer(bot, 
 
 def test_unreadable_oversized_and_long_files_are_named_under_the_answer(bots, slack, openai_server, channel):
     bot = bots.get(FILE_MAX_BYTES="2000", FILE_MAX_CHARS="100")
-    picture = slack.add_file("chart.png", b"\x89PNG....", "image/png", "png")
+    picture = slack.add_file("chart.pdf", b"%PDF-1.4", "application/pdf", "pdf")
     big = slack.add_file("big.txt", b"x" * 5000, "text/plain", "text")
     long = slack.add_file("long.txt", b"y" * 500, "text/plain", "text")
     openai_server.reply = Script(text="Looked.")
@@ -52,7 +52,7 @@ def test_unreadable_oversized_and_long_files_are_named_under_the_answer(bots, sl
     final = wait_answer(slack, channel, ts)[-1]
     assert final["text"].startswith("Looked.")
     note = final["text"].splitlines()[-1]
-    assert "chart.png (png files are not read yet)" in note
+    assert "chart.pdf (pdf files are not read yet)" in note
     assert "big.txt (larger than 2,000 bytes)" in note
     assert "long.txt (only the first part)" in note
     assert "y" * 100 in openai_server.requests[-1].body["input"][-1]["content"]
@@ -89,3 +89,42 @@ def test_practice_mode_names_the_files_it_would_use(bots, slack, openai_server, 
     final = wait_answer(slack, channel, ts)[-1]
     assert "Practice mode" in final["text"]
     assert "Files the model would read: agenda.txt." in final["text"]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def test_an_image_goes_to_the_model_as_image_input(bot, slack, openai_server, channel):
+    import base64
+
+    picture = slack.add_file("chart.png", PNG, "image/png", "png")
+    openai_server.reply = Script(text="A chart.")
+    ts = share(bot, slack, channel, "what is this?", [picture])
+    final = wait_answer(slack, channel, ts)[-1]
+    assert final["text"] == "A chart."
+    content = openai_server.requests[-1].body["input"][-1]["content"]
+    assert content[0] == {"type": "input_text", "text": "what is this?"}
+    assert content[1]["type"] == "input_image"
+    assert content[1]["image_url"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
+
+
+def test_images_in_chat_completions_format(bots, slack, openai_server, channel):
+    bot = bots.get(OPENAI_API="chat")
+    picture = slack.add_file("photo.jpg", b"\xff\xd8\xff" + b"\x00" * 16, "image/jpeg", "jpg")
+    openai_server.reply = Script(text="A photo.")
+    ts = share(bot, slack, channel, "and this?", [picture])
+    wait_answer(slack, channel, ts)
+    content = openai_server.requests[-1].body["messages"][-1]["content"]
+    assert content[0] == {"type": "text", "text": "and this?"}
+    assert content[1]["type"] == "image_url" and content[1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+
+
+def test_a_model_without_images_is_not_sent_any_and_the_user_is_told(bots, slack, openai_server, channel):
+    bot = bots.get(MODEL_ACCEPTS_IMAGES="false")
+    picture = slack.add_file("shot.png", PNG, "image/png", "png")
+    openai_server.reply = Script(text="I cannot see it.")
+    ts = share(bot, slack, channel, "look", [picture])
+    final = wait_answer(slack, channel, ts)[-1]
+    assert openai_server.requests[-1].body["input"][-1]["content"] == "look"
+    assert "shot.png (the configured model is not set to take images: MODEL_ACCEPTS_IMAGES)" in final["text"]
+    assert not downloads(slack, picture)

@@ -79,33 +79,31 @@ def read_files(files: list[SlackFile], token: str, slack_hosts: set[str], limits
         if len(texts) + len(images) >= limits.max_files:
             skipped.append(f"{file.name} (more than {limits.max_files} files)")
             continue
-        if file.mimetype in IMAGE_MIMETYPES:
-            if not images_allowed:
-                skipped.append(f"{file.name} (the configured model is not set to take images: MODEL_ACCEPTS_IMAGES)")
-                continue
-            if file.size > limits.max_bytes:
-                skipped.append(f"{file.name} (larger than {limits.max_bytes:,} bytes)")
-                continue
-            body = _download(file, token, slack_hosts, limits.max_bytes)
-            if body is None:
-                skipped.append(f"{file.name} (could not be downloaded)")
-                continue
-            encoded = base64.b64encode(body).decode("ascii")
-            images[file.id] = FileImage(file.id, file.name, f"data:{file.mimetype};base64,{encoded}")
+        is_image = file.mimetype in IMAGE_MIMETYPES
+        if is_image and not images_allowed:
+            skipped.append(f"{file.name} (the configured model is not set to take images: MODEL_ACCEPTS_IMAGES)")
             continue
-        if not is_text(file):
+        if not is_image and not is_text(file):
             skipped.append(f"{file.name} ({file.filetype or file.mimetype or 'this type'} files are not read yet)")
             continue
-        if file.size > limits.max_bytes:
-            skipped.append(f"{file.name} (larger than {limits.max_bytes:,} bytes)")
-            continue
-        body = _download(file, token, slack_hosts, limits.max_bytes)
-        if body is None:
-            skipped.append(f"{file.name} (could not be downloaded)")
-            continue
-        text = body.decode("utf-8", errors="replace")
-        texts[file.id] = FileText(file.id, file.name, text[: limits.max_chars], cut=len(text) > limits.max_chars)
+        body = _fetch(file, token, slack_hosts, limits.max_bytes)
+        if isinstance(body, str):
+            skipped.append(f"{file.name} ({body})")
+        elif is_image:
+            encoded = base64.b64encode(body).decode("ascii")
+            images[file.id] = FileImage(file.id, file.name, f"data:{file.mimetype};base64,{encoded}")
+        else:
+            text = body.decode("utf-8", errors="replace")
+            texts[file.id] = FileText(file.id, file.name, text[: limits.max_chars], cut=len(text) > limits.max_chars)
     return FilesRead(texts, skipped, images)
+
+
+def _fetch(file: SlackFile, token: str, slack_hosts: set[str], max_bytes: int) -> bytes | str:
+    """The file's bytes, or why it was not read."""
+    if file.size > max_bytes:
+        return f"larger than {max_bytes:,} bytes"
+    body = _download(file, token, slack_hosts, max_bytes)
+    return "could not be downloaded" if body is None else body
 
 
 def _download(file: SlackFile, token: str, slack_hosts: set[str], max_bytes: int) -> bytes | None:

@@ -11,6 +11,9 @@ from typing import Mapping
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_MODEL = "gpt-4.1-mini"
+DEFAULT_NOTION_API_URL = "https://api.notion.com"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_GOOGLE_API_URL = "https://www.googleapis.com"
 
 
 class ConfigError(Exception):
@@ -56,13 +59,24 @@ class Settings:
     worker_service_account: str | None
     worker_token: str | None
     log_level: str
+    # Workspace knowledge tools: each is on only when its credential is set.
+    slack_user_token: str | None = None  # xoxp- with search:read, for search.messages
+    notion_token: str | None = None
+    notion_api_url: str = DEFAULT_NOTION_API_URL
+    github_token: str | None = None
+    github_org: str | None = None
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    google_drive_credentials: str | None = None  # a service-account key file, or "default" (the function's own)
+    google_api_url: str = DEFAULT_GOOGLE_API_URL
+    tool_result_chars: int = 12_000
+    tool_max_rounds: int = 4
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line or a Slack message."""
         return [
             s
             for s in (self.slack_bot_token, self.slack_signing_secret, self.access_token, self.openai_api_key,
-                      self.worker_token)
+                      self.worker_token, self.slack_user_token, self.notion_token, self.github_token)
             if s
         ]
 
@@ -177,4 +191,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         worker_service_account=_text(env, "WORKER_SERVICE_ACCOUNT"),
         worker_token=worker_token,
         log_level=(_text(env, "LOG_LEVEL") or "INFO").upper(),
+        slack_user_token=_text(env, "SLACK_USER_TOKEN"),
+        notion_token=_text(env, "NOTION_TOKEN"),
+        notion_api_url=_api_url(env, "NOTION_API_URL", DEFAULT_NOTION_API_URL),
+        github_token=_text(env, "GITHUB_TOKEN"),
+        github_org=_text(env, "GITHUB_ORG"),
+        github_api_url=_api_url(env, "GITHUB_API_URL", DEFAULT_GITHUB_API_URL),
+        google_drive_credentials=_text(env, "GOOGLE_DRIVE_CREDENTIALS"),
+        google_api_url=_api_url(env, "GOOGLE_API_URL", DEFAULT_GOOGLE_API_URL),
+        tool_result_chars=int(_number(env, "TOOL_RESULT_CHARS", 12_000, 500, 200_000)),
+        tool_max_rounds=int(_number(env, "TOOL_MAX_ROUNDS", 4, 1, 10)),
     )
+
+
+def _api_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """A provider's API base URL without a trailing slash; only http(s)."""
+    value = (_text(env, name) or default).rstrip("/")
+    if not value.startswith(("https://", "http://")):
+        raise ConfigError(f"{name} must be an http(s) URL, not {value!r}")
+    return value

@@ -5,19 +5,24 @@ stop, delete) without spending credits. The answer says clearly what it is.
 """
 from __future__ import annotations
 
+import json
 import re
 import threading
 from typing import Iterator
 
 from context import ModelInput, estimate_tokens
-from llm import Usage
+from knowledge import ToolBox, ToolCall
+from llm import Citation, Usage
 
 FIRST_TOKEN_DELAY_FACTOR = 8
 _FILE_MARKER = re.compile(r"^\[Content of the file (.+)\]$", re.MULTILINE)  # a real model takes a moment before its first token
 
 
 class PracticeStream:
-    def __init__(self, model_input: ModelInput, token_delay: float, web_search: bool = False):
+    def __init__(self, model_input: ModelInput, token_delay: float, web_search: bool = False,
+                 toolbox: ToolBox | None = None):
+        self._toolbox = toolbox
+        self._tool_lines: list[str] = []
         self.usage = None
         self.notice = None
         self.citations = []
@@ -41,6 +46,7 @@ class PracticeStream:
             + self._files_line()
             + ("- Web search is on: a real answer may search the web and list its sources under the answer.\n"
                if self._web_search else "")
+            + "".join(self._tool_lines)
             + "\n"
             "Set `OPENAI_API_KEY` (and unset `PRACTICE_MODE`) to get real answers."
         )
@@ -51,7 +57,28 @@ class PracticeStream:
         line = f"- Files the model would read: {', '.join(dict.fromkeys(names))}.\n" if names else ""
         return line + (f"- Images the model would see: {images}.\n" if images else "")
 
+    def _try_tools(self) -> None:
+        """Run every enabled tool once with the question, as a model might, and say what came back."""
+        question = self._input.turns[-1].text.split("\n\n[", 1)[0].strip()[:200]
+        for number, name in enumerate(self._toolbox.tools if self._toolbox else []):
+            if self._closed.is_set():
+                return
+            call = ToolCall(f"practice_{number}", name, json.dumps({"query": question}))
+            result = self._toolbox.run(call, self.on_status)
+            answer = json.loads(result.output)
+            if "error" in answer:
+                self._tool_lines.append(f"- Tool `{name}` failed: {answer['error']}\n")
+                continue
+            titles = ", ".join(f.title for f in result.found[:5])
+            self._tool_lines.append(f"- Tool `{name}` would give the model {len(result.found)} result(s)"
+                                    + (f": {titles}" if titles else "")
+                                    + (f" ({answer['note']})" if answer.get("note") else "") + ".\n")
+            for found in result.found:
+                if found.url.startswith(("https://", "http://")) and all(c.url != found.url for c in self.citations):
+                    self.citations.append(Citation(found.url, f"{found.source}: {found.title}"))
+
     def __iter__(self) -> Iterator[str]:
+        self._try_tools()
         text = self.answer_text()
         if self._closed.wait(self._delay * FIRST_TOKEN_DELAY_FACTOR):
             return

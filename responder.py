@@ -6,7 +6,7 @@ Mode) runs the same answer.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 import llm
@@ -14,6 +14,8 @@ import logs
 from config import Settings
 from context import ModelInput, QuestionTooLong, drop_older_half, earlier_files, history_turns, trim_to_budget
 from events import ABORTED_EVENT_TYPE, Ask
+from knowledge import Asker, KnowledgeTool, ToolBox
+from linked_context import channel_canvas, message_links, read_links
 from reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, ReplyTag, error_marker, reply_metadata,
                           sources_section, streaming_blocks)
 from shortcuts import supersede
@@ -29,6 +31,7 @@ class Services:
     settings: Settings
     slack: SlackGateway
     system_prompt: str
+    tools: dict[str, KnowledgeTool] = field(default_factory=dict)  # knowledge tools switched on
 
 
 @dataclass(frozen=True)
@@ -122,10 +125,18 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
 
 
 def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, services: Services) -> Outcome:
-    settings = services.settings
-    me = services.slack.identity()
+    settings, slack = services.settings, services.slack
+    me = slack.identity()
+    private_answer = ask.channel_type == "im"
+    canvas = channel_canvas(ask, slack)
+    if canvas is not None:
+        ask = replace(ask, files=ask.files + (canvas,))  # read like a file shared with the question
     files = read_thread_files(ask, thread, services)
-    turns = history_turns(thread, ask, me.user_id, services.slack.is_own, files.texts, files.images)
+    linked = read_links(ask, slack, private_answer) if message_links(ask.text) else None
+    turns = history_turns(thread, ask, me.user_id, slack.is_own, files.texts, files.images)
+    if linked and linked.texts:
+        question = turns[-1]
+        turns[-1] = replace(question, text="\n\n".join([question.text, *linked.texts]))
     budget = settings.context_token_budget
     try:
         model_input = trim_to_budget(services.system_prompt, turns, budget)
@@ -133,18 +144,22 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
         return Outcome(error_marker(
             f"Your message is too long for me: about {too_long.tokens:,} tokens, and the limit is "
             f"{too_long.budget:,}. Please shorten it or split it into parts."), "error")
+    toolbox = None
+    if services.tools:
+        toolbox = ToolBox(services.tools, Asker(ask.user, ask.channel, ask.team_id, private_answer, ask.thread_ts),
+                          settings.tool_result_chars, settings.tool_max_rounds)
     try:
-        usage, notice = _stream_once(model_input, reply, settings)
+        usage, notice = _stream_once(model_input, reply, settings, toolbox)
     except llm.ModelError as error:
         smaller = drop_older_half(model_input) if error.kind == "context_length_exceeded" else None
         if smaller is None or reply.text:
             return Outcome(error_marker(error.sentence), "error")
         # Our estimate fitted, the model's real count did not: keep the newer half, once.
         try:
-            usage, notice = _stream_once(smaller, reply, settings)
+            usage, notice = _stream_once(smaller, reply, settings, toolbox)
         except llm.ModelError as again:
             return Outcome(error_marker(again.sentence), "error")
-    notes = [n for n in (notice, files.notice()) if n]
+    notes = [n for n in (notice, files.notice(), *(linked.notes if linked else [])) if n]
     return Outcome(error_marker(" ".join(notes)) if notes else None, "done", usage)
 
 
@@ -160,11 +175,16 @@ def read_thread_files(ask: Ask, thread: list[SlackMessage], services: Services) 
                       images_allowed=settings.model_accepts_images)
 
 
-def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Settings):
-    stream = llm.open_stream(settings, model_input)
+def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Settings, toolbox: ToolBox | None = None):
+    stream = llm.open_stream(settings, model_input, toolbox)
     reply.set_on_stop(stream.close)
-    stream.on_status = reply.set_status
     deadline = llm.FirstTokenDeadline(stream, settings.first_token_timeout)
+
+    def on_status(status: str) -> None:
+        deadline.restart()  # a tool or another model round is progress, not silence
+        reply.set_status(status)
+
+    stream.on_status = on_status
     got_text = False
     try:
         for delta in stream:

@@ -49,8 +49,10 @@ class Runtime:
         def build():
             import responder
             from jobs import ClaimedAnswers
+            from tools_enabled import enabled_tools
 
-            services = responder.Services(self.settings, self.slack, self.system_prompt)
+            services = responder.Services(self.settings, self.slack, self.system_prompt,
+                                          enabled_tools(self.settings, self.slack))
             return ClaimedAnswers(self.store, services, self.settings.claim_lease, self.settings.claim_ttl)
 
         return self._built("_answers", build)

@@ -231,3 +231,60 @@ class SlackGateway:
             if message.ts == ts:
                 return message
         return None
+
+    # --- knowledge: people, channels, canvases -------------------------------
+    def email_of(self, user_id: str) -> str | None:
+        """The person's Slack profile email (scope ``users:read.email``), or None when hidden."""
+        try:
+            response = self._client.users_info(user=user_id)
+        except SlackApiError as error:
+            log.info("email not available", user=user_id, error=error.response.get("error"))
+            return None
+        email = ((response.get("user") or {}).get("profile") or {}).get("email")
+        return email if isinstance(email, str) and "@" in email else None
+
+    def is_member(self, channel: str, user_id: str) -> bool:
+        """Whether the person is in the conversation (``conversations.members``); False when we cannot tell."""
+        cursor = None
+        try:
+            for _ in range(20):
+                page = self._client.conversations_members(channel=channel, limit=1000, cursor=cursor)
+                if user_id in (page.get("members") or []):
+                    return True
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return False
+        except SlackApiError as error:
+            log.info("membership not confirmed", channel=channel, error=error.response.get("error"))
+        return False
+
+    def conversation(self, channel: str) -> dict | None:
+        """``conversations.info`` of a channel, or None when the bot cannot see it."""
+        try:
+            return self._client.conversations_info(channel=channel).get("channel")
+        except SlackApiError as error:
+            log.info("channel info not available", channel=channel, error=error.response.get("error"))
+            return None
+
+    def file_info(self, file_id: str) -> SlackFile | None:
+        try:
+            raw = self._client.files_info(file=file_id).get("file")
+        except SlackApiError as error:
+            log.info("file info not available", file=file_id, error=error.response.get("error"))
+            return None
+        files = parse_files([raw]) if raw else ()
+        return files[0] if files else None
+
+    def message_with_thread(self, channel: str, ts: str) -> list[SlackMessage] | None:
+        """The linked message and, when it has one, its thread; None when it cannot be read."""
+        try:
+            messages = self.thread(channel, ts)
+        except SlackApiError as error:
+            log.info("linked message not readable", channel=channel, error=error.response.get("error"))
+            return None
+        if not messages:
+            return None
+        root = messages[0]
+        if root.ts != ts and root.thread_ts and root.thread_ts != ts:
+            return messages  # a reply: conversations.replies gave its whole thread
+        return messages

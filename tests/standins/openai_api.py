@@ -151,6 +151,10 @@ class Script:
     # web_search_call item runs first (in_progress/searching/completed events),
     # then the answer carries these (url, title) pairs as url_citation annotations.
     citations: tuple = ()
+    # Function calling: (name, arguments dict or JSON text) pairs the model calls
+    # instead of answering -- only those the request declares as function tools,
+    # and none when the request says tool_choice "none" (as the real API).
+    tool_calls: tuple = ()
 
     def __post_init__(self) -> None:
         if self.status_error is not None and self.status_error not in STATUS_ERRORS:
@@ -530,7 +534,17 @@ class _Answer:
         else:
             user_text = _last_user_text_chat(body)
             prompt_text = _all_text({"messages": body.get("messages")})
-        self.text = script.text if script.text is not None else f"Echo: {user_text}"
+        declared = set()
+        for tool in body.get("tools") or []:
+            if isinstance(tool, dict) and tool.get("type") == "function":
+                declared.add(tool.get("name") or (tool.get("function") or {}).get("name"))
+        self.calls = [] if body.get("tool_choice") == "none" else [
+            (name, args if isinstance(args, str) else json.dumps(args), f"call_{uuid.uuid4().hex[:24]}")
+            for name, args in script.tool_calls if name in declared]
+        if self.calls and script.text is None:
+            self.text = ""
+        else:
+            self.text = script.text if script.text is not None else f"Echo: {user_text}"
         self.pieces = _chunks(self.text, script.chunk_chars)
         rec.deltas_total = len(self.pieces)
         self.input_tokens = _estimate_tokens(prompt_text)
@@ -732,6 +746,14 @@ class _Answer:
             self._event("response.web_search_call.completed", item_id=call["id"], output_index=0)
             done = dict(call, status="completed", action={"type": "search", "query": "stand-in query"})
             self._event("response.output_item.done", output_index=0, item=done)
+        if self.calls:
+            call_items = self._responses_function_calls(out)
+            if not self.text:
+                usage = self._usage(0)
+                final = self._response_obj("completed", call_items, usage)
+                self._finish("completed", lambda: self._event("response.completed", _last=True, response=final))
+                return
+            out += len(call_items)
         self._event("response.output_item.added", output_index=out, item=self._message_item("in_progress", None))
         self._event("response.content_part.added", item_id=self.msg_id, output_index=out, content_index=0,
                     part=self._text_part(""))
@@ -788,6 +810,39 @@ class _Answer:
             final = self._response_obj("completed", ([done] if out else []) + [item], usage)
             self._finish("completed", lambda: self._event("response.completed", _last=True, response=final))
 
+    def _responses_function_calls(self, first_index: int) -> list:
+        items = []
+        for offset, (name, arguments, call_id) in enumerate(self.calls):
+            index = first_index + offset
+            item = {"id": f"fc_{uuid.uuid4().hex[:24]}", "type": "function_call", "status": "in_progress",
+                    "arguments": "", "call_id": call_id, "name": name}
+            self._event("response.output_item.added", output_index=index, item=item)
+            for piece in _chunks(arguments, 16):
+                self._event("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
+                            delta=piece, obfuscation="x")
+            self._event("response.function_call_arguments.done", item_id=item["id"], output_index=index,
+                        arguments=arguments, name=name)
+            done = dict(item, status="completed", arguments=arguments)
+            self._event("response.output_item.done", output_index=index, item=done)
+            items.append(done)
+        return items
+
+    def _chat_function_calls(self) -> None:
+        conn = self.conn
+        for index, (name, arguments, call_id) in enumerate(self.calls):
+            first = {"role": "assistant", "content": None, "refusal": None} if index == 0 else {}
+            first["tool_calls"] = [{"index": index, "id": call_id, "type": "function",
+                                    "function": {"name": name, "arguments": ""}}]
+            conn.sse(self._chunk([{"index": 0, "delta": first, "logprobs": None, "finish_reason": None}]))
+            for piece in _chunks(arguments, 16):
+                conn.sse(self._chunk([{"index": 0, "delta": {"tool_calls": [
+                    {"index": index, "function": {"arguments": piece}}]}, "logprobs": None,
+                    "finish_reason": None}]))
+        conn.sse(self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "tool_calls"}]))
+        if self._include_usage:
+            conn.sse(self._chunk([], usage=self._usage(0)))
+        self._finish("completed", lambda: conn.sse("[DONE]", last=True))
+
     # -- Chat Completions -------------------------------------------------------
     def _chunk(self, choices: list, usage: Any = ..., **extra: Any) -> dict:
         c: dict = {
@@ -817,6 +872,9 @@ class _Answer:
         s, conn, rec = self.s, self.conn, self.rec
         conn.start_stream(self.request_id)
         conn.wait(s.first_token_delay)
+        if self.calls and not self.text:
+            self._chat_function_calls()
+            return
         conn.sse(self._chunk([{"index": 0, "delta": {"role": "assistant", "content": "", "refusal": None},
                                "logprobs": None, "finish_reason": None}], obfuscation="abc"))
         sent = ""

@@ -1,0 +1,284 @@
+"""FakeNotion: an in-process stand-in for the Notion API (version 2022-06-28), for tests.
+
+Serves ``POST /v1/search`` and ``GET /v1/blocks/{id}/children`` with Notion's
+shapes: list objects with ``next_cursor``/``has_more``, page objects whose
+title is the property of type "title", blocks with ``rich_text``, and error
+objects ``{"object": "error", "status", "code", "message"}``.
+
+Assumptions where Notion's behaviour is not documented precisely: search
+matches when every word of the query is in the title (case-insensitive);
+Authorization is checked before Notion-Version.
+Standard library only.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+NOTION_VERSIONS = ("2021-08-16", "2022-02-22", "2022-06-28", "2025-09-03")
+RICH_TEXT_BLOCKS = ("paragraph", "heading_1", "heading_2", "heading_3", "bulleted_list_item",
+                    "numbered_list_item", "to_do", "quote", "callout", "code", "toggle")
+_USER = {"object": "user", "id": "9a3b5ae0-c6e6-482d-b0e1-ed315ee6dc57"}
+_TIME = "2024-05-01T10:00:00.000Z"
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict          # query string, last value of each key
+    headers: dict        # as sent (names as the client spelled them)
+    body: object         # parsed JSON, raw text, or None
+    status: int = 0
+
+
+def rich_text(text: str) -> list[dict]:
+    return [{"type": "text", "text": {"content": text, "link": None},
+             "annotations": {"bold": False, "italic": False, "strikethrough": False, "underline": False,
+                             "code": False, "color": "default"},
+             "plain_text": text, "href": None}]
+
+
+def error(status: int, code: str, message: str) -> dict:
+    return {"object": "error", "status": status, "code": code, "message": message,
+            "request_id": str(uuid.uuid4())}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.fake._serve(self)
+
+    def do_POST(self):
+        self.server.fake._serve(self)
+
+    def log_message(self, *args):
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+
+class FakeNotion:
+    def __init__(self, token: str = "secret_notion_test"):
+        self.token = token
+        self.requests: list[Request] = []
+        self.delay = 0.0  # seconds before every answer, for timeout tests
+        self._lock = threading.RLock()
+        self._pages: list[dict] = []
+        self._blocks: dict[str, list[dict]] = {}  # page id -> its child blocks
+        self._failures: list[tuple[str | None, int, dict, dict]] = []  # (path prefix, status, body, headers)
+        self._server = self._thread = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> "FakeNotion":
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name="FakeNotion", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # ------------------------------------------------------ test-side helpers
+    def add_page(self, title: str, blocks: list[tuple[str, str]] = (), *, title_property: str = "title",
+                 archived: bool = False) -> dict:
+        """A page shared with the integration. ``blocks`` are (type, text); types without
+        rich text ("divider", "image", "child_page") get their own shapes. A title property
+        other than "title" makes it a database row, as in Notion."""
+        page_id = str(uuid.uuid4())
+        parent = ({"type": "workspace", "workspace": True} if title_property == "title"
+                  else {"type": "database_id", "database_id": str(uuid.uuid4())})
+        page = {
+            "object": "page", "id": page_id, "created_time": _TIME, "last_edited_time": _TIME,
+            "created_by": _USER, "last_edited_by": _USER, "cover": None, "icon": None,
+            "parent": parent, "archived": archived, "in_trash": archived,
+            "properties": {title_property: {"id": "title", "type": "title", "title": rich_text(title)}},
+            "url": f"https://www.notion.so/{'-'.join(title.split()) or 'Untitled'}-{page_id.replace('-', '')}",
+            "public_url": None,
+        }
+        with self._lock:
+            self._pages.append(page)
+            self._blocks[page_id] = [self._block(page_id, kind, text) for kind, text in blocks]
+            return copy.deepcopy(page)
+
+    def fail_next(self, status: int, code: str = "internal_server_error", message: str = "Unexpected error.",
+                  path: str | None = None, headers: dict | None = None) -> None:
+        """Answer the next request (whose path starts with ``path``, if given) with this error."""
+        with self._lock:
+            self._failures.append((path, status, error(status, code, message), dict(headers or {})))
+
+    def redirect_next(self, location: str, path: str | None = None, status: int = 302) -> None:
+        with self._lock:
+            self._failures.append((path, status, {}, {"Location": location}))
+
+    def requests_to(self, prefix: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith(prefix)]
+
+    # ------------------------------------------------------------- internals
+    @staticmethod
+    def _block(page_id: str, kind: str, text: str) -> dict:
+        block = {"object": "block", "id": str(uuid.uuid4()), "parent": {"type": "page_id", "page_id": page_id},
+                 "created_time": _TIME, "last_edited_time": _TIME, "created_by": _USER,
+                 "last_edited_by": _USER, "has_children": False, "archived": False, "in_trash": False,
+                 "type": kind}
+        if kind in RICH_TEXT_BLOCKS:
+            content: dict = {"rich_text": rich_text(text), "color": "default"}
+            if kind.startswith("heading_"):
+                content["is_toggleable"] = False
+            elif kind == "to_do":
+                content["checked"] = text.startswith("done:")
+                if content["checked"]:
+                    content["rich_text"] = rich_text(text[len("done:"):].lstrip())
+            elif kind == "code":
+                content = {"caption": [], "rich_text": rich_text(text), "language": "plain text"}
+            elif kind == "callout":
+                content["icon"] = {"type": "emoji", "emoji": "💡"}
+        elif kind == "child_page":
+            content = {"title": text}
+            block["has_children"] = True
+        elif kind == "image":
+            content = {"caption": rich_text(text), "type": "external", "external": {"url": "https://example.com/i.png"}}
+        else:  # divider, breadcrumb, …
+            content = {}
+        block[kind] = content
+        return block
+
+    def _serve(self, req: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(req.path)
+        length = int(req.headers.get("Content-Length") or 0)
+        raw = req.rfile.read(length) if length else b""
+        body: object = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+        record = Request(req.command, url.path, {k: v[-1] for k, v in parse_qs(url.query).items()},
+                         dict(req.headers.items()), body)
+        if self.delay:
+            time.sleep(self.delay)
+        with self._lock:
+            self.requests.append(record)
+            status, payload, headers = self._answer(req, record, raw)
+            record.status = status
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8") if payload is not None else b""
+        req.send_response(status)
+        if data:
+            req.send_header("Content-Type", "application/json; charset=utf-8")
+        req.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            req.send_header(name, value)
+        req.end_headers()
+        req.wfile.write(data)
+
+    def _answer(self, req, record: Request, raw: bytes) -> tuple[int, dict | None, dict]:
+        for i, (prefix, status, payload, headers) in enumerate(self._failures):
+            if prefix is None or record.path.startswith(prefix):
+                del self._failures[i]
+                return status, (payload or None), headers
+        auth = req.headers.get("Authorization", "")
+        if auth != f"Bearer {self.token}":
+            return 401, error(401, "unauthorized", "API token is invalid."), {}
+        version = req.headers.get("Notion-Version")
+        if not version:
+            return 400, error(400, "missing_version", "Notion-Version header failed validation: "
+                              "Notion-Version header should be defined, instead was `undefined`."), {}
+        if version not in NOTION_VERSIONS:
+            return 400, error(400, "validation_error", f"Notion-Version header failed validation: "
+                              f"unsupported version {version}."), {}
+        parts = record.path.strip("/").split("/")
+        if record.method == "POST" and parts == ["v1", "search"]:
+            if raw and not isinstance(record.body, dict):
+                return 400, error(400, "invalid_json", "Error parsing JSON body."), {}
+            return self._search(record.body or {})
+        if record.method == "GET" and len(parts) == 4 and parts[:2] == ["v1", "blocks"] and parts[3] == "children":
+            return self._children(unquote(parts[2]), record.query)
+        return 400, error(400, "invalid_request_url", "Invalid request URL."), {}
+
+    def _search(self, body: dict) -> tuple[int, dict, dict]:
+        size, err = _page_size(body.get("page_size"))
+        if err:
+            return 400, err, {}
+        query = body.get("query") or ""
+        if not isinstance(query, str):
+            return 400, error(400, "validation_error", "body failed validation: body.query should be a string."), {}
+        wanted = (body.get("filter") or {}).get("value")
+        words = query.lower().split()
+        hits = [p for p in self._pages
+                if not p["archived"] and wanted in (None, "page")
+                and all(w in _title_of(p).lower() for w in words)]
+        start = 0
+        if body.get("start_cursor"):
+            ids = [p["id"] for p in hits]
+            if body["start_cursor"] not in ids:
+                return 400, error(400, "validation_error", "body failed validation: start_cursor is invalid."), {}
+            start = ids.index(body["start_cursor"])
+        page = hits[start:start + size]
+        more = start + size < len(hits)
+        return 200, {"object": "list", "results": copy.deepcopy(page),
+                     "next_cursor": hits[start + size]["id"] if more else None, "has_more": more,
+                     "type": "page_or_database", "page_or_database": {}, "request_id": str(uuid.uuid4())}, {}
+
+    def _children(self, block_id: str, query: dict) -> tuple[int, dict, dict]:
+        blocks = self._blocks.get(block_id)
+        if blocks is None:
+            return 404, error(404, "object_not_found", f"Could not find block with ID: {block_id}. Make sure "
+                              "the relevant pages and databases are shared with your integration."), {}
+        size, err = _page_size(query.get("page_size"))
+        if err:
+            return 400, err, {}
+        start = 0
+        if query.get("start_cursor"):
+            ids = [b["id"] for b in blocks]
+            if query["start_cursor"] not in ids:
+                return 400, error(400, "validation_error", "start_cursor should be a valid uuid."), {}
+            start = ids.index(query["start_cursor"])
+        page = blocks[start:start + size]
+        more = start + size < len(blocks)
+        return 200, {"object": "list", "results": copy.deepcopy(page),
+                     "next_cursor": blocks[start + size]["id"] if more else None, "has_more": more,
+                     "type": "block", "block": {}, "request_id": str(uuid.uuid4())}, {}
+
+
+def _page_size(value) -> tuple[int, dict | None]:
+    if value is None:
+        return 100, None
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = 0
+    if not 1 <= size <= 100:
+        return 0, error(400, "validation_error", "page_size should be a number between 1 and 100.")
+    return size, None
+
+
+def _title_of(page: dict) -> str:
+    for prop in page["properties"].values():
+        if prop.get("type") == "title":
+            return "".join(t["plain_text"] for t in prop["title"])
+    return ""

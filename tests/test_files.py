@@ -44,19 +44,19 @@ def test_earlier_files_are_context_for_follow_ups_and_read_once_per_answer(bot, 
 
 def test_unreadable_oversized_and_long_files_are_named_under_the_answer(bots, slack, openai_server, channel):
     bot = bots.get(FILE_MAX_BYTES="2000", FILE_MAX_CHARS="100")
-    picture = slack.add_file("chart.pdf", b"%PDF-1.4", "application/pdf", "pdf")
+    archive = slack.add_file("chart.zip", b"PK\x05\x06" + b"\x00" * 18, "application/zip", "zip")
     big = slack.add_file("big.txt", b"x" * 5000, "text/plain", "text")
     long = slack.add_file("long.txt", b"y" * 500, "text/plain", "text")
     openai_server.reply = Script(text="Looked.")
-    ts = share(bot, slack, channel, "look at these", [picture, big, long])
+    ts = share(bot, slack, channel, "look at these", [archive, big, long])
     final = wait_answer(slack, channel, ts)[-1]
     assert final["text"].startswith("Looked.")
     note = final["text"].splitlines()[-1]
-    assert "chart.pdf (pdf files are not read yet)" in note
+    assert "chart.zip (zip files are not read yet)" in note
     assert "big.txt (larger than 2,000 bytes)" in note
     assert "long.txt (only the first part)" in note
     assert "y" * 100 in openai_server.requests[-1].body["input"][-1]["content"]
-    assert not downloads(slack, picture) and not downloads(slack, big)
+    assert not downloads(slack, archive) and not downloads(slack, big)
 
 
 def test_the_token_never_goes_outside_slack(bot, slack, openai_server, channel):

@@ -100,6 +100,7 @@ class FakeSlack:
         self._users = {}           # user id -> email
         self._file_meta = {}       # file id -> the file object
         self._caller = None        # the token of the call being served
+        self._file_redirects = {}  # url path -> Location (a file that answers 302)
 
     # ------------------------------------------------------------ lifecycle
     def start(self):
@@ -220,6 +221,11 @@ class FakeSlack:
                 "mode": "hosted", "is_external": False}
         return meta
 
+    def redirect_file(self, file, location):
+        """The file's url_private answers 302 to ``location`` (a CDN, or somewhere it must not go)."""
+        with self._lock:
+            self._file_redirects[urlsplit(file["url_private"]).path] = location
+
     def add_canvas(self, channel, title, html):
         """A channel canvas: a file of filetype ``quip`` whose url_private serves HTML, linked
         from ``conversations.info`` as ``properties.canvas.file_id``."""
@@ -247,6 +253,13 @@ class FakeSlack:
         with self._lock:
             self.file_downloads.append((path, authorized))
             found = self._files.get(path)
+            redirect = self._file_redirects.get(path)
+        if redirect:
+            req.send_response(302)
+            req.send_header("Location", redirect)
+            req.send_header("Content-Length", "0")
+            req.end_headers()
+            return
         if found and authorized:
             mimetype, body = found
         else:

@@ -1,0 +1,86 @@
+"""Notion and GitHub tools through the real bot: credentials switch them on, base URLs point them here."""
+import itertools
+import json
+
+import pytest
+
+from flows import say, updates_of, wait_answer
+from standins.github_api import FakeGitHub
+from standins.notion_api import FakeNotion
+from standins.openai_api import Script
+from test_knowledge_slack import tool_outputs
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def notion():
+    fake = FakeNotion(token="secret_notion_e2e")
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def github():
+    fake = FakeGitHub(token="ghp_e2e_token")
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def test_without_credentials_no_tool_is_offered(bot, slack, openai_server, channel):
+    ts, _ = say(bot, slack, channel, "plain question")
+    wait_answer(slack, channel, ts)
+    assert "tools" not in openai_server.requests[-1].body
+
+
+def test_notion_pages_feed_the_answer(bots, slack, openai_server, notion, channel):
+    word = f"okapi{next(_ids)}"
+    page = notion.add_page(f"{word} onboarding guide", [("heading_1", "First day"),
+                                                        ("paragraph", "Badges are at the front desk.")])
+    bot = bots.get(NOTION_TOKEN=notion.token, NOTION_API_URL=notion.base_url)
+    openai_server.queue(Script(tool_calls=(("search_notion", {"query": word}),), first_token_delay=0.3),
+                        Script(text="Pick up your badge at the front desk."))
+    ts, _ = say(bot, slack, channel, f"where do I get a badge ({word})?")
+    final = wait_answer(slack, channel, ts)[-1]
+    [output] = tool_outputs(openai_server.requests[-1])
+    [result] = output["results"]
+    assert result["source"] == "Notion" and "Badges are at the front desk." in result["content"]
+    assert final["text"] == (f"Pick up your badge at the front desk.\n\n**Sources**\n"
+                             f"1. [Notion: {word} onboarding guide]({page['url']})")
+    shown = [u.params["blocks"][0]["text"] for u in updates_of(slack, channel, final["ts"])]
+    assert "_Searching Notion…_" in shown
+    assert all(r.headers.get("Authorization") == f"Bearer {notion.token}" for r in notion.requests)
+    assert notion.token not in bot.logs()
+
+
+def test_github_issues_feed_the_answer_within_the_org(bots, slack, openai_server, github, channel):
+    word = f"quokka{next(_ids)}"
+    github.add_issue("acme/api", 7, f"{word} crashes on start", "Stack trace: KeyError 'region'")
+    github.add_issue("other/api", 8, f"{word} elsewhere", "not ours")
+    bot = bots.get(GITHUB_TOKEN=github.token, GITHUB_API_URL=github.base_url, GITHUB_ORG="acme")
+    openai_server.queue(Script(tool_calls=(("search_github", {"query": word}),)),
+                        Script(text="See acme/api#7.", chunk_chars=50))
+    ts, _ = say(bot, slack, channel, f"is {word} a known bug?")
+    final = wait_answer(slack, channel, ts)[-1]
+    [output] = tool_outputs(openai_server.requests[-1])
+    assert [r["title"] for r in output["results"]] == [f"acme/api#7: {word} crashes on start"]
+    searched = [r for r in github.requests if r.path.startswith("/search/issues")]
+    assert "org:acme" in searched[-1].query["q"]
+    assert final["text"].startswith("See acme/api#7.\n\n**Sources**\n1. [GitHub: acme/api#7")
+
+
+def test_all_tools_at_once_are_offered_and_practice_mode_tries_each(bots, slack, notion, github, channel):
+    word = f"tapir{next(_ids)}"
+    notion.add_page(f"{word} runbook", [("paragraph", "Restart the worker.")])
+    github.add_issue("acme/ops", 3, f"{word} outage", "Postmortem pending")
+    slack.user_tokens["xoxp-all"] = "UADMIN"
+    bot = bots.get(practice=True, NOTION_TOKEN=notion.token, NOTION_API_URL=notion.base_url,
+                   GITHUB_TOKEN=github.token, GITHUB_API_URL=github.base_url, SLACK_USER_TOKEN="xoxp-all")
+    ts, _ = say(bot, slack, channel, word)
+    text = wait_answer(slack, channel, ts, timeout=30)[-1]["text"]
+    assert "Tool `search_slack` would give the model" in text
+    assert f"Tool `search_notion` would give the model 1 result(s): {word} runbook." in text
+    assert f"Tool `search_github` would give the model 1 result(s): acme/ops#3: {word} outage." in text
+    assert json.dumps(text).count("](http") >= 2  # their links listed as sources

@@ -6,6 +6,7 @@ import pytest
 
 from flows import say, updates_of, wait_answer
 from standins.github_api import FakeGitHub
+from standins.google_api import DOC, FakeGoogle
 from standins.notion_api import FakeNotion
 from standins.openai_api import Script
 from test_knowledge_slack import tool_outputs
@@ -25,6 +26,15 @@ def notion():
 def github():
     fake = FakeGitHub(token="ghp_e2e_token")
     fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def google(tmp_path_factory):
+    fake = FakeGoogle()
+    fake.start()
+    fake.key_path = str(fake.write_key_file(tmp_path_factory.mktemp("drive") / "key.json"))
     yield fake
     fake.stop()
 
@@ -84,3 +94,23 @@ def test_all_tools_at_once_are_offered_and_practice_mode_tries_each(bots, slack,
     assert f"Tool `search_notion` would give the model 1 result(s): {word} runbook." in text
     assert f"Tool `search_github` would give the model 1 result(s): acme/ops#3: {word} outage." in text
     assert json.dumps(text).count("](http") >= 2  # their links listed as sources
+
+
+def test_drive_files_the_asker_may_open_feed_the_answer(bots, slack, openai_server, google, channel):
+    word = f"wombat{next(_ids)}"
+    slack.set_user("UASKER", "asker@example.com")
+    google.add_file(f"{word} pricing", DOC, "Enterprise plan: 40 EUR per seat.",
+                    [{"type": "domain", "role": "reader", "domain": "example.com"}])
+    google.add_file(f"{word} board notes", DOC, "Confidential: plan to raise prices.",
+                    [{"type": "user", "role": "owner", "emailAddress": "ceo@example.com"}])
+    bot = bots.get(GOOGLE_DRIVE_CREDENTIALS=google.key_path, GOOGLE_API_URL=google.base_url)
+    openai_server.queue(Script(tool_calls=(("search_google_drive", {"query": word}),)),
+                        Script(text="40 EUR per seat."))
+    ts, _ = say(bot, slack, channel, f"{word} price?")
+    final = wait_answer(slack, channel, ts)[-1]
+    [output] = tool_outputs(openai_server.requests[-1])
+    assert [r["title"] for r in output["results"]] == [f"{word} pricing"]
+    assert "Confidential" not in json.dumps(openai_server.requests[-1].body)
+    assert output["note"].startswith("1 result was left out")
+    assert final["text"].startswith("40 EUR per seat.\n\n**Sources**\n1. [Google Drive: " + word + " pricing](")
+    assert [c.params.get("user") for c in slack.calls_of("users.info")][-1] == "UASKER"

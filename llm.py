@@ -46,6 +46,7 @@ class ModelStream(Protocol):
     notice: str | None  # e.g. "cut off at the output limit", shown under the answer
     citations: list[Citation]  # web pages the answer cites (web search)
     on_status: Callable[[str], None] | None  # "Searching the web…" while a tool runs
+    may_continue: Callable[[str], bool] | None  # before a further request: False when stopped
 
     def __iter__(self) -> Iterator[str]: ...
 
@@ -106,6 +107,8 @@ class _ToolLoopStream:
         self.notice: str | None = None
         self.citations: list[Citation] = []
         self.on_status: Callable[[str], None] | None = None
+        # Asked before each further model request (after tools ran): False = the answer was stopped.
+        self.may_continue: Callable[[str], bool] | None = None
         self._settings = settings
         self._toolbox = toolbox
         self._instructions = model_input.system_prompt
@@ -144,6 +147,8 @@ class _ToolLoopStream:
                 results.append(result)
                 self._cite_found(result)
             self._add_round(calls, results)
+            if self.may_continue is not None and not self.may_continue(READING_RESULTS):
+                return
             if self.on_status:
                 self.on_status(READING_RESULTS)
             stream = self._request(last_round=rounds >= self._toolbox.max_rounds)

@@ -27,6 +27,7 @@ class PracticeStream:
         self.notice = None
         self.citations = []
         self.on_status = None
+        self.may_continue = None
         self._web_search = web_search
         self._input = model_input
         self._delay = token_delay

@@ -184,7 +184,12 @@ def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Setti
         deadline.restart()  # a tool or another model round is progress, not silence
         reply.set_status(status)
 
+    def may_continue(status: str) -> bool:
+        deadline.restart()
+        return reply.check_stop(status) is None
+
     stream.on_status = on_status
+    stream.may_continue = may_continue
     got_text = False
     try:
         for delta in stream:

@@ -79,6 +79,7 @@ class StreamingReply:
         self._next_write_at = 0.0
         self._last_write_at = time.monotonic()
         self._cond = threading.Condition()
+        self._write_lock = threading.Lock()  # one chat.update at a time, writer thread or check_stop
         self._writer = threading.Thread(target=self._run, name=f"reply-{first_ts}", daemon=True)
         self._writer.start()
 
@@ -110,6 +111,21 @@ class StreamingReply:
                 if self._idle:
                     self._idle = False
                     self._cond.notify()
+
+    def check_stop(self, status: str) -> StopSignal | None:
+        """Show ``status`` now and learn, from the write's metadata, whether the answer was stopped.
+
+        For the moment between two model requests (after a tool ran): the next
+        request costs tokens, so it is made only after Slack confirmed nobody
+        pressed Stop meanwhile.
+        """
+        with self._cond:
+            self._status = status
+            snapshot = self._answer
+        with self._write_lock:
+            if self._stop is None:
+                self._write_interim(snapshot)
+        return self._stop
 
     def set_on_stop(self, callback: Callable[[], None] | None) -> None:
         self._on_stop = callback
@@ -151,10 +167,11 @@ class StreamingReply:
                         if now >= due:
                             break
                         self._cond.wait(due - now)
-                    if self._finishing:
+                    if self._finishing or self._stop:  # (check_stop may have seen the Stop)
                         return
                     snapshot = self._answer
-                self._write_interim(snapshot)
+                with self._write_lock:
+                    self._write_interim(snapshot)
                 if self._stop:
                     self._signal_stop()
                     return

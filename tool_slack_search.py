@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 import logs
 from knowledge import QUERY_PARAMETERS, Asker, Found, ToolFailed, ToolOutput, query_of
+from slack_client import SlackGateway
 
 log = logs.get(__name__)
 
@@ -32,6 +33,8 @@ class SlackSearch:
 
     def __init__(self, user_token: str, api_url: str, timeout: float = 10.0):
         self._client = WebClient(token=user_token, base_url=api_url, timeout=int(timeout))
+        # Membership is read with the same user token: it sees the conversations its search found.
+        self._members = SlackGateway(user_token, api_url, timeout=timeout)
 
     def run(self, arguments: dict, asker: Asker) -> ToolOutput:
         query = query_of(arguments)
@@ -43,7 +46,7 @@ class SlackSearch:
         except OSError:
             raise ToolFailed("Slack search could not be reached; try again later.") from None
         matches = ((response.get("messages") or {}).get("matches")) or []
-        members: dict[str, bool] = {}
+        membership: dict[str, bool] = {}
         found: list[Found] = []
         hidden = private = 0
         for match in matches:
@@ -51,7 +54,7 @@ class SlackSearch:
             channel_id = channel.get("id")
             if not channel_id or not match.get("text") or _in_this_thread(match, channel_id, asker):
                 continue
-            if not self._is_member(channel_id, asker.user_id, members):
+            if not self._is_member(channel_id, asker.user_id, membership):
                 hidden += 1
                 continue
             if _is_private(channel) and not asker.private_answer and channel_id != asker.channel:
@@ -63,23 +66,9 @@ class SlackSearch:
 
     def _is_member(self, channel_id: str, user_id: str, cache: dict[str, bool]) -> bool:
         if channel_id not in cache:
-            cache[channel_id] = self._members_include(channel_id, user_id)
+            # Not confirmed (missing scope, channel gone, too many members) counts as not a member.
+            cache[channel_id] = self._members.is_member(channel_id, user_id)
         return cache[channel_id]
-
-    def _members_include(self, channel_id: str, user_id: str) -> bool:
-        cursor = None
-        try:
-            for _ in range(20):  # 20 pages × 1,000 members; beyond that, not confirmed
-                page = self._client.conversations_members(channel=channel_id, limit=1000, cursor=cursor)
-                if user_id in (page.get("members") or []):
-                    return True
-                cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    return False
-        except SlackApiError as error:
-            # Cannot tell (missing scope, channel gone): treat as not visible.
-            log.info("membership not confirmed", channel=channel_id, error=error.response.get("error"))
-        return False
 
 
 def _in_this_thread(match: dict, channel_id: str, asker: Asker) -> bool:

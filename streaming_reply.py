@@ -195,7 +195,9 @@ class StreamingReply:
             self._next_write_at = now + max(outcome.retry_after, self._interval)
             return
         self._last_write_at = now
-        self._next_write_at = now + self._interval
+        # A write without text yet (a status such as "Searching Notion…") must not
+        # hold the first words back for a whole interval: they go out at once.
+        self._next_write_at = now + (self._interval if snapshot else 0.0)
         if outcome.status == "ok":
             self._written = snapshot
         elif outcome.status == "aborted":

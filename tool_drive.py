@@ -9,9 +9,9 @@ or with the asker's email address. Drive hides the permission list from
 callers who cannot share the file, and a group's members are not known here;
 such files cannot be checked and are left out, and the model is told how many.
 
-The access token is sent only to the configured Drive API host and redirects
-are never followed. Each file's text is read as a stream with a byte bound, so
-a huge file costs at most a few tens of kilobytes.
+The access token is sent only to the configured Drive API host (provider_http's
+HostBearer) and redirects are never followed. Each file's text is read as a
+stream with a byte bound, so a huge file costs at most a few tens of kilobytes.
 """
 from __future__ import annotations
 
@@ -260,13 +260,15 @@ class DriveSearch:
         """A streamed GET to the Drive API host with the bearer token; never follows a redirect."""
         import requests
 
+        from provider_http import HostBearer
+
         url = self._api_url + path
         parts = urllib.parse.urlsplit(url)
         if (parts.scheme, parts.netloc.lower()) != self._origin:  # the token goes to the API host only
             raise _Failed(UNEXPECTED, reason="foreign host")
         token = self._token()
         try:
-            response = session.get(url, params=params, auth=_Bearer(token, self._origin),
+            response = session.get(url, params=params, auth=HostBearer(token, self._api_url),
                                    timeout=(self._timeout, self._timeout), allow_redirects=False, stream=True)
         except requests.Timeout:
             raise _Failed(TIMED_OUT, reason="timeout") from None
@@ -331,25 +333,6 @@ class DriveSearch:
         except Exception as error:  # a malformed key, an odd answer from the token endpoint
             log.warning("drive: token refresh failed", error=type(error).__name__)
             raise ToolFailed(REFUSED) from None
-
-
-class _Bearer:
-    """A requests ``auth``: the token only on requests to the API origin.
-
-    Passing ``auth`` also stops requests from taking credentials out of ~/.netrc.
-    """
-
-    def __init__(self, token: str, origin: tuple[str, str]):
-        self._token, self._origin = token, origin
-
-    def __call__(self, request):
-        parts = urllib.parse.urlsplit(request.url)
-        if (parts.scheme, parts.netloc.lower()) == self._origin:
-            request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:  # never the token, even in a debugger or a traceback
-        return "_Bearer([redacted])"
 
 
 class _TimedRequest:

@@ -6,7 +6,8 @@ asking may read, so every asker gets the token's view: give the bot a token
 that reads only what everyone in the Slack workspace may read.
 
 The token is sent only to GITHUB_API_URL: every URL is built from it and
-redirects are never followed. Links in results are only shown, never fetched.
+redirects are never followed (provider_http). Links in results are only
+shown, never fetched.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import requests
 import knowledge
 import logs
 from knowledge import Asker, Found, ToolFailed, ToolOutput
+from provider_http import HostBearer, NotOK, request_json
 
 log = logs.get(__name__)
 
@@ -43,21 +45,6 @@ PARAMETERS = {
 _SCOPE = re.compile(r'(?<!\S)(-?)(org|user|owner|repo):("[^"]*"|\S+)', re.IGNORECASE)
 
 
-class _Bearer(requests.auth.AuthBase):
-    """Adds the token only to requests for the configured host (and keeps ~/.netrc out)."""
-
-    def __init__(self, token: str, netloc: str):
-        self._token, self._netloc = token, netloc
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        if urlsplit(request.url).netloc == self._netloc:
-            request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "_Bearer([redacted])"
-
-
 class GitHubSearch:
     """Searches issues and pull requests (default) or code; returns text and links."""
 
@@ -70,7 +57,7 @@ class GitHubSearch:
     def __init__(self, token: str, api_url: str, org: str | None = None, max_results: int = 5,
                  timeout: float = 10.0):
         self._api = api_url.rstrip("/")
-        self._auth = _Bearer(token, urlsplit(self._api).netloc)
+        self._auth = HostBearer(token, self._api)
         self._org = org or None
         self._max_results = max(1, min(100, max_results))  # GitHub's per_page is 1..100
         self._timeout = timeout
@@ -123,37 +110,31 @@ class GitHubSearch:
             "User-Agent": USER_AGENT,
         }
         try:
-            response = requests.get(f"{self._api}/search/{kind}", params={"q": q, "per_page": self._max_results},
-                                    headers=headers, auth=self._auth, timeout=self._timeout,
-                                    allow_redirects=False)
-        except requests.Timeout:
-            raise ToolFailed(f"GitHub search failed (no answer within {self._timeout:g} s).") from None
-        except requests.RequestException as error:
-            log.warning("github unreachable", error=type(error).__name__)
-            raise ToolFailed("GitHub search failed (GitHub could not be reached).") from None
-        status = response.status_code
-        if status == 200:
-            try:
-                data = response.json()
-            except ValueError:
-                data = None
-            if isinstance(data, dict):
-                return data
-            raise ToolFailed("GitHub search failed (the answer was not JSON).")
-        log.warning("github error", status=status, kind=kind,
-                    ratelimit_remaining=response.headers.get("x-ratelimit-remaining"))
-        if status == 401:
-            raise ToolFailed("GitHub rejected the token (GITHUB_TOKEN).")
-        limited = _rate_limit_sentence(response)
-        if limited:
-            raise ToolFailed(limited)
-        if status == 403:
-            raise ToolFailed("GitHub refused the search (HTTP 403): the token may lack access.")
-        if status == 422:
-            detail = _validation_detail(response)
-            raise ToolFailed("The query was not valid for GitHub search" + (f": {detail}" if detail else ".")
-                             + " Try plain keywords with fewer qualifiers.")
-        raise ToolFailed(f"GitHub search failed (HTTP {status}).")
+            with requests.Session() as session:
+                return request_json(session, "GET", f"{self._api}/search/{kind}", provider="GitHub",
+                                    auth=self._auth, timeout=self._timeout, log=log, headers=headers,
+                                    params={"q": q, "per_page": self._max_results})
+        except NotOK as refused:
+            raise ToolFailed(_refusal(refused.response, kind)) from None
+
+
+def _refusal(response: requests.Response, kind: str) -> str:
+    """What to tell the model about an answer other than 200."""
+    status = response.status_code
+    log.warning("github error", status=status, kind=kind,
+                ratelimit_remaining=response.headers.get("x-ratelimit-remaining"))
+    if status == 401:
+        return "GitHub rejected the token (GITHUB_TOKEN)."
+    limited = _rate_limit_sentence(response)
+    if limited:
+        return limited
+    if status == 403:
+        return "GitHub refused the search (HTTP 403): the token may lack access."
+    if status == 422:
+        detail = _validation_detail(response)
+        return ("The query was not valid for GitHub search" + (f": {detail}" if detail else ".")
+                + " Try plain keywords with fewer qualifiers.")
+    return f"GitHub search failed (HTTP {status})."
 
 
 def _rate_limit_sentence(response: requests.Response) -> str | None:

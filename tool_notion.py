@@ -6,18 +6,20 @@ every asker gets the same view, so operators share with the integration only
 pages that everyone in the Slack workspace may read.
 
 The token is sent only to NOTION_API_URL: every URL is built from it, ids from
-responses go in as quoted path segments, and redirects are never followed.
+responses go in as quoted path segments, and redirects are never followed
+(provider_http).
 """
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 
 import knowledge
 import logs
 from knowledge import Asker, Found, ToolFailed, ToolOutput
+from provider_http import HostBearer, NotOK, request_json
 
 log = logs.get(__name__)
 
@@ -28,24 +30,6 @@ _LINE_BLOCKS = ("paragraph", "heading_1", "heading_2", "heading_3", "quote", "ca
 _LIST_BLOCKS = ("bulleted_list_item", "numbered_list_item")
 # Notion ids are UUIDs, with or without dashes; anything else is not put in a URL.
 _NOTION_ID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
-
-
-class _Bearer(requests.auth.AuthBase):
-    """Adds the token only to requests for the configured host.
-
-    Passing ``auth`` also stops requests from taking credentials out of ~/.netrc.
-    """
-
-    def __init__(self, token: str, netloc: str):
-        self._token, self._netloc = token, netloc
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        if urlsplit(request.url).netloc == self._netloc:
-            request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:  # never the token, even in a debugger or a traceback
-        return "_Bearer([redacted])"
 
 
 class NotionSearch:
@@ -59,7 +43,7 @@ class NotionSearch:
 
     def __init__(self, token: str, api_url: str, max_pages: int = 5, timeout: float = 10.0):
         self._api = api_url.rstrip("/")
-        self._auth = _Bearer(token, urlsplit(self._api).netloc)
+        self._auth = HostBearer(token, self._api)
         self._max_pages = max(1, min(100, max_pages))  # Notion's page_size is 1..100
         self._timeout = timeout
 
@@ -115,33 +99,26 @@ class NotionSearch:
         if json is not None:
             headers["Content-Type"] = "application/json"
         try:
-            response = session.request(method, self._api + path, json=json, params=params, headers=headers,
-                                       auth=self._auth, timeout=self._timeout, allow_redirects=False)
-        except requests.Timeout:
-            raise ToolFailed(f"Notion search failed (no answer within {self._timeout:g} s).") from None
-        except requests.RequestException as error:
-            log.warning("notion unreachable", error=type(error).__name__)
-            raise ToolFailed("Notion search failed (Notion could not be reached).") from None
-        status = response.status_code
-        if status == 200:
-            try:
-                data = response.json()
-            except ValueError:
-                data = None
-            if isinstance(data, dict):
-                return data
-            raise ToolFailed("Notion search failed (the answer was not JSON).")
-        code = _error_code(response)
-        log.warning("notion error", status=status, code=code, path=path.split("/")[2])
-        if status == 401:
-            raise ToolFailed("Notion rejected the integration token (NOTION_TOKEN).")
-        if status == 429:
-            wait = response.headers.get("Retry-After", "")
-            later = f" in {wait} seconds" if wait.isdigit() else " later"
-            raise ToolFailed(f"Notion's rate limit was reached; try again{later}.")
-        if status == 404 and path.startswith("/v1/blocks/"):
-            raise ToolFailed("the page is not shared with the integration")
-        raise ToolFailed(f"Notion search failed (HTTP {status}).")
+            return request_json(session, method, self._api + path, provider="Notion", auth=self._auth,
+                                timeout=self._timeout, log=log, headers=headers, params=params, json=json)
+        except NotOK as refused:
+            raise ToolFailed(_refusal(refused.response, path)) from None
+
+
+def _refusal(response: requests.Response, path: str) -> str:
+    """What to tell the model about an answer other than 200."""
+    status = response.status_code
+    code = _error_code(response)
+    log.warning("notion error", status=status, code=code, path=path.split("/")[2])
+    if status == 401:
+        return "Notion rejected the integration token (NOTION_TOKEN)."
+    if status == 429:
+        wait = response.headers.get("Retry-After", "")
+        later = f" in {wait} seconds" if wait.isdigit() else " later"
+        return f"Notion's rate limit was reached; try again{later}."
+    if status == 404 and path.startswith("/v1/blocks/"):
+        return "the page is not shared with the integration"
+    return f"Notion search failed (HTTP {status})."
 
 
 def _list(value: object) -> list[dict]:

@@ -59,7 +59,7 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
 
 from harness import BotProcess, bot_env, message_event, sign  # noqa: E402  (tests/harness.py)
 from common import (  # noqa: E402  (bench/common.py)
-    ASKER, FINAL_STATUSES, Shot, fmt, git_commit, post_event, run_main, signals_deferred, signals_ignored,
+    ASKER, FINAL_STATUSES, Shot, git_commit, post_event, run_main, signals_deferred, signals_ignored,
     stop_all, summary,
 )
 from standins.github_api import FakeGitHub  # noqa: E402
@@ -110,24 +110,21 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # --------------------------------------------------------------------------- content
 def prose(rng: random.Random, chars: int, line: int | None = None) -> str:
-    """Plain words (no markup, no PDF-special characters) of exactly ``chars`` characters."""
-    out, length, col = [], 0, 0
-    while length < chars:
+    """Plain words (no markup, no PDF-special characters), exactly ``chars`` long, wrapped at ``line``."""
+    text, col = "", 0
+    while len(text) < chars:
         word = rng.choice(WORDS)
-        sep = " " if out else ""
-        if line and col + len(word) + 1 > line:
-            sep, col = "\n", 0
-        out.append(sep + word)
-        length += len(sep) + len(word)
-        col += len(sep) + len(word)
-    return "".join(out)[:chars].rstrip() + "." * (chars - len("".join(out)[:chars].rstrip()))
+        sep = "" if not text else ("\n" if line and col + 1 + len(word) > line else " ")
+        col = len(word) if sep == "\n" else col + len(sep) + len(word)
+        text += sep + word
+    text = text[:chars]
+    return text[:-1] + "." if text[-1].isspace() else text
 
 
 def answer_text(n: int, key: str, total: int) -> str:
+    """The model's answer for question ``n``: ``total`` characters, different for every question."""
     head = f"Answer {n} about {key}: "
-    rng = random.Random(n)
-    text = head + prose(rng, max(1, total - len(head)))
-    return text[:-1] + "." if len(text) == total else text[:total]
+    return head + prose(random.Random(n), max(1, total - len(head)))
 
 
 def canvas_html(rng: random.Random, size: int) -> str:
@@ -211,7 +208,7 @@ def _dm(world: World, n: int, text: str, files: list | None = None) -> Question:
     return Question(f"DK{n:06d}", text, files or [])
 
 
-def _mention(world: World, n: int, text: str, canvas: bool) -> Question:
+def _mention(world: World, n: int, canvas: bool) -> Question:
     channel = f"CK{n:06d}"
     world.slack.set_channel(channel, name=f"team-{n}", members=[ASKER, "UBOT"])
     if canvas:
@@ -259,8 +256,8 @@ def scenarios() -> list[Scenario]:
         Scenario(5, "image", "DM + 200 KB PNG",
                  lambda w, n: _dm(w, n, f"what is in this picture? (question {n})",
                                   [_file(w, "chart.png", w.docs.image, "image/png", "png")])),
-        Scenario(6, "channel", "@mention, channel without canvas", lambda w, n: _mention(w, n, "", canvas=False)),
-        Scenario(7, "canvas", "@mention, channel with 10 KB canvas", lambda w, n: _mention(w, n, "", canvas=True),
+        Scenario(6, "channel", "@mention, channel without canvas", lambda w, n: _mention(w, n, canvas=False)),
+        Scenario(7, "canvas", "@mention, channel with 10 KB canvas", lambda w, n: _mention(w, n, canvas=True),
                  base="channel"),
         Scenario(8, "link", "DM + Slack link (thread of 5)", _linked),
         Scenario(9, "web", "web search (2 citations)",
@@ -318,7 +315,7 @@ class Result:
     def ok(self) -> bool:
         return self.problem is None
 
-    def ms(self, at: float | None) -> float | None:
+    def since_post(self, at: float | None) -> float | None:
         return None if at is None or self.shot.start is None else (at - self.shot.start)
 
 
@@ -428,8 +425,8 @@ def scenario_numbers(results: list[Result], first: Result | None) -> dict:
     return {
         "n": len(results),
         "exact": sum(1 for r in results if r.ok),
-        "first_text_ms": summary([r.ms(r.first_text_at) for r in done]),
-        "final_ms": summary([r.ms(r.final_at) for r in done]),
+        "first_text_ms": summary([r.since_post(r.first_text_at) for r in done]),
+        "final_ms": summary([r.since_post(r.final_at) for r in done]),
         "slack_calls_per_answer": mean([r.slack_calls for r in results]),
         "model_requests_per_answer": mean([len(r.model) for r in results]),
         "file_downloads_per_answer": mean([r.file_downloads for r in results]),
@@ -438,7 +435,7 @@ def scenario_numbers(results: list[Result], first: Result | None) -> dict:
         "event_to_model_request_ms": summary(to_model),
         "tool_round_ms": summary(tool_round),
         "model_first_delta_to_visible_ms": summary(delta_visible),
-        "first_use_first_text_ms": (round(first.ms(first.first_text_at) * 1000, 1)
+        "first_use_first_text_ms": (round(first.since_post(first.first_text_at) * 1000, 1)
                                     if first is not None and first.first_text_at else None),
         "problems": sorted({f"{r.phase} #{r.shot.index}: {r.problem}" for r in results + ([first] if first else [])
                             if r.problem})[:5],
@@ -589,7 +586,8 @@ def render(r: dict, active: list[Scenario], args) -> str:
         f"docx {d['docx_bytes']:,} B with {d['docx_chars']:,} chars; PNG {d['image_bytes']:,} B; "
         f"canvas {d['canvas_html_bytes']:,} B of HTML",
         "  times in ms from the event POST; 'added' is the first-text p50 minus that of the row in 'vs';",
-        "  '1st use' is the first question of that kind in the process (before the measured ones)",
+        "  '1st use' is the first question of that kind in the process (before the measured ones);",
+        f"  p99 is the nearest rank (with n={r['repeat']} it is the largest)",
         "",
         f" {'#':>2}  {'scenario':<36}{'n':>4}{'first text p50':>16}{'p99':>8}{'added p50':>11}{'vs':>4}"
         f"{'final p50':>11}{'Slack calls':>13}{'model reqs':>12}{'1st use':>9}",
@@ -609,10 +607,15 @@ def render(r: dict, active: list[Scenario], args) -> str:
     if tools and p50.get("baseline") is not None:
         lines += ["", f"tool rows: the added time includes a second model request with its own "
                       f"{m['first_token_delay'] * 1000:.0f} ms first token (the stand-in's delay);",
-                  "  added minus that = our tool overhead (running the tool, the extra request, Slack updates):"]
+                  "  added minus that = our tool overhead; of it, the tool round (running the tool and sending the",
+                  "  second request) and the wait from the model's first delta until Slack shows it (the status",
+                  "  update, e.g. '_Searching Notion…_', took the last update slot: STREAM_UPDATE_INTERVAL):",
+                  f"    {'':<36}{'added-300':>10}{'tool round':>12}{'delta->visible':>16}   (p50, ms)"]
         for s in tools:
             added = p50[s.key] - p50["baseline"]
-            lines.append(f"    {s.label:<36}{added - m['first_token_delay'] * 1000:>+9.1f} ms")
+            v = numbers[s.key]
+            lines.append(f"    {s.label:<36}{_num(added - m['first_token_delay'] * 1000, 10, sign=True)}"
+                         f"{_num(v['tool_round_ms']['p50'], 12)}{_num(v['model_first_delta_to_visible_ms']['p50'], 16)}")
     lines += ["", "where the time went (p50, ms): event -> first model request arrives | tool round (first model "
                   "response done -> second request arrives) |",
               "  model's first text delta sent -> that text visible in Slack | per answer: file downloads, "

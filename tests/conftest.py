@@ -4,7 +4,7 @@ import json
 import pytest
 
 from harness import BotProcess, bot_env
-from standins.openai_api import FakeOpenAI, Script
+from standins.openai_api import FakeOpenAI
 from standins.slack_api import FakeSlack
 
 _channels = itertools.count(1)
@@ -32,9 +32,8 @@ def openai_server():
 def _fresh_script(request):
     """Every test starts with the stand-ins' default behaviour."""
     if "openai_server" in request.fixturenames:
-        server = request.getfixturevalue("openai_server")
-        server.reply = Script()
-        server.clear_queue() if hasattr(server, "clear_queue") else None
+        # reply back to Script(), and no script left queued by an earlier test (nor its requests)
+        request.getfixturevalue("openai_server").reset()
     yield
 
 

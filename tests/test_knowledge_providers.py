@@ -16,27 +16,21 @@ _ids = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def notion():
-    fake = FakeNotion(token="secret_notion_e2e")
-    fake.start()
-    yield fake
-    fake.stop()
+    with FakeNotion(token="secret_notion_e2e") as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
 def github():
-    fake = FakeGitHub(token="ghp_e2e_token")
-    fake.start()
-    yield fake
-    fake.stop()
+    with FakeGitHub(token="ghp_e2e_token") as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
 def google(tmp_path_factory):
-    fake = FakeGoogle()
-    fake.start()
-    fake.key_path = str(fake.write_key_file(tmp_path_factory.mktemp("drive") / "key.json"))
-    yield fake
-    fake.stop()
+    with FakeGoogle() as fake:
+        fake.key_path = str(fake.write_key_file(tmp_path_factory.mktemp("drive") / "key.json"))
+        yield fake
 
 
 def test_without_credentials_no_tool_is_offered(bot, slack, openai_server, channel):

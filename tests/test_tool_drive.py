@@ -24,10 +24,8 @@ ANYONE = [{"type": "anyone", "role": "reader"}]
 
 @pytest.fixture
 def google():
-    fake = FakeGoogle()
-    fake.start()
-    yield fake
-    fake.stop()
+    with FakeGoogle() as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -37,9 +35,8 @@ def key_file(google, tmp_path):
 
 @pytest.fixture
 def recorder():
-    server = Recorder().start()
-    yield server
-    server.stop()
+    with Recorder() as server:
+        yield server
 
 
 @pytest.fixture
@@ -450,9 +447,9 @@ def test_a_slow_drive_is_a_timeout(google, key_file):
 
 
 def test_unreachable_drive_is_a_tool_failure(google, key_file):
-    closed = Recorder()
+    closed = Recorder().start()
     url = closed.url
-    closed._server.server_close()  # a port nobody listens on
+    closed.stop()  # a port nobody listens on
     with pytest.raises(ToolFailed) as failed:
         run(DriveSearch(key_file, url, EMAILS.get, timeout=1), "anything")
     assert failed.value.sentence == tool_drive.UNREACHABLE

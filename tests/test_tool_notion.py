@@ -17,17 +17,15 @@ ASKER = Asker(user_id="U1", channel="C1", team_id="T1")
 
 @pytest.fixture
 def notion():
-    fake = FakeNotion(token=TOKEN).start()
-    yield fake
-    fake.stop()
+    with FakeNotion(token=TOKEN) as fake:
+        yield fake
 
 
 @pytest.fixture
 def elsewhere():
     """Another server on 127.0.0.1: the token must never reach it."""
-    fake = FakeNotion(token="the-other-servers-token").start()
-    yield fake
-    fake.stop()
+    with FakeNotion(token="the-other-servers-token") as fake:
+        yield fake
 
 
 def tool(fake, **kwargs) -> NotionSearch:

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import re
 import threading
 import time
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from http.server import BaseHTTPRequestHandler
+
+from .http_server import Request, StandinServer, read_request, send_json
 
 DOCS = "https://docs.github.com/rest"
 TEXT_MATCH = "application/vnd.github.text-match+json"
@@ -32,32 +31,7 @@ API_VERSIONS = ("2022-11-28",)
 _TOKEN = re.compile(r'(-?)(?:([A-Za-z_]+):)?("[^"]*"|\S+)')
 
 
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict          # query string, last value of each key
-    headers: dict
-    status: int = 0
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.server.fake._serve(self)
-
-    def do_POST(self):
-        self.server.fake._serve(self)
-
-    def log_message(self, *args):
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-
-class FakeGitHub:
+class FakeGitHub(StandinServer):
     search_limit = 30  # requests a minute, as in x-ratelimit-limit for the search resource
 
     def __init__(self, token: str = "ghp_testtoken"):
@@ -68,33 +42,6 @@ class FakeGitHub:
         self._issues: list[dict] = []
         self._code: list[dict] = []
         self._failures: list[tuple[int, dict | None, dict]] = []
-        self._server = self._thread = None
-
-    # ------------------------------------------------------------ lifecycle
-    def start(self) -> "FakeGitHub":
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name="FakeGitHub", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # ------------------------------------------------------ test-side helpers
     def add_issue(self, repo: str, number: int, title: str, body: str | None, state: str = "open",
@@ -177,25 +124,14 @@ class FakeGitHub:
 
     # ------------------------------------------------------------- internals
     def _serve(self, req: BaseHTTPRequestHandler) -> None:
-        url = urlsplit(req.path)
-        record = Request(req.command, url.path, {k: v[-1] for k, v in parse_qs(url.query).items()},
-                         dict(req.headers.items()))
+        record, _ = read_request(req)
         if self.delay:
             time.sleep(self.delay)
         with self._lock:
             self.requests.append(record)
             status, payload, headers = self._answer(req, record)
             record.status = status
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8") if payload is not None else b""
-        req.send_response(status)
-        if data:
-            req.send_header("Content-Type", "application/json; charset=utf-8")
-        req.send_header("Content-Length", str(len(data)))
-        req.send_header("X-GitHub-Media-Type", "github.v3; format=json")
-        for name, value in headers.items():
-            req.send_header(name, value)
-        req.end_headers()
-        req.wfile.write(data)
+        send_json(req, status, payload, {"X-GitHub-Media-Type": "github.v3; format=json", **headers})
 
     def _limits(self) -> dict:
         return {"x-ratelimit-limit": str(self.search_limit), "x-ratelimit-remaining": str(self.search_limit - 1),

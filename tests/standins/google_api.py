@@ -29,8 +29,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from .http_server import StandinServer, send_json
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # google-auth puts this in ``aud``, whatever token_uri is
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -319,23 +321,7 @@ def select(value, selection):
 # ---------------------------------------------------------------------------- the server
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.server.fake._serve(self)
-
-    def do_POST(self):
-        self.server.fake._serve(self)
-
-    def log_message(self, *args):
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-
-class FakeGoogle:
+class FakeGoogle(StandinServer):
     def __init__(self, scope: str = DRIVE_READONLY, token_lifetime: int = 3600):
         self.scope = scope                   # a token is issued only if the assertion asks for it (or full drive)
         self.token_lifetime = token_lifetime
@@ -347,34 +333,8 @@ class FakeGoogle:
         self._files: list[dict] = []
         self._failures: list[dict] = []
         self._latency: list[tuple[str | None, float]] = []
-        self._server = self._thread = None
 
     # ------------------------------------------------------------ lifecycle
-    def start(self):
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="FakeGoogle",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
     @property
     def token_uri(self) -> str:
         return self.base_url + "/token"
@@ -524,16 +484,9 @@ class FakeGoogle:
             return self._send_json(req, seen, 500, GoogleError(500, f"stand-in bug: {error!r}").body())
 
     def _send_json(self, req, seen: Seen, status: int, body: dict, headers: dict | None = None):
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         seen.status = status
         try:
-            req.send_response(status)
-            req.send_header("Content-Type", "application/json; charset=UTF-8")
-            req.send_header("Content-Length", str(len(payload)))
-            for k, v in (headers or {}).items():
-                req.send_header(k, v)
-            req.end_headers()
-            req.wfile.write(payload)
+            send_json(req, status, body, headers, content_type="application/json; charset=UTF-8")
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -679,40 +632,23 @@ class FakeGoogle:
                                 data)
 
 
-class Recorder:
-    """A second server on 127.0.0.1 that records whatever reaches it (e.g. a followed redirect) and answers 200."""
+class Recorder(StandinServer):
+    """A second server on 127.0.0.1 that records whatever GET reaches it (e.g. a followed redirect) and answers 200."""
 
     def __init__(self):
         self.requests: list[Seen] = []
-        recorder = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                url = urlsplit(self.path)
-                recorder.requests.append(Seen("GET", url.path, unquote(url.path), {},
-                                              {k.lower(): v for k, v in self.headers.items()}, status=200))
-                body = b'{"kind":"drive#fileList","files":[]}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
+    def _serve_get(self, req: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(req.path)
+        self.requests.append(Seen("GET", url.path, unquote(url.path), {},
+                                  {k.lower(): v for k, v in req.headers.items()}, status=200))
+        body = b'{"kind":"drive#fileList","files":[]}'
+        req.send_response(200)
+        req.send_header("Content-Type", "application/json")
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        return self.base_url

@@ -13,29 +13,19 @@ Standard library only.
 from __future__ import annotations
 
 import copy
-import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import unquote
+
+from .http_server import Request, StandinServer, read_request, send_json
 
 NOTION_VERSIONS = ("2021-08-16", "2022-02-22", "2022-06-28", "2025-09-03")
 RICH_TEXT_BLOCKS = ("paragraph", "heading_1", "heading_2", "heading_3", "bulleted_list_item",
                     "numbered_list_item", "to_do", "quote", "callout", "code", "toggle")
 _USER = {"object": "user", "id": "9a3b5ae0-c6e6-482d-b0e1-ed315ee6dc57"}
 _TIME = "2024-05-01T10:00:00.000Z"
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict          # query string, last value of each key
-    headers: dict        # as sent (names as the client spelled them)
-    body: object         # parsed JSON, raw text, or None
-    status: int = 0
 
 
 def rich_text(text: str) -> list[dict]:
@@ -50,23 +40,7 @@ def error(status: int, code: str, message: str) -> dict:
             "request_id": str(uuid.uuid4())}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.server.fake._serve(self)
-
-    def do_POST(self):
-        self.server.fake._serve(self)
-
-    def log_message(self, *args):
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-
-class FakeNotion:
+class FakeNotion(StandinServer):
     def __init__(self, token: str = "secret_notion_test"):
         self.token = token
         self.requests: list[Request] = []
@@ -75,33 +49,6 @@ class FakeNotion:
         self._pages: list[dict] = []
         self._blocks: dict[str, list[dict]] = {}  # page id -> its child blocks
         self._failures: list[tuple[str | None, int, dict, dict]] = []  # (path prefix, status, body, headers)
-        self._server = self._thread = None
-
-    # ------------------------------------------------------------ lifecycle
-    def start(self) -> "FakeNotion":
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name="FakeNotion", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # ------------------------------------------------------ test-side helpers
     def add_page(self, title: str, blocks: list[tuple[str, str]] = (), *, title_property: str = "title",
@@ -169,32 +116,14 @@ class FakeNotion:
         return block
 
     def _serve(self, req: BaseHTTPRequestHandler) -> None:
-        url = urlsplit(req.path)
-        length = int(req.headers.get("Content-Length") or 0)
-        raw = req.rfile.read(length) if length else b""
-        body: object = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
-        record = Request(req.command, url.path, {k: v[-1] for k, v in parse_qs(url.query).items()},
-                         dict(req.headers.items()), body)
+        record, raw = read_request(req)
         if self.delay:
             time.sleep(self.delay)
         with self._lock:
             self.requests.append(record)
             status, payload, headers = self._answer(req, record, raw)
             record.status = status
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8") if payload is not None else b""
-        req.send_response(status)
-        if data:
-            req.send_header("Content-Type", "application/json; charset=utf-8")
-        req.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            req.send_header(name, value)
-        req.end_headers()
-        req.wfile.write(data)
+        send_json(req, status, payload, headers)
 
     def _answer(self, req, record: Request, raw: bytes) -> tuple[int, dict | None, dict]:
         for i, (prefix, status, payload, headers) in enumerate(self._failures):
@@ -232,17 +161,8 @@ class FakeNotion:
         hits = [p for p in self._pages
                 if not p["archived"] and wanted in (None, "page")
                 and all(w in _title_of(p).lower() for w in words)]
-        start = 0
-        if body.get("start_cursor"):
-            ids = [p["id"] for p in hits]
-            if body["start_cursor"] not in ids:
-                return 400, error(400, "validation_error", "body failed validation: start_cursor is invalid."), {}
-            start = ids.index(body["start_cursor"])
-        page = hits[start:start + size]
-        more = start + size < len(hits)
-        return 200, {"object": "list", "results": copy.deepcopy(page),
-                     "next_cursor": hits[start + size]["id"] if more else None, "has_more": more,
-                     "type": "page_or_database", "page_or_database": {}, "request_id": str(uuid.uuid4())}, {}
+        return _list_page(hits, size, body.get("start_cursor"), "page_or_database",
+                          "body failed validation: start_cursor is invalid.")
 
     def _children(self, block_id: str, query: dict) -> tuple[int, dict, dict]:
         blocks = self._blocks.get(block_id)
@@ -252,17 +172,22 @@ class FakeNotion:
         size, err = _page_size(query.get("page_size"))
         if err:
             return 400, err, {}
-        start = 0
-        if query.get("start_cursor"):
-            ids = [b["id"] for b in blocks]
-            if query["start_cursor"] not in ids:
-                return 400, error(400, "validation_error", "start_cursor should be a valid uuid."), {}
-            start = ids.index(query["start_cursor"])
-        page = blocks[start:start + size]
-        more = start + size < len(blocks)
-        return 200, {"object": "list", "results": copy.deepcopy(page),
-                     "next_cursor": blocks[start + size]["id"] if more else None, "has_more": more,
-                     "type": "block", "block": {}, "request_id": str(uuid.uuid4())}, {}
+        return _list_page(blocks, size, query.get("start_cursor"), "block", "start_cursor should be a valid uuid.")
+
+
+def _list_page(items: list[dict], size: int, cursor: str | None, kind: str,
+               bad_cursor: str) -> tuple[int, dict, dict]:
+    """A Notion list object: ``size`` items from the one whose id is ``cursor`` (the first if none)."""
+    start = 0
+    if cursor:
+        ids = [item["id"] for item in items]
+        if cursor not in ids:
+            return 400, error(400, "validation_error", bad_cursor), {}
+        start = ids.index(cursor)
+    more = start + size < len(items)
+    return 200, {"object": "list", "results": copy.deepcopy(items[start:start + size]),
+                 "next_cursor": items[start + size]["id"] if more else None, "has_more": more,
+                 "type": kind, kind: {}, "request_id": str(uuid.uuid4())}, {}
 
 
 def _page_size(value) -> tuple[int, dict | None]:

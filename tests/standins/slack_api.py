@@ -12,13 +12,14 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, parse_qs, urlsplit
 
 try:
+    from .http_server import StandinHTTPServer, StandinServer
     from .slack_limits import (check_content, decode_json_field, error, fallback_text,
                                page_limit, paginate, time_window, truthy)
 except ImportError:  # imported as a top-level module
+    from http_server import StandinHTTPServer, StandinServer
     from slack_limits import (check_content, decode_json_field, error, fallback_text,
                               page_limit, paginate, time_window, truthy)
 
@@ -37,26 +38,13 @@ class Call:
     content_type: str = ""
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path.startswith("/files-pri/"):
-            self.server.fake._serve_file(self)
-        else:
-            self.server.fake._serve(self)
-
-    def do_POST(self):
-        self.server.fake._serve(self)
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
+class _Server(StandinHTTPServer):
+    # Its own class: bench/common.py raises request_queue_size here for FakeSlack alone.
+    request_queue_size = 128
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default 5 drops SYNs under bursts; clients then stall ~1 s
-
-
-class FakeSlack:
+class FakeSlack(StandinServer):
+    server_class = _Server
     max_text = 4000             # facts: msg_too_long above 4,000 characters
     max_metadata_chars = 4000   # facts: metadata limit undocumented; adjustable
     # Whether continuation pages of conversations.replies repeat the parent is not
@@ -76,7 +64,6 @@ class FakeSlack:
         self._forced_429 = {}      # method -> [remaining, retry_after]
         self._tiers = {}           # method -> (per_minute, capacity)
         self._buckets = {}         # method -> [tokens, last_refill]
-        self._server = self._thread = None
         self._files = {}           # url path -> (mimetype, bytes)
         self.file_downloads = []   # (path, authorized) per GET of a url_private
         self._methods = {
@@ -103,31 +90,9 @@ class FakeSlack:
         self._file_redirects = {}  # url path -> Location (a file that answers 302)
 
     # ------------------------------------------------------------ lifecycle
-    def start(self):
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        # Short poll interval: shutdown() waits for it, and tests stop servers often.
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name="FakeSlack", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
     @property
     def base_url(self):
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+        return f"http://127.0.0.1:{self.port}/api/"
 
     # ------------------------------------------------------ test-side helpers
     def add_message(self, channel, user, text, thread_ts=None, **extra):
@@ -214,7 +179,7 @@ class FakeSlack:
         path = f"/files-pri/{self.team_id}-{file_id}/{quote(name)}"
         with self._lock:
             self._files[path] = (mimetype, content)
-        url = f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        url = f"http://127.0.0.1:{self.port}{path}"
         with self._lock:
             self._file_meta[file_id] = meta = {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "filetype": filetype,
                 "size": len(content), "url_private": url, "url_private_download": url + "?download=1",
@@ -246,6 +211,12 @@ class FakeSlack:
     def permalink(self, channel, ts, thread_ts=None):
         link = f"https://fake-team.slack.com/archives/{channel}/p{ts.replace('.', '')}"
         return link + (f"?thread_ts={thread_ts}&cid={channel}" if thread_ts and thread_ts != ts else "")
+
+    def _serve_get(self, req):
+        if req.path.startswith("/files-pri/"):
+            self._serve_file(req)
+        else:
+            self._serve(req)
 
     def _serve_file(self, req):
         path = urlsplit(req.path).path

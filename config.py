@@ -70,6 +70,7 @@ class Settings:
     google_api_url: str = DEFAULT_GOOGLE_API_URL
     tool_result_chars: int = 12_000
     tool_max_rounds: int = 4
+    slack_rate_limits: str | None = None  # "method=per_minute/burst,…" over slack_budget.DEFAULT_LIMITS
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line or a Slack message."""
@@ -201,7 +202,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         google_api_url=_api_url(env, "GOOGLE_API_URL", DEFAULT_GOOGLE_API_URL),
         tool_result_chars=int(_number(env, "TOOL_RESULT_CHARS", 12_000, 500, 200_000)),
         tool_max_rounds=int(_number(env, "TOOL_MAX_ROUNDS", 4, 1, 10)),
+        slack_rate_limits=_rate_limits(env),
     )
+
+
+def _rate_limits(env: Mapping[str, str]) -> str | None:
+    raw = _text(env, "SLACK_RATE_LIMITS")
+    from slack_budget import LimitSyntaxError, parse_limits
+
+    try:
+        parse_limits(raw)
+    except LimitSyntaxError as error:
+        raise ConfigError(f"SLACK_RATE_LIMITS: {error}") from None
+    return raw
 
 
 def _api_url(env: Mapping[str, str], name: str, default: str) -> str:

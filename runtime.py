@@ -12,6 +12,7 @@ import threading
 import prompts
 from config import Settings
 from events import Ask
+from slack_budget import WriteBudget, parse_limits
 from slack_client import SlackGateway
 
 
@@ -19,7 +20,8 @@ class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.system_prompt = prompts.system_prompt(settings.system_prompt, settings.system_prompt_preset)
-        self.slack = SlackGateway(settings.slack_bot_token, settings.slack_api_url, app_id=settings.slack_app_id)
+        self.slack = SlackGateway(settings.slack_bot_token, settings.slack_api_url, app_id=settings.slack_app_id,
+                                  budget=WriteBudget(parse_limits(settings.slack_rate_limits)))
         self._lock = threading.RLock()
         if settings.dispatch == "pubsub":
             from pubsub_jobs import topic_path

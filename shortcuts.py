@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import logs
 from events import ABORTED_EVENT_TYPE, BOT_REPLY_EVENT_TYPES, REPLY_EVENT_TYPE, MessageAction
 from reply_format import STATUS_STREAMING, aborted_metadata, fallback_text, streaming_blocks
+from slack_budget import USER_ACTION
 from slack_client import SlackGateway, SlackMessage
 
 log = logs.get(__name__)
@@ -42,7 +43,8 @@ def handle(action: MessageAction, slack: SlackGateway) -> None:
     thread_ts = target.thread_ts
     if target.user != me.user_id and (target.bot_id is None or target.bot_id != me.bot_id):
         return _tell(slack, action, NOT_A_REPLY)
-    thread = slack.thread(action.channel, thread_ts or target.ts)
+    # A person is waiting (and Slack's 3-second acknowledgement): these calls never queue behind answers.
+    thread = slack.thread(action.channel, thread_ts or target.ts, priority=USER_ACTION)
     fresh = next((m for m in thread if m.ts == target.ts), None)
     if fresh is None:
         return _tell(slack, action, "That message no longer exists.")
@@ -80,7 +82,7 @@ def stop(action: MessageAction, parts: AnswerParts, slack: SlackGateway, reason:
         # ends the answer; the text written here is what the message already shows.
         slack.update(
             action.channel, message.ts, fallback_text(message.text), streaming_blocks(message.text),
-            aborted_metadata(message.metadata.payload, action.user, reason),
+            aborted_metadata(message.metadata.payload, action.user, reason), priority=USER_ACTION,
         )
     log.info("answer stopped", channel=action.channel, ts=streaming[-1].ts, via=action.via)
     if action.via == "shortcut":

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 import logs
+from slack_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteBudget
 from events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, SlackFile, parse_files, parse_metadata
 
 log = logs.get(__name__)
@@ -63,7 +64,10 @@ class WriteOutcome:
 
 
 class SlackGateway:
-    def __init__(self, token: str, base_url: str, app_id: str | None = None, timeout: float = 10.0):
+    def __init__(self, token: str, base_url: str, app_id: str | None = None, timeout: float = 10.0,
+                 budget: WriteBudget | None = None):
+        # Shared by every answer of this process: Slack's limits are per workspace, not per answer.
+        self.budget = budget or WriteBudget()
         self._client = WebClient(
             token=token,
             base_url=base_url,
@@ -93,9 +97,11 @@ class SlackGateway:
         return message.user == me.user_id or (message.bot_id is not None and message.bot_id == me.bot_id)
 
     # --- writing ------------------------------------------------------------
-    def post(self, channel: str, thread_ts: str | None, text: str, blocks: list[dict], metadata: dict) -> WriteOutcome:
+    def post(self, channel: str, thread_ts: str | None, text: str, blocks: list[dict], metadata: dict,
+             priority: int = PLACEHOLDER) -> WriteOutcome:
         return self._write(
             "chat_postMessage",
+            priority,
             channel=channel,
             thread_ts=thread_ts,
             text=text,
@@ -105,12 +111,21 @@ class SlackGateway:
             unfurl_media=False,
         )
 
-    def update(self, channel: str, ts: str, text: str, blocks: list[dict], metadata: dict | None = None) -> WriteOutcome:
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict], metadata: dict | None = None,
+               priority: int = FINAL) -> WriteOutcome:
         """``chat.update``; leaving ``metadata`` out keeps what the message has (e.g. a stop flag)."""
         arguments = {"channel": channel, "ts": ts, "text": text, "blocks": blocks}
         if metadata is not None:
             arguments["metadata"] = metadata
-        return self._write("chat_update", **arguments)
+        return self._write("chat_update", priority, **arguments)
+
+    def update_interim(self, channel: str, ts: str, text: str, blocks: list[dict], stream_key: int,
+                       last_write_at: float) -> WriteOutcome:
+        """An interim update of a streaming answer: only when the budget has room now, else "deferred"."""
+        wait = self.budget.try_interim("chat.update", stream_key, last_write_at)
+        if wait > 0:
+            return WriteOutcome("deferred", retry_after=wait)
+        return self._write("chat_update", None, channel=channel, ts=ts, text=text, blocks=blocks)
 
     def update_until_landed(self, channel: str, ts: str, text: str, blocks: list[dict],
                             metadata: dict | None = None) -> WriteOutcome:
@@ -129,13 +144,21 @@ class SlackGateway:
             retryable = outcome.status == "rate_limited" or (outcome.status == "failed" and outcome.error == "transient")
             if not retryable or time.monotonic() >= deadline:
                 return outcome
-            time.sleep(max(outcome.retry_after, 1.0))
+            if outcome.status != "rate_limited":  # (a 429 paused the budget: the next acquire waits it out)
+                time.sleep(1.0)
 
-    def _write(self, method: str, **arguments) -> WriteOutcome:
+    def _write(self, method: str, priority: int | None, **arguments) -> WriteOutcome:
+        """``priority`` None: the budget was settled by the caller (an interim update)."""
+        api_method = method.replace("_", ".")
+        if priority is not None:
+            self.budget.acquire(api_method, priority, arguments.get("channel"))
         try:
             response = getattr(self._client, method)(**arguments)
         except SlackApiError as error:
-            return self._failure(method, error)
+            outcome = self._failure(method, error)
+            if outcome.status == "rate_limited":
+                self.budget.pause(api_method, outcome.retry_after, arguments.get("channel"))
+            return outcome
         except Exception as error:  # network trouble after the SDK's own retries
             log.warning("slack call failed", method=method, error=type(error).__name__)
             return WriteOutcome("failed", error="transient")
@@ -159,8 +182,9 @@ class SlackGateway:
         log.warning("slack call refused", method=method, error=code)
         return WriteOutcome("failed", error=code or f"http_{response.status_code}")
 
-    def delete(self, channel: str, ts: str) -> bool:
+    def delete(self, channel: str, ts: str, priority: int = USER_ACTION) -> bool:
         """Delete one of the bot's messages. False when it was already gone."""
+        self.budget.acquire("chat.delete", priority, channel)
         try:
             self._client.chat_delete(channel=channel, ts=ts)
             return True
@@ -192,13 +216,14 @@ class SlackGateway:
             log.warning("modal failed", error=error.response.get("error"))
 
     # --- reading --------------------------------------------------------------
-    def thread(self, channel: str, thread_ts: str, page_size: int = 200) -> list[SlackMessage]:
+    def thread(self, channel: str, thread_ts: str, page_size: int = 200,
+               priority: int = PLACEHOLDER) -> list[SlackMessage]:
         """The whole thread, parent first, with metadata; every page."""
         messages: list[SlackMessage] = []
         seen: set[str] = set()
         cursor: str | None = None
         while True:
-            response = self._read_page(channel, thread_ts, cursor, page_size)
+            response = self._read_page(channel, thread_ts, cursor, page_size, priority)
             if response is None:
                 return messages
             for raw in response.get("messages") or []:
@@ -210,24 +235,26 @@ class SlackGateway:
             if not response.get("has_more") or not cursor:
                 return messages
 
-    def _read_page(self, channel: str, thread_ts: str, cursor: str | None, page_size: int):
+    def _read_page(self, channel: str, thread_ts: str, cursor: str | None, page_size: int, priority: int):
         for _attempt in range(6):
+            self.budget.acquire("conversations.replies", priority, channel)
             try:
                 return self._client.conversations_replies(
                     channel=channel, ts=thread_ts, cursor=cursor, limit=page_size, include_all_metadata=True
                 )
             except SlackApiError as error:
                 if error.response.status_code == 429:
-                    time.sleep(float(error.response.headers.get("Retry-After", 1) or 1))
+                    retry_after = float(error.response.headers.get("Retry-After", 1) or 1)
+                    self.budget.pause("conversations.replies", retry_after, channel)  # the next acquire waits
                     continue
                 if error.response.get("error") in GONE_ERRORS:
                     return None
                 raise
         raise RuntimeError("conversations.replies stayed rate limited")
 
-    def find(self, channel: str, ts: str, thread_ts: str | None) -> SlackMessage | None:
+    def find(self, channel: str, ts: str, thread_ts: str | None, priority: int = PLACEHOLDER) -> SlackMessage | None:
         """One message, fresh from Slack, metadata included."""
-        for message in self.thread(channel, thread_ts or ts):
+        for message in self.thread(channel, thread_ts or ts, priority=priority):
             if message.ts == ts:
                 return message
         return None

@@ -80,6 +80,8 @@ class StreamingReply:
         self._last_write_at = time.monotonic()
         self._cond = threading.Condition()
         self._write_lock = threading.Lock()  # one chat.update at a time, writer thread or check_stop
+        self._budget = slack.budget
+        self._budget_key = self._budget.stream_started()  # every answer in flight shares the update budget
         self._writer = threading.Thread(target=self._run, name=f"reply-{first_ts}", daemon=True)
         self._writer.start()
 
@@ -124,7 +126,7 @@ class StreamingReply:
             snapshot = self._answer
         with self._write_lock:
             if self._stop is None:
-                self._write_interim(snapshot)
+                self._write_interim(snapshot, must_land=True)
         return self._stop
 
     def set_on_stop(self, callback: Callable[[], None] | None) -> None:
@@ -132,6 +134,12 @@ class StreamingReply:
 
     def finish(self, marker: str | None = None, status: str = "done") -> FinalReport:
         """Write the final text (plus ``marker``) and return once it has landed."""
+        try:
+            return self._finish(marker, status)
+        finally:
+            self._budget.stream_ended(self._budget_key)
+
+    def _finish(self, marker: str | None, status: str) -> FinalReport:
         with self._cond:
             self._finishing = True
             self._cond.notify()
@@ -163,7 +171,8 @@ class StreamingReply:
                         now = time.monotonic()
                         dirty = self._answer != self._written
                         self._idle = not dirty
-                        due = self._next_write_at if dirty else self._last_write_at + HEARTBEAT_SECONDS
+                        due = (self._next_write_at if dirty
+                               else max(self._next_write_at, self._last_write_at + HEARTBEAT_SECONDS))
                         if now >= due:
                             break
                         self._cond.wait(due - now)
@@ -178,19 +187,28 @@ class StreamingReply:
         except Exception as error:  # never let a writer crash silently leave the loop waiting
             log.error("stream writer failed", error=type(error).__name__, exc_info=True)
 
-    def _write_interim(self, snapshot: str) -> None:
+    def _write_interim(self, snapshot: str, must_land: bool = False) -> None:
+        """An update while streaming; it waits for the Slack budget only when ``must_land``."""
         if not self._still_owner():
             self._stop = StopSignal("taken_over")
             return
         if not self._seal_full_parts(snapshot, until_landed=False):
             return
         current = self._current_text(snapshot)
-        outcome = self._slack.update(self._channel, self._parts[-1], fallback_text(current),
-                                     streaming_blocks(current, self._status))
+        if must_land:
+            outcome = self._slack.update_until_landed(self._channel, self._parts[-1], fallback_text(current),
+                                                      streaming_blocks(current, self._status))
+        else:
+            outcome = self._slack.update_interim(self._channel, self._parts[-1], fallback_text(current),
+                                                 streaming_blocks(current, self._status), self._budget_key,
+                                                 self._last_write_at)
         self._after_write(outcome, snapshot)
 
     def _after_write(self, outcome: WriteOutcome, snapshot: str) -> None:
         now = time.monotonic()
+        if outcome.status == "deferred":  # the budget is busy: this answer's interval stretches
+            self._next_write_at = now + outcome.retry_after
+            return
         if outcome.status == "rate_limited":
             self._next_write_at = now + max(outcome.retry_after, self._interval)
             return

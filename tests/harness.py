@@ -139,6 +139,10 @@ def sign(body: bytes, secret: str = SIGNING_SECRET, timestamp: int | None = None
     return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": signature}
 
 
+UNTHROTTLED = ("chat.update=60000/1000,chat.delete=60000/1000,conversations.replies=60000/1000,"
+               "chat.postMessage=60000/1000")
+
+
 def bot_env(slack_url: str, openai_url: str | None = None, **overrides: str) -> dict[str, str]:
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -147,6 +151,10 @@ def bot_env(slack_url: str, openai_url: str | None = None, **overrides: str) -> 
         "STREAM_UPDATE_INTERVAL": "0.2",
         "PRACTICE_TOKEN_DELAY": "0.005",
         "LOG_LEVEL": "DEBUG",
+        # The stand-in enforces no limits unless a test asks it to; the bot's own
+        # budget (Slack's real tiers by default) would only slow the suite down.
+        # Tests of the budget set realistic limits on both sides.
+        "SLACK_RATE_LIMITS": UNTHROTTLED,
     }
     if openai_url:
         env.update({"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": openai_url, "OPENAI_MODEL": "test-model",

@@ -63,7 +63,8 @@ class FakeSlack(StandinServer):
         self._latency = {}
         self._forced_429 = {}      # method -> [remaining, retry_after]
         self._tiers = {}           # method -> (per_minute, capacity)
-        self._buckets = {}         # method -> [tokens, last_refill]
+        self._buckets = {}         # method (or (method, channel)) -> [tokens, last_refill]
+        self._per_channel = set()  # methods limited per channel
         self._files = {}           # url path -> (mimetype, bytes)
         self.file_downloads = []   # (path, authorized) per GET of a url_private
         self._methods = {
@@ -159,16 +160,17 @@ class FakeSlack(StandinServer):
         with self._lock:
             self._forced_429[method] = [count, int(retry_after)]
 
-    def enforce_tiers(self, per_minute=None, burst=None):
+    def enforce_tiers(self, per_minute=None, burst=None, per_channel=()):
         """Token bucket per method: refills per_minute/60 tokens a second and holds
         at most `burst` (int for all, or dict per method; default per_minute).
-        per_minute=None switches enforcement off."""
+        Methods in `per_channel` (chat.postMessage: ~1/s per channel) get a bucket
+        per channel. per_minute=None switches enforcement off."""
         with self._lock:
             self._tiers, self._buckets = {}, {}
+            self._per_channel = set(per_channel)
             for method, rate in (per_minute or {}).items():
                 cap = burst.get(method, rate) if isinstance(burst, dict) else (burst or rate)
                 self._tiers[method] = (rate, cap)
-                self._buckets[method] = [float(cap), time.monotonic()]
 
     # ------------------------------------------------------------------ files
     def add_file(self, name, content: bytes, mimetype="text/plain", filetype="text"):
@@ -285,7 +287,7 @@ class FakeSlack(StandinServer):
             self._caller = token
         with self._lock:
             if result is None:
-                retry_after = self._rate_limited(method)
+                retry_after = self._rate_limited(method, params.get("channel"))
                 if retry_after is not None:
                     status, result = 429, error("ratelimited")
                     headers["Retry-After"] = str(retry_after)
@@ -306,7 +308,7 @@ class FakeSlack(StandinServer):
         req.end_headers()
         req.wfile.write(payload)
 
-    def _rate_limited(self, method):
+    def _rate_limited(self, method, channel=None):
         """Seconds to put in Retry-After, or None to let the call through."""
         forced = self._forced_429.get(method)
         if forced and forced[0] > 0:
@@ -315,7 +317,9 @@ class FakeSlack(StandinServer):
         if method not in self._tiers:
             return None
         rate, cap = self._tiers[method]
-        bucket, now = self._buckets[method], time.monotonic()
+        now = time.monotonic()
+        key = (method, channel) if method in self._per_channel else method
+        bucket = self._buckets.setdefault(key, [float(cap), now])
         bucket[0] = min(cap, bucket[0] + (now - bucket[1]) * rate / 60.0)
         bucket[1] = now
         if bucket[0] >= 1:

@@ -1,0 +1,96 @@
+"""The write budget on its own: priorities, fairness, pauses, with a clock the test moves."""
+import threading
+import time
+
+import pytest
+
+from slack_budget import (FINAL, PLACEHOLDER, USER_ACTION, Limit, LimitSyntaxError, WriteBudget, parse_limits)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_parse_limits_overrides_the_defaults_and_keeps_per_channel():
+    limits = parse_limits("chat.update=30/2, chat.postMessage=120/4")
+    assert limits["chat.update"] == Limit(30, 2)
+    assert limits["chat.postMessage"] == Limit(120, 4, per_channel=True)
+    assert limits["chat.delete"].per_minute == 50
+    for bad in ("chat.update=fast", "chat.update=0/1", "=5/1", "chat.update=5/0"):
+        with pytest.raises(LimitSyntaxError):
+            parse_limits(bad)
+
+
+def test_interim_writes_share_the_rate_fairly_and_keep_a_reserve():
+    clock = Clock()
+    # Slack's 60 a minute with a burst of 4 → ours: 54 a minute (one per 1.11 s), 3 at once.
+    budget = WriteBudget({"chat.update": Limit(60, 4)}, clock=clock)
+    tick = 60 / 54
+    keys = [budget.stream_started() for _ in range(5)]  # 5 answers > burst: one token stays in reserve
+    for _ in range(3):
+        budget.acquire("chat.update", FINAL)  # the burst is spent
+    last = {k: clock.now - 10 + i for i, k in enumerate(keys)}  # keys[0] has waited longest
+    assert all(budget.try_interim("chat.update", k, last[k]) > 0 for k in reversed(keys))  # all wait now
+    clock.now += 2 * tick + 0.01  # two tokens: one may go, one stays in reserve for a final text
+    granted = [k for k in reversed(keys) if budget.try_interim("chat.update", k, last[k]) == 0.0]
+    assert granted == [keys[0]]  # the answer whose text waited longest, though it asked last
+    clock.now += tick
+    granted = [k for k in reversed(keys) if budget.try_interim("chat.update", k, last[k]) == 0.0]
+    assert granted == [keys[1]]
+    assert budget.try_interim("chat.update", keys[2], last[keys[2]]) > 0  # the reserve stays
+
+
+def test_a_final_write_waits_for_a_token_and_beats_interim_updates():
+    budget = WriteBudget({"chat.update": Limit(600, 1)})  # one token per 0.11 s
+    key = budget.stream_started()
+    budget.acquire("chat.update", FINAL)  # the only token
+    done = threading.Event()
+    threading.Thread(target=lambda: (budget.acquire("chat.update", FINAL), done.set()), daemon=True).start()
+    time.sleep(0.02)
+    assert budget.try_interim("chat.update", key, 0.0) > 0  # a final text is waiting: no interim
+    assert done.wait(1.0)
+
+
+def test_higher_priority_waiters_are_served_first():
+    budget = WriteBudget({"chat.update": Limit(600, 1)})
+    budget.acquire("chat.update", FINAL)
+    served = []
+    threads = [threading.Thread(target=lambda p=p: (budget.acquire("chat.update", p), served.append(p)))
+               for p in (PLACEHOLDER, PLACEHOLDER, FINAL)]
+    for t in threads:
+        t.start()
+        time.sleep(0.01)
+    for t in threads:
+        t.join(2)
+    assert served[0] == FINAL
+
+
+def test_a_person_never_waits_and_a_429_pauses_the_method_for_everyone():
+    clock = Clock()
+    budget = WriteBudget({"chat.update": Limit(60, 1)}, clock=clock)
+    for _ in range(5):
+        budget.acquire("chat.update", USER_ACTION)  # into debt, at once
+    key = budget.stream_started()
+    budget.pause("chat.update", 30)
+    clock.now += 10  # 10 s: debt and pause still there
+    assert budget.try_interim("chat.update", key, 0.0) > 0
+    clock.now += 30 + 7  # pause over, debt of 5 repaid at 0.9 a second, and one more token
+    assert budget.try_interim("chat.update", key, 0.0) == 0.0
+
+
+def test_per_channel_methods_have_a_bucket_per_channel():
+    budget = WriteBudget({"chat.postMessage": Limit(60, 1, per_channel=True)})
+    started = time.monotonic()
+    for channel in ("C1", "C2", "C3"):
+        budget.acquire("chat.postMessage", PLACEHOLDER, channel)
+    assert time.monotonic() - started < 0.2  # three channels, three full buckets
+
+
+def test_unknown_methods_are_not_budgeted():
+    budget = WriteBudget({})
+    budget.acquire("chat.update", FINAL)
+    assert budget.try_interim("chat.update", budget.stream_started(), 0.0) == 0.0

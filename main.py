@@ -107,16 +107,20 @@ def _on_interaction(text: str) -> tuple:
 
 
 def _identity(body) -> BotIdentity | None:
-    """Our bot's identity from auth.test (cached); the event's own authorizations if Slack is unreachable."""
+    """Our bot's identity: from auth.test once it is known; before that (a cold instance) from the
+    event's own authorizations, so the first acknowledgement does not wait for a Slack round trip."""
     if not isinstance(body, dict) or body.get("type") != "event_callback":
         return None
+    known = slack.known_identity()
+    if known is not None:
+        return known
+    for authorization in body.get("authorizations") or []:
+        if isinstance(authorization, dict) and authorization.get("is_bot") and authorization.get("user_id"):
+            return BotIdentity(user_id=authorization["user_id"], app_id=settings.slack_app_id)
     try:
         return slack.identity()
     except Exception:
-        log.warning("auth.test failed; using the event's authorizations")
-        for authorization in body.get("authorizations") or []:
-            if isinstance(authorization, dict) and authorization.get("is_bot") and authorization.get("user_id"):
-                return BotIdentity(user_id=authorization["user_id"])
+        log.warning("auth.test failed and the event names no bot user")
         return None
 
 

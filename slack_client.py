@@ -92,6 +92,10 @@ class SlackGateway:
                     )
         return self._identity
 
+    def known_identity(self) -> BotIdentity | None:
+        """The identity if ``auth.test`` has already been called; never calls Slack."""
+        return self._identity
+
     def is_own(self, message: SlackMessage) -> bool:
         me = self.identity()
         return message.user == me.user_id or (message.bot_id is not None and message.bot_id == me.bot_id)

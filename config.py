@@ -70,7 +70,8 @@ class Settings:
     google_api_url: str = DEFAULT_GOOGLE_API_URL
     tool_result_chars: int = 12_000
     tool_max_rounds: int = 4
-    slack_rate_limits: str | None = None  # "method=per_minute/burst,…" over slack_budget.DEFAULT_LIMITS
+    slack_rate_limits: str | None = None
+    stream_mode: str = "update"  # "update" (chat.update) or "native" (chat.startStream/appendStream/stopStream)  # "method=per_minute/burst,…" over slack_budget.DEFAULT_LIMITS
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line or a Slack message."""
@@ -203,6 +204,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tool_result_chars=int(_number(env, "TOOL_RESULT_CHARS", 12_000, 500, 200_000)),
         tool_max_rounds=int(_number(env, "TOOL_MAX_ROUNDS", 4, 1, 10)),
         slack_rate_limits=_rate_limits(env),
+        stream_mode=_choice(env, "STREAM_MODE", "update", ("update", "native")),
     )
 
 

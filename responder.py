@@ -20,6 +20,7 @@ from reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, ReplyTag, error_ma
                           sources_section, streaming_blocks)
 from shortcuts import supersede
 from slack_client import SlackGateway, SlackMessage
+from native_reply import NativeStreamingReply
 from streaming_reply import StreamingReply
 from thread_files import FileLimits, FilesRead, read_files
 
@@ -108,8 +109,13 @@ def resume_answer(ask: Ask, services: Services, reply_ts: str) -> OpenedAnswer |
 def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda: True) -> None:
     """Stream the answer into the placeholder and always end it with a final text."""
     ask, slack = opened.ask, services.slack
-    reply = StreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
-                           services.settings.stream_update_interval, still_owner=still_owner)
+    if services.settings.stream_mode == "native":
+        reply = NativeStreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
+                                     services.settings.stream_update_interval, still_owner=still_owner,
+                                     recipient_user=ask.user, recipient_team=ask.team_id or None)
+    else:
+        reply = StreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
+                               services.settings.stream_update_interval, still_owner=still_owner)
     outcome = Outcome(error_marker("Something went wrong on my side; please try again."), "error")
     try:
         thread = opened.thread

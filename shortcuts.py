@@ -48,6 +48,11 @@ def handle(action: MessageAction, slack: SlackGateway) -> None:
     fresh = next((m for m in thread if m.ts == target.ts), None)
     if fresh is None:
         return _tell(slack, action, "That message no longer exists.")
+    if fresh.metadata is None:
+        # A Slack-native stream still being written carries no metadata yet: the
+        # answer's control message (the placeholder above it) names it.
+        fresh = next((m for m in thread if slack.is_own(m) and m.metadata is not None
+                      and m.metadata.payload.get("stream") == fresh.ts), None) or _starting_control(thread, fresh, slack)
     if fresh.metadata is None or fresh.metadata.event_type not in BOT_REPLY_EVENT_TYPES:
         return _tell(slack, action, NOT_A_REPLY)
     asker = fresh.metadata.asker
@@ -69,6 +74,8 @@ def answer_parts(thread: list[SlackMessage], target: SlackMessage, slack: SlackG
         if slack.is_own(m) and m.metadata is not None
         and (m.ts == answer_id or m.metadata.payload.get("answer") == answer_id)
     ]
+    streams = {m.metadata.payload.get("stream") for m in parts} - {None}
+    parts += [m for m in thread if m.ts in streams]  # native streams named by their control message
     return AnswerParts(parts or [target])
 
 
@@ -84,6 +91,7 @@ def stop(action: MessageAction, parts: AnswerParts, slack: SlackGateway, reason:
             action.channel, message.ts, fallback_text(message.text), streaming_blocks(message.text),
             aborted_metadata(message.metadata.payload, action.user, reason), priority=USER_ACTION,
         )
+        stop_native_stream(action.channel, message, action.user, reason, slack)
     log.info("answer stopped", channel=action.channel, ts=streaming[-1].ts, via=action.via)
     if action.via == "shortcut":
         slack.open_notice(action.trigger_id, "Stopped", "Generating stopped. The answer ends where it was.")
@@ -107,8 +115,26 @@ def supersede(channel: str, thread: list[SlackMessage], before_ts: str, by_user:
                 channel, message.ts, fallback_text(message.text), streaming_blocks(message.text),
                 aborted_metadata(meta.payload, by_user, "superseded"),
             )
+            stop_native_stream(channel, message, by_user, "superseded", slack)
             stopped += 1
     return stopped
+
+
+def _starting_control(thread: list[SlackMessage], stream: SlackMessage, slack: SlackGateway) -> SlackMessage:
+    """A stream so new that its control message does not name it yet: the streaming placeholder just
+    before it. (Its writer reads the Stop from that placeholder when it names the stream.)"""
+    earlier = [m for m in thread if float(m.ts) < float(stream.ts) and slack.is_own(m) and m.metadata is not None
+               and m.metadata.payload.get("status") == STATUS_STREAMING and "stream" not in m.metadata.payload]
+    return earlier[-1] if earlier else stream
+
+
+def stop_native_stream(channel: str, control: SlackMessage, by_user: str, reason: str, slack: SlackGateway) -> None:
+    """STREAM_MODE=native: end the stream the control message names; the writer sees it on its next append."""
+    stream_ts = control.metadata.payload.get("stream") if control.metadata else None
+    if not stream_ts:
+        return
+    payload = {k: v for k, v in control.metadata.payload.items() if k != "stream"}
+    slack.stop_stream(channel, stream_ts, None, aborted_metadata(payload, by_user, reason), priority=USER_ACTION)
 
 
 def _tell(slack: SlackGateway, action: MessageAction, text: str) -> None:

@@ -21,6 +21,10 @@ from events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, SlackFile, pa
 log = logs.get(__name__)
 
 GONE_ERRORS = ("message_not_found", "channel_not_found", "thread_not_found", "is_archived")
+# Native streaming cannot be used here (old workspace, method not enabled, token or channel type): update instead.
+STREAM_UNAVAILABLE = ("unknown_method", "method_deprecated", "not_allowed_token_type", "missing_scope",
+                      "channel_type_not_supported", "invalid_arguments", "not_authed", "feature_not_enabled",
+                      "team_not_allowed", "http_404")
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,43 @@ class SlackGateway:
             return WriteOutcome("failed", error="transient")
         log.warning("slack call refused", method=method, error=code)
         return WriteOutcome("failed", error=code or f"http_{response.status_code}")
+
+    # --- Slack-native streaming (STREAM_MODE=native) ------------------------------
+    def start_stream(self, channel: str, thread_ts: str, text: str, recipient_user: str,
+                     recipient_team: str | None, stream_key: int, last_write_at: float) -> WriteOutcome:
+        """``chat.startStream`` (Tier 2) — only when the budget has room now ("deferred" otherwise)."""
+        wait = self.budget.try_interim("chat.startStream", stream_key, last_write_at)
+        if wait > 0:
+            return WriteOutcome("deferred", retry_after=wait)
+        arguments = {"channel": channel, "thread_ts": thread_ts, "markdown_text": text}
+        if not channel.startswith("D"):  # outside a DM Slack needs to know who reads the stream
+            arguments.update(recipient_user_id=recipient_user, recipient_team_id=recipient_team)
+        return self._stream_call("chat_startStream", None, arguments)
+
+    def append_stream(self, channel: str, ts: str, text: str, stream_key: int, last_write_at: float) -> WriteOutcome:
+        wait = self.budget.try_interim("chat.appendStream", stream_key, last_write_at)
+        if wait > 0:
+            return WriteOutcome("deferred", retry_after=wait)
+        return self._stream_call("chat_appendStream", None, {"channel": channel, "ts": ts, "markdown_text": text})
+
+    def stop_stream(self, channel: str, ts: str, text: str | None, metadata: dict | None,
+                    priority: int = FINAL) -> WriteOutcome:
+        arguments = {"channel": channel, "ts": ts}
+        if text:
+            arguments["markdown_text"] = text
+        if metadata is not None:
+            arguments["metadata"] = metadata
+        return self._stream_call("chat_stopStream", priority, arguments)
+
+    def _stream_call(self, method: str, priority: int | None, arguments: dict) -> WriteOutcome:
+        outcome = self._write(method, priority, **arguments)
+        if outcome.status == "failed" and outcome.error in STREAM_UNAVAILABLE:
+            return WriteOutcome("unavailable", error=outcome.error)
+        if outcome.status == "failed" and outcome.error == "message_not_in_streaming_state":
+            return WriteOutcome("not_streaming", error=outcome.error)
+        if outcome.status == "failed" and outcome.error == "stopped_by_user":  # Slack's own stop control
+            return WriteOutcome("stopped_by_user", error=outcome.error)
+        return outcome
 
     def delete(self, channel: str, ts: str, priority: int = USER_ACTION) -> bool:
         """Delete one of the bot's messages. False when it was already gone."""

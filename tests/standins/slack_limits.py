@@ -98,19 +98,92 @@ def check_content(params, *, max_text, max_metadata_chars):
     # Slack's error for an over-long markdown_text is not documented; this is a guess.
     if len(content.get("markdown_text", "")) > MAX_MARKDOWN_TEXT:
         return error("msg_too_long"), None
+    err = _blocks_and_metadata_error(content, max_metadata_chars)
+    if err:
+        return err, None
+    return None, content
+
+
+def _blocks_and_metadata_error(content, max_metadata_chars):
+    """The error body for decoded `blocks`/`metadata` in content, or None."""
     if "blocks" in content:
         problems = block_errors(content["blocks"])
         if problems:
             return error("invalid_blocks", errors=problems,
-                         response_metadata={"messages": [f"[ERROR] {p}" for p in problems]}), None
+                         response_metadata={"messages": [f"[ERROR] {p}" for p in problems]})
     if "metadata" in content:
         md = content["metadata"]
         if not (isinstance(md, dict) and isinstance(md.get("event_type"), str)
                 and isinstance(md.get("event_payload", {}), dict)):
-            return error("invalid_metadata_format"), None
+            return error("invalid_metadata_format")
         # Facts: the real limit is undocumented; the caller makes it configurable.
         if len(json.dumps(md, ensure_ascii=False, separators=(",", ":"))) > max_metadata_chars:
-            return error("metadata_too_large"), None
+            return error("metadata_too_large")
+    return None
+
+
+# chat.*Stream chunk types (slack_sdk.models.messages.chunk). Only markdown_text
+# chunks add text here; the others are accepted and not rendered.
+STREAM_CHUNK_TYPES = ("markdown_text", "task_update", "plan_update", "blocks")
+
+
+def check_stream_content(params, *, final=False, max_metadata_chars=None, exclusive=True):
+    """Validate the arguments of chat.startStream / chat.appendStream (final=False)
+    and chat.stopStream (final=True, which also takes `blocks` and `metadata`).
+
+    Returns (error_body, None) or (None, content): content["text"] is the markdown
+    this call appends ("" if none), content["mode"] is "markdown_text", "chunks" or
+    None (what carried text, for streaming_mode_mismatch), plus decoded `blocks`
+    and `metadata` when final and present.
+    exclusive: refuse markdown_text together with chunks (documented for
+    chat.appendStream and chat.stopStream as cannot_provide_both_markdown_text_and_chunks)."""
+    content, parts = {"mode": None}, []
+    markdown = params.get("markdown_text")
+    if markdown is not None:
+        markdown = str(markdown)
+        # Docs: "Limit this field to 12,000 characters"; the error code is a guess.
+        if len(markdown) > MAX_MARKDOWN_TEXT:
+            return error("msg_too_long"), None
+        parts.append(markdown)
+    chunks = params.get("chunks")
+    if chunks in ("", []):
+        chunks = None  # slack_sdk's ChatStream.stop() sends chunks=[] when its buffer is empty
+    if chunks is not None:
+        try:
+            chunks = decode_json_field(chunks)
+        except ValueError:
+            return error("invalid_chunks"), None
+        if not isinstance(chunks, list):
+            return error("invalid_chunks"), None
+        for chunk in chunks:
+            if not isinstance(chunk, dict) or chunk.get("type") not in STREAM_CHUNK_TYPES:
+                return error("invalid_chunks"), None
+            if chunk["type"] == "markdown_text":
+                if not isinstance(chunk.get("text"), str):
+                    return error("invalid_chunks"), None
+                if len(chunk["text"]) > MAX_MARKDOWN_TEXT:
+                    return error("msg_too_long"), None
+                parts.append(chunk["text"])
+    if markdown is not None and chunks is not None:
+        if exclusive:
+            return error("cannot_provide_both_markdown_text_and_chunks"), None
+        content["mode"] = "mixed"
+    elif markdown is not None:
+        content["mode"] = "markdown_text"
+    elif chunks is not None:
+        content["mode"] = "chunks"
+    content["text"] = "".join(parts)
+    if final:
+        for key, bad in (("blocks", "invalid_blocks"), ("metadata", "invalid_metadata_format")):
+            if params.get(key) in (None, ""):
+                continue
+            try:
+                content[key] = decode_json_field(params[key])
+            except ValueError:
+                return error(bad), None
+        err = _blocks_and_metadata_error(content, max_metadata_chars)
+        if err:
+            return err, None
     return None, content
 
 

@@ -25,21 +25,7 @@ C = "C123"
 META = {"event_type": "threadwise_answer", "event_payload": {"request_id": "r1", "n": 2}}
 
 
-@pytest.fixture
-def fake():
-    with FakeSlack() as f:
-        yield f
-
-
-@pytest.fixture
-def client(fake):
-    return WebClient(token="xoxb-test", base_url=fake.base_url)
-
-
-def api_error(call, *args, **kwargs):
-    with pytest.raises(SlackApiError) as info:
-        call(*args, **kwargs)
-    return info.value.response
+from slack_standin_fixtures import api_error, client, fake  # noqa: F401  (fixtures)
 
 
 def all_pages(response):

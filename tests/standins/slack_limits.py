@@ -78,13 +78,9 @@ def check_content(params, *, max_text, max_metadata_chars):
     for key in ("text", "markdown_text"):
         if params.get(key) is not None:
             content[key] = str(params[key])
-    for key, bad in (("blocks", "invalid_blocks"), ("metadata", "invalid_metadata_format")):
-        if params.get(key) in (None, ""):
-            continue
-        try:
-            content[key] = decode_json_field(params[key])
-        except ValueError:
-            return error(bad), None
+    err = _decode_blocks_and_metadata(params, content)
+    if err:
+        return err, None
 
     # Facts: markdown_text "can't be combined with text or blocks".
     if "markdown_text" in content and ("text" in content or "blocks" in content):
@@ -174,13 +170,9 @@ def check_stream_content(params, *, final=False, max_metadata_chars=None, exclus
         content["mode"] = "chunks"
     content["text"] = "".join(parts)
     if final:
-        for key, bad in (("blocks", "invalid_blocks"), ("metadata", "invalid_metadata_format")):
-            if params.get(key) in (None, ""):
-                continue
-            try:
-                content[key] = decode_json_field(params[key])
-            except ValueError:
-                return error(bad), None
+        err = _decode_blocks_and_metadata(params, content)
+        if err:
+            return err, None
         err = _blocks_and_metadata_error(content, max_metadata_chars)
         if err:
             return err, None
@@ -254,3 +246,15 @@ def paginate(items, params, default_limit, max_limit, order):
                      len(items))
     page, rest = items[start:start + limit], items[start + limit:]
     return (page, bool(rest), {"next_cursor": encode_cursor(rest[0]["ts"]) if rest else ""}), None
+
+
+def _decode_blocks_and_metadata(params, content):
+    """Decode `blocks` and `metadata` (JSON text or objects) into content; an error body when malformed."""
+    for key, bad in (("blocks", "invalid_blocks"), ("metadata", "invalid_metadata_format")):
+        if params.get(key) in (None, ""):
+            continue
+        try:
+            content[key] = decode_json_field(params[key])
+        except ValueError:
+            return error(bad)
+    return None

@@ -54,6 +54,10 @@ DEFAULT_LIMITS: dict[str, Limit] = {
 }
 
 
+# A deferred interim write asks again within this many seconds (so the fair choice sees it).
+MAX_INTERIM_WAIT = 2.0
+
+
 class LimitSyntaxError(ValueError):
     pass
 
@@ -93,6 +97,8 @@ class _Bucket:
         self.stamp = now
         self.paused_until = 0.0
         self.waiting: list[tuple[int, int]] = []  # (priority, arrival) of blocked callers
+        # answers waiting for an interim slot -> (their last write, when they last asked)
+        self.wanting: dict[int, tuple[float, float]] = {}
 
     def refill(self, now: float) -> None:
         if now > self.stamp:  # (after a pause the stamp lies in the future: nothing refills before it)
@@ -114,7 +120,6 @@ class WriteBudget:
         self._buckets: dict[tuple[str, str | None], _Bucket] = {}
         self._arrivals = itertools.count()
         self._streams = 0
-        self._wanting: dict[int, float] = {}  # answers waiting for an interim slot -> their last write
         self.waited_seconds = 0.0  # total time callers spent blocked (for benchmarks)
         self.deferred_interims = 0
 
@@ -128,7 +133,8 @@ class WriteBudget:
     def stream_ended(self, key: int) -> None:
         with self._cond:
             self._streams = max(0, self._streams - 1)
-            self._wanting.pop(key, None)
+            for bucket in self._buckets.values():
+                bucket.wanting.pop(key, None)
 
     # --- spending -------------------------------------------------------------
     def acquire(self, method: str, priority: int, channel: str | None = None) -> None:
@@ -172,15 +178,19 @@ class WriteBudget:
         with self._cond:
             now = self._clock()  # (the writer keeps its own pace, STREAM_UPDATE_INTERVAL)
             bucket.refill(now)
-            self._wanting[key] = last_write_at
-            reserve = 1.0 if self._streams > bucket.capacity else 0.0
-            stalest = min(self._wanting, key=lambda k: (self._wanting[k], k))
+            bucket.wanting[key] = (last_write_at, now)
+            # An answer that stopped asking (no new text for a while) does not hold the others back.
+            for other in [k for k, (_, asked) in bucket.wanting.items() if now - asked > MAX_INTERIM_WAIT + 0.5]:
+                del bucket.wanting[other]
+            # Keep a token for a final text when answers outnumber the burst (if the burst allows).
+            reserve = 1.0 if self._streams > bucket.capacity and bucket.capacity >= 2 else 0.0
+            stalest = min(bucket.wanting, key=lambda k: (bucket.wanting[k][0], k))
             if (stalest != key or bucket.waiting or now < bucket.paused_until
                     or bucket.tokens < 1 + reserve):
                 self.deferred_interims += 1
                 until_token = max(bucket.wait_for_token(now), (1 + reserve - bucket.tokens) / bucket.rate)
-                return min(max(until_token, 0.05), 2.0)
-            del self._wanting[key]
+                return min(max(until_token, 0.05), MAX_INTERIM_WAIT)
+            del bucket.wanting[key]
             bucket.tokens -= 1
             return 0.0
 

@@ -94,3 +94,13 @@ def test_unknown_methods_are_not_budgeted():
     budget = WriteBudget({})
     budget.acquire("chat.update", FINAL)
     assert budget.try_interim("chat.update", budget.stream_started(), 0.0) == 0.0
+
+
+def test_an_answer_that_stopped_asking_does_not_hold_the_others_back():
+    clock = Clock()
+    budget = WriteBudget({"chat.update": Limit(60, 2)}, clock=clock)  # capacity 1, 0.9 a second
+    quiet, busy = budget.stream_started(), budget.stream_started()
+    budget.acquire("chat.update", FINAL)
+    assert budget.try_interim("chat.update", quiet, clock.now - 100) > 0  # the stalest asks once, then goes quiet
+    clock.now += 5  # tokens are back; the quiet one has not asked for 5 s
+    assert budget.try_interim("chat.update", busy, clock.now - 1) == 0.0

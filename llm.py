@@ -312,9 +312,15 @@ def _hard_close(stream) -> None:
     ``Stream.close()`` alone does not wake a thread blocked reading the socket
     (a model that has not sent its first token yet); shutting the socket down
     does, so a Stop takes effect at once and the server sees the client leave,
-    which is what ends generation and billing.
+    which is what ends generation and billing. Only a response still being
+    read is cut that way: a finished one's connection belongs to the pool.
     """
     try:
+        if stream.response.is_closed:
+            # Read to the end: httpx has put the connection back in the pool, and
+            # another answer may be using it now. Shutting it down would break that one.
+            stream.close()
+            return
         network = stream.response.extensions.get("network_stream")
         sock = network.get_extra_info("socket") if network is not None else None
         if sock is not None:

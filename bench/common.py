@@ -1,8 +1,8 @@
-"""Shared pieces of the benchmarks (bench/ack_bench.py, bench/pubsub_bench.py).
+"""Shared pieces of the benchmarks (bench/ack_bench.py, pubsub_bench.py, load_bench.py, cold_start.py).
 
 Percentiles and summaries, /proc readings (peak memory, CPU), one signed DM
 event per question (``Shot``) and its POST, the reading of FakeSlack's call log
-(``Tracker``), the stand-ins with the model script, a burst of concurrent
+(``Tracker``; ``ThreadTracker`` for @mentions, several to a channel), the stand-ins with the model script, a burst of concurrent
 events, and stopping everything that was started even on errors and signals.
 Importing this module puts the repo root and ``tests/`` on ``sys.path``.
 """
@@ -111,6 +111,18 @@ def cpu_seconds(pid: int) -> float | None:
         return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
     except (OSError, IndexError, ValueError):
         return None
+
+
+def pss_kib(pid: int) -> int | None:
+    """Proportional set size now (pages shared with the other process counted half), from smaps_rollup."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def memory_report(master: int) -> dict:
@@ -264,6 +276,85 @@ def expected_ok(shot: Shot, practice: bool) -> bool:
     if practice:  # PracticeStream's text: a fixed preamble that quotes the question
         return shot.final_text.startswith("🧪 *Practice mode*") and shot.question[:300] in shot.final_text
     return shot.final_text == shot.expected
+
+
+# --------------------------------------------------------------------------- @mentions in channels (load_bench, cold_start)
+MENTION = "<@UBOT> "  # stripped by the bot (events.strip_mention): the model sees the rest
+
+
+def mention_shot(index: int, channel: str, slack: FakeSlack, total_chars: int, tag: str) -> Shot:
+    """A signed top-level ``app_mention`` (``<@UBOT> question``) in ``channel``; the answer is ``Echo: question``."""
+    question = question_for(index, channel, total_chars)
+    text = MENTION + question
+    ts = slack.add_message(channel, ASKER, text)  # the message exists before Slack delivers the event
+    event_id = f"EvL{tag}{index:06d}"
+    payload = message_event(channel, ASKER, text, ts, event_type="app_mention", event_id=event_id)
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", "Connection": "close", "X-Bench-Id": event_id, **sign(body)}
+    shot = Shot(index, channel, event_id, question, ts, body, headers)
+    shot.expected = "Echo: " + question
+    return shot
+
+
+class ThreadTracker:
+    """Reads FakeSlack's call log and fills in each Shot's times; answers are told apart by thread.
+
+    The bot's reply is the first ``chat.postMessage`` in the question's thread
+    (``thread_ts`` = the question's ts); its updates are the ``chat.update``
+    calls on that reply's ts. Refused calls (429) count as writes too.
+    """
+
+    def __init__(self, slack: FakeSlack, shots: list[Shot], start_index: int):
+        self.slack = slack
+        self.by_thread = {(s.channel, s.question_ts): s for s in shots}
+        self.by_reply: dict[tuple[str, str], Shot] = {}
+        self.index = start_index
+        self.rate_limited = 0
+        self.rate_limited_by_method: dict[str, int] = {}
+        self.methods: dict[str, int] = {}
+        self.posts: dict[str, int] = {}  # event id -> chat.postMessage calls in its thread
+
+    def poll(self) -> None:
+        new = self.slack.calls[self.index:]  # list slicing is atomic; calls are only appended
+        self.index += len(new)
+        for call in new:
+            self.methods[call.method] = self.methods.get(call.method, 0) + 1
+            if call.status == 429:
+                self.rate_limited += 1
+                self.rate_limited_by_method[call.method] = self.rate_limited_by_method.get(call.method, 0) + 1
+            channel = call.params.get("channel")
+            ok = call.status == 200 and call.response.get("ok")
+            if call.method == "chat.postMessage":
+                shot = self.by_thread.get((channel, call.params.get("thread_ts")))
+                if shot is None:
+                    continue
+                self.posts[shot.event_id] = self.posts.get(shot.event_id, 0) + 1
+                if call.status == 429:
+                    shot.rate_limited += 1
+                if ok and shot.reply_ts is None:
+                    shot.reply_ts = call.response.get("ts")
+                    shot.placeholder_at = call.at
+                    self.by_reply[(channel, shot.reply_ts)] = shot
+            elif call.method == "chat.update":
+                shot = self.by_reply.get((channel, call.params.get("ts")))
+                if shot is None:
+                    continue
+                shot.updates += 1
+                if call.status == 429:
+                    shot.rate_limited += 1
+                if not ok:
+                    continue
+                text = call.params.get("text")
+                if shot.first_text_at is None and text and text != PLACEHOLDER_TEXT:
+                    shot.first_text_at = call.at
+                payload = (call.params.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("status") in FINAL_STATUSES and shot.final_at is None:
+                    shot.final_at = call.at
+                    shot.final_text = text
+                    shot.final_status = payload.get("status")
+
+    def done(self) -> bool:
+        return all(s.final_at is not None for s in self.by_thread.values())
 
 
 # --------------------------------------------------------------------------- signals, commit

@@ -46,18 +46,17 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
         sys.path.insert(0, _path)
 
 import harness  # noqa: E402  (tests/harness.py)
-from harness import BotProcess, bot_env, message_event, sign  # noqa: E402
+from harness import BotProcess, bot_env  # noqa: E402
 from common import (  # noqa: E402  (bench/common.py)
-    ASKER, FINAL_STATUSES, PLACEHOLDER_TEXT, Burst, Shot, add_model_options, cpu_seconds, delta as _delta,
-    descendants, git_commit, memory_report, mib, post_event, question_for, raise_standin_backlogs, row, run_main,
-    signals_ignored, start_standins, stop_all, summary,
+    ASKER, Burst, Shot, ThreadTracker, add_model_options, cpu_seconds, delta as _delta, descendants, git_commit,
+    memory_report, mention_shot, mib, pss_kib, post_event, raise_standin_backlogs, row, run_main, signals_ignored,
+    start_standins, stop_all, summary, wait_answers,
 )
 
 # Slack's tiers as FakeSlack enforces them with --slack-limits (per minute, burst); chat.postMessage per channel.
 SLACK_TIERS = {"chat.update": 50, "chat.postMessage": 60, "chat.delete": 50, "conversations.replies": 50}
 SLACK_BURST = {"chat.update": 3, "chat.postMessage": 1, "chat.delete": 3, "conversations.replies": 3}
 PER_CHANNEL = ("chat.postMessage",)
-MENTION = "<@UBOT> "  # stripped by the bot (events.strip_mention): the model sees the rest
 WRITES = ("chat.update", "chat.postMessage")
 
 
@@ -118,87 +117,7 @@ def default_timeout(args) -> float:
     return round(1.5 * max(updates_s, posts_s) + stream_s + 120.0)
 
 
-# --------------------------------------------------------------------------- questions and FakeSlack's record
-def mention_shot(index: int, channel: str, slack, total_chars: int, tag: str) -> Shot:
-    question = question_for(index, channel, total_chars)
-    text = MENTION + question
-    ts = slack.add_message(channel, ASKER, text)  # the message exists before Slack delivers the event
-    event_id = f"EvL{tag}{index:06d}"
-    payload = message_event(channel, ASKER, text, ts, event_type="app_mention", event_id=event_id)
-    body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "Connection": "close", "X-Bench-Id": event_id, **sign(body)}
-    shot = Shot(index, channel, event_id, question, ts, body, headers)
-    shot.expected = "Echo: " + question
-    return shot
-
-
-class ThreadTracker:
-    """Reads FakeSlack's call log and fills in each Shot's times; answers are told apart by thread.
-
-    The bot's reply is the first ``chat.postMessage`` in the question's thread
-    (``thread_ts`` = the question's ts); its updates are the ``chat.update``
-    calls on that reply's ts. Refused calls (429) count as writes too.
-    """
-
-    def __init__(self, slack, shots: list[Shot], start_index: int):
-        self.slack = slack
-        self.by_thread = {(s.channel, s.question_ts): s for s in shots}
-        self.by_reply: dict[tuple[str, str], Shot] = {}
-        self.index = start_index
-        self.rate_limited = 0
-        self.rate_limited_by_method: dict[str, int] = {}
-        self.methods: dict[str, int] = {}
-        self.posts: dict[str, int] = {}  # event id -> chat.postMessage calls in its thread
-
-    def poll(self) -> None:
-        new = self.slack.calls[self.index:]  # list slicing is atomic; calls are only appended
-        self.index += len(new)
-        for call in new:
-            self.methods[call.method] = self.methods.get(call.method, 0) + 1
-            if call.status == 429:
-                self.rate_limited += 1
-                self.rate_limited_by_method[call.method] = self.rate_limited_by_method.get(call.method, 0) + 1
-            channel = call.params.get("channel")
-            ok = call.status == 200 and call.response.get("ok")
-            if call.method == "chat.postMessage":
-                shot = self.by_thread.get((channel, call.params.get("thread_ts")))
-                if shot is None:
-                    continue
-                self.posts[shot.event_id] = self.posts.get(shot.event_id, 0) + 1
-                if call.status == 429:
-                    shot.rate_limited += 1
-                if ok and shot.reply_ts is None:
-                    shot.reply_ts = call.response.get("ts")
-                    shot.placeholder_at = call.at
-                    self.by_reply[(channel, shot.reply_ts)] = shot
-            elif call.method == "chat.update":
-                shot = self.by_reply.get((channel, call.params.get("ts")))
-                if shot is None:
-                    continue
-                shot.updates += 1
-                if call.status == 429:
-                    shot.rate_limited += 1
-                if not ok:
-                    continue
-                text = call.params.get("text")
-                if shot.first_text_at is None and text and text != PLACEHOLDER_TEXT:
-                    shot.first_text_at = call.at
-                payload = (call.params.get("metadata") or {}).get("event_payload") or {}
-                if payload.get("status") in FINAL_STATUSES and shot.final_at is None:
-                    shot.final_at = call.at
-                    shot.final_text = text
-                    shot.final_status = payload.get("status")
-
-    def done(self) -> bool:
-        return all(s.final_at is not None for s in self.by_thread.values())
-
-
-def wait_answers(tracker: ThreadTracker, deadline: float) -> None:
-    while not tracker.done() and time.monotonic() < deadline:
-        tracker.poll()
-        time.sleep(0.05)
-
-
+# --------------------------------------------------------------------------- warm-up
 def warm_up(bot, slack, total_chars: int, args) -> Shot:
     """One @mention in a channel of its own, acknowledged and answered with the exact text."""
     channel = "CWARM0001"
@@ -235,6 +154,7 @@ def warning_lines(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     say = (lambda *a, **k: None) if args.json_only else print
     run_start = time.monotonic()
+    commit = git_commit()  # the code the bot imports at its start; checked again at the end
     if not args.stock_backlog:
         raise_standin_backlogs()
     stack: list = []  # things to stop, last first
@@ -276,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         cpu_before = {pid: cpu_seconds(pid) for pid in [master, *workers]}
         own_before = os.times()
         limited_before = slack.ratelimited_count
+        model_before = len(openai.requests)
         tracker = ThreadTracker(slack, shots, len(slack.calls))
 
         # --- the burst
@@ -284,7 +205,12 @@ def run(args: argparse.Namespace) -> int:
         own_after = os.times()
         cpu_after = {pid: cpu_seconds(pid) for pid in [master, *workers]}
         memory = memory_report(master)
+        pss = {"master": pss_kib(master), "worker": sum(pss_kib(pid) or 0 for pid in descendants(master)) or None}
         ratelimited_count = slack.ratelimited_count - limited_before
+        model_requests = openai.requests[model_before:]
+        model_outcomes: dict[str, int] = {}
+        for rec in model_requests:
+            model_outcomes[str(rec.outcome)] = model_outcomes.get(str(rec.outcome), 0) + 1
         warnings = warning_lines(bot.logs())
     finally:
         with signals_ignored():  # no second Ctrl-C/TERM in the middle of stopping things
@@ -321,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
            "bot_worker_s": round(sum(_delta(cpu_before.get(p), cpu_after.get(p)) or 0 for p in workers), 2),
            "bench_process_s": round((own_after.user - own_before.user) + (own_after.system - own_before.system), 2)}
     result = {
-        "bench": "load_bench", "commit": git_commit(), "n": args.n, "channels": args.channels,
+        "bench": "load_bench", "commit": commit, "commit_at_end": git_commit(), "n": args.n, "channels": args.channels,
         "slack_limits": args.slack_limits, "bot_limits": args.bot_limits,
         "slack_tiers": {m: [SLACK_TIERS[m], SLACK_BURST[m]] for m in SLACK_TIERS} if args.slack_limits else None,
         "interval": args.interval, "dispatch_workers": args.dispatch_workers, "threads": int(env.get("THREADS") or 16),
@@ -342,11 +268,18 @@ def run(args: argparse.Namespace) -> int:
         "writes_per_answer": stat(writes), "updates_per_answer": stat(updates), "posts_per_answer": stat(posts),
         "rate_limited_429": ratelimited_count, "rate_limited_by_method": tracker.rate_limited_by_method,
         "slack_calls_during_burst": dict(sorted(tracker.methods.items())),
+        "model_requests": len(model_requests), "model_outcomes": dict(sorted(model_outcomes.items())),
+        "model_not_completed": [
+            {"outcome": rec.outcome, "status": rec.status, "deltas_sent": rec.deltas_sent,
+             "ms_after_burst": round((rec.started_at - burst.wall_start) * 1000),
+             "lasted_ms": round(((rec.finished_at or rec.started_at) - rec.started_at) * 1000)}
+            for rec in model_requests if rec.outcome != "completed"][:5],
         "bot_log_warnings": len(warnings),
         "bot_log_warning_kinds": dict(sorted({m: warnings.count(m) for m in set(warnings)}.items())),
         "memory_kib": {"worker_hwm": memory["worker_hwm_kib"], "master_hwm": memory["master_hwm_kib"],
                        "sum_hwm": memory["sum_hwm_kib"],
-                       "worker_threads_at_end": [w["threads"] for w in memory["workers"]]},
+                       "worker_threads_at_end": [w["threads"] for w in memory["workers"]],
+                       "worker_pss_end": pss["worker"], "master_pss_end": pss["master"]},
         "cpu_s": cpu,
         "acks_wall_s": round(burst.acks_done - burst.wall_start, 3),
         "last_final_s": round(last_final - burst.wall_start, 2) if last_final else None,
@@ -394,8 +327,12 @@ def render(r: dict) -> str:
         f"  Slack writes per answer: mean {w['mean']}, min {w['min']}, max {w['max']}"
         f"   (chat.update mean {u['mean']}, max {u['max']}; chat.postMessage mean {p['mean']}, max {p['max']})",
         f"  Slack calls during the burst: {r['slack_calls_during_burst']}",
+        f"  model requests seen by FakeOpenAI: {r['model_requests']}, outcomes {r['model_outcomes']}"
+        + (f"   not completed: {r['model_not_completed']}" if r["model_not_completed"] else ""),
         f"  peak RSS (VmHWM): worker {mib(mem['worker_hwm'])}, master {mib(mem['master_hwm'])}, "
         f"sum {mib(mem['sum_hwm'])}   worker threads at end: {mem['worker_threads_at_end']}",
+        f"  Pss at the end (shared pages split between them): worker {mib(mem['worker_pss_end'])}, "
+        f"master {mib(mem['master_pss_end'])}, sum {mib((mem['worker_pss_end'] or 0) + (mem['master_pss_end'] or 0))}",
         f"  CPU: bot worker {r['cpu_s']['bot_worker_s']} s, bench process (clients + stand-ins) "
         f"{r['cpu_s']['bench_process_s']} s",
         f"  wall: acks done after {r['acks_wall_s']} s, last final text after {r['last_final_s']} s; "
@@ -407,6 +344,9 @@ def render(r: dict) -> str:
         lines.append(f"  request errors: {r['errors'][:5]}")
     if r["not_exact"]:
         lines.append(f"  not as expected: {r['not_exact']}")
+    if r["commit_at_end"] != r["commit"]:
+        lines.append(f"  WARNING: the code changed during the run (commit {r['commit']} at the start, "
+                     f"{r['commit_at_end']} at the end)")
     lines.append(f"  result: {'OK' if r['ok'] else 'FAILED'}")
     return "\n".join(lines)
 

@@ -47,6 +47,7 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "chat.update": Limit(50, 3),
     "chat.delete": Limit(50, 3),
     "conversations.replies": Limit(50, 3),
+    "conversations.info": Limit(50, 3),
     "chat.postMessage": Limit(60, 1, per_channel=True),
     "chat.startStream": Limit(20, 2),
     "chat.appendStream": Limit(100, 5),

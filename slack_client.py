@@ -20,6 +20,7 @@ from events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, SlackFile, pa
 
 log = logs.get(__name__)
 
+CHANNEL_INFO_TTL = 300.0  # seconds a channel's conversations.info is reused (its canvas id, privacy)
 GONE_ERRORS = ("message_not_found", "channel_not_found", "thread_not_found", "is_archived")
 # Native streaming cannot be used here (old workspace, method not enabled, token or channel type): update instead.
 STREAM_UNAVAILABLE = ("unknown_method", "method_deprecated", "not_allowed_token_type", "missing_scope",
@@ -81,6 +82,7 @@ class SlackGateway:
         self._app_id = app_id
         self._identity: BotIdentity | None = None
         self._identity_lock = threading.Lock()
+        self._channels: dict[str, tuple[float, dict | None]] = {}  # conversations.info, by channel
 
     # --- who we are -------------------------------------------------------
     def identity(self) -> BotIdentity:
@@ -331,12 +333,26 @@ class SlackGateway:
         return False
 
     def conversation(self, channel: str) -> dict | None:
-        """``conversations.info`` of a channel, or None when the bot cannot see it."""
+        """``conversations.info`` of a channel, or None when the bot cannot see it.
+
+        Asked for every question in a channel (does it have a canvas?), and Tier 3
+        like ``chat.update``: remembered for a few minutes per channel, and budgeted.
+        """
+        now = time.monotonic()
+        cached = self._channels.get(channel)
+        if cached is not None and now - cached[0] < CHANNEL_INFO_TTL:
+            return cached[1]
+        self.budget.acquire("conversations.info", PLACEHOLDER, channel)
         try:
-            return self._client.conversations_info(channel=channel).get("channel")
+            info = self._client.conversations_info(channel=channel).get("channel")
         except SlackApiError as error:
+            if error.response.status_code == 429:
+                self.budget.pause("conversations.info",
+                                  float(error.response.headers.get("Retry-After", 1) or 1))
             log.info("channel info not available", channel=channel, error=error.response.get("error"))
             return None
+        self._channels[channel] = (now, info)
+        return info
 
     def file_info(self, file_id: str) -> SlackFile | None:
         try:

@@ -141,7 +141,7 @@ def sign(body: bytes, secret: str = SIGNING_SECRET, timestamp: int | None = None
 
 UNTHROTTLED = ("chat.update=60000/1000,chat.delete=60000/1000,conversations.replies=60000/1000,"
                "chat.postMessage=60000/1000,chat.startStream=60000/1000,chat.appendStream=60000/1000,"
-               "chat.stopStream=60000/1000")
+               "chat.stopStream=60000/1000,conversations.info=60000/1000")
 
 
 def bot_env(slack_url: str, openai_url: str | None = None, **overrides: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Generic, TypeVar
 
@@ -26,6 +27,12 @@ log = logs.get(__name__)
 
 Opened = TypeVar("Opened")
 OPENER_THREADS = 8
+# A burst of questions arrives together (many people, or Slack's retries). Their
+# acknowledgements come first: an opener waits until no question has arrived for
+# BURST_QUIET seconds (at most BURST_HOLD) before it posts a placeholder, so the
+# acknowledgements do not share the interpreter with Slack calls.
+BURST_QUIET = 0.01
+BURST_HOLD = 0.1
 
 
 class ThreadDispatcher(Generic[Opened]):
@@ -37,10 +44,12 @@ class ThreadDispatcher(Generic[Opened]):
         self._inbox: queue.SimpleQueue[Ask] = queue.SimpleQueue()
         self._answers: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._last_submit = 0.0
 
     def submit(self, ask: Ask) -> None:
         if self._answers is None:
             self._start()
+        self._last_submit = time.monotonic()
         self._inbox.put(ask)
 
     def _start(self) -> None:
@@ -56,6 +65,7 @@ class ThreadDispatcher(Generic[Opened]):
     def _open_loop(self) -> None:
         while True:
             ask = self._inbox.get()
+            self._let_the_burst_through()
             try:
                 opened = self._open(ask)
             except Exception:
@@ -63,6 +73,15 @@ class ThreadDispatcher(Generic[Opened]):
                 continue
             if opened is not None:
                 self._answers.submit(self._complete_safely, ask, opened)
+
+    def _let_the_burst_through(self) -> None:
+        held_until = time.monotonic() + BURST_HOLD
+        while True:
+            now = time.monotonic()
+            quiet_at = self._last_submit + BURST_QUIET
+            if now >= quiet_at or now >= held_until:
+                return
+            time.sleep(min(quiet_at, held_until) - now)
 
     def _complete_safely(self, ask: Ask, opened: Opened) -> None:
         try:

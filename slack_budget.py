@@ -166,6 +166,19 @@ class WriteBudget:
                 self.waited_seconds += self._clock() - started
                 self._cond.notify_all()
 
+    def try_take(self, method: str, channel: str | None = None) -> bool:
+        """A token now if one is free and nobody waits for it; never waits."""
+        bucket = self._bucket(method, channel)
+        if bucket is None:
+            return True
+        with self._cond:
+            now = self._clock()
+            bucket.refill(now)
+            if bucket.waiting or now < bucket.paused_until or bucket.tokens < 1:
+                return False
+            bucket.tokens -= 1
+            return True
+
     def try_interim(self, method: str, key: int, last_write_at: float, channel: str | None = None) -> float:
         """0.0 and a token spent when this answer's interim write may go now; else the seconds to wait.
 

@@ -336,13 +336,18 @@ class SlackGateway:
         """``conversations.info`` of a channel, or None when the bot cannot see it.
 
         Asked for every question in a channel (does it have a canvas?), and Tier 3
-        like ``chat.update``: remembered for a few minutes per channel, and budgeted.
+        like ``chat.update``: budgeted, and remembered for a few minutes per channel
+        for when the budget has no room.
         """
         now = time.monotonic()
         cached = self._channels.get(channel)
         if cached is not None and now - cached[0] < CHANNEL_INFO_TTL:
-            return cached[1]
-        self.budget.acquire("conversations.info", PLACEHOLDER, channel)
+            # Fresh when the budget has room (a canvas added a minute ago is seen); the
+            # remembered answer when it has not (under load a question does not wait for it).
+            if not self.budget.try_take("conversations.info"):
+                return cached[1]
+        else:
+            self.budget.acquire("conversations.info", PLACEHOLDER, channel)
         try:
             info = self._client.conversations_info(channel=channel).get("channel")
         except SlackApiError as error:

@@ -118,3 +118,14 @@ def test_a_file_download_never_follows_a_redirect_away_from_slack(bot, slack, op
         server.server_close()
     assert _Recorder.seen == []
     assert "notes.txt (could not be downloaded)" in final["text"]
+
+
+def test_a_canvas_added_after_a_first_question_is_read_at_the_next_one(bot, slack, openai_server):
+    channel = _channel(slack, "C", members=[ASKER, "UBOT"])
+    openai_server.reply = Script(text="no canvas yet")
+    wait_answer(slack, channel, mention(bot, slack, channel, "first"))
+    assert "[Content of the file channel canvas" not in question_sent(openai_server)
+    slack.add_canvas(channel, "Fresh rules", "<p>Lunch at noon.</p>")
+    openai_server.reply = Script(text="noon")
+    wait_answer(slack, channel, mention(bot, slack, channel, "when is lunch?"))
+    assert "Lunch at noon." in question_sent(openai_server)

@@ -104,3 +104,13 @@ def test_an_answer_that_stopped_asking_does_not_hold_the_others_back():
     assert budget.try_interim("chat.update", quiet, clock.now - 100) > 0  # the stalest asks once, then goes quiet
     clock.now += 5  # tokens are back; the quiet one has not asked for 5 s
     assert budget.try_interim("chat.update", busy, clock.now - 1) == 0.0
+
+
+def test_try_take_never_waits_and_leaves_tokens_to_waiting_callers():
+    clock = Clock()
+    budget = WriteBudget({"conversations.info": Limit(60, 3)}, clock=clock)  # 2 tokens
+    assert budget.try_take("conversations.info") and budget.try_take("conversations.info")
+    assert not budget.try_take("conversations.info")  # empty: the caller uses what it remembers
+    clock.now += 2
+    assert budget.try_take("conversations.info")
+    assert budget.try_take("an unbudgeted method")

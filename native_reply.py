@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 
 import logs
+from events import ABORTED_EVENT_TYPE
 from reply_format import (PART_LIMIT, STATUS_STREAMING, close_open_fence, fallback_text, final_blocks,
                           reply_metadata, stop_button_block, stopped_marker, streaming_blocks, with_marker)
 from slack_budget import FINAL
@@ -103,24 +104,25 @@ class NativeStreamingReply(StreamingReply):
         self._after_write(outcome, snapshot)
 
     def _check_stream(self) -> None:
-        """Before another model request (tools): has the stream been stopped meanwhile?"""
-        message = self._slack.find(self._channel, self._stream_ts, self._thread_ts)
-        if message is None:
-            self._stop = StopSignal("deleted")
-        elif message.metadata is not None and message.metadata.event_type == "aborted":
-            self._stop = StopSignal(str(message.metadata.payload.get("reason") or "stopped"),
-                                    message.metadata.payload.get("stopped_by"))
+        """Before another model request (tools): has the stream been stopped or deleted meanwhile?"""
+        self._stop = self._stop_signal_of_stream() or self._stop
 
     def _stream_ended(self) -> None:
         """Slack ended the stream: a Stop (its metadata says so) or its ~5-minute expiry."""
-        message = self._slack.find(self._channel, self._stream_ts, self._thread_ts)
-        meta = message.metadata if message else None
-        if message is None:
-            self._stop = StopSignal("deleted")
-        elif meta is not None and meta.event_type == "aborted":
-            self._stop = StopSignal(str(meta.payload.get("reason") or "stopped"), meta.payload.get("stopped_by"))
+        signal = self._stop_signal_of_stream()
+        if signal is not None:
+            self._stop = signal
         else:
             self._leave_native("the stream expired")
+
+    def _stop_signal_of_stream(self) -> StopSignal | None:
+        message = self._slack.find(self._channel, self._stream_ts, self._thread_ts)
+        if message is None:
+            return StopSignal("deleted")
+        meta = message.metadata
+        if meta is not None and meta.event_type == ABORTED_EVENT_TYPE:
+            return StopSignal(str(meta.payload.get("reason") or "stopped"), meta.payload.get("stopped_by"))
+        return None
 
     def _leave_native(self, why: str) -> None:
         """Go on with chat.update from where the text is; the streamed message (if any) becomes part 1."""

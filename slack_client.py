@@ -375,9 +375,4 @@ class SlackGateway:
         except SlackApiError as error:
             log.info("linked message not readable", channel=channel, error=error.response.get("error"))
             return None
-        if not messages:
-            return None
-        root = messages[0]
-        if root.ts != ts and root.thread_ts and root.thread_ts != ts:
-            return messages  # a reply: conversations.replies gave its whole thread
-        return messages
+        return messages or None

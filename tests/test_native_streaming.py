@@ -192,3 +192,18 @@ def test_slacks_own_stop_control_on_the_stream_ends_the_answer(native, slack, op
     request = openai_server.requests[-1]
     openai_server.wait_for(lambda f: request.outcome is not None, timeout=5)
     assert request.client_closed_early
+
+
+def test_with_the_production_budget_answers_past_the_stream_budget_use_chat_update(bots, slack, openai_server):
+    bot = bots.get(STREAM_MODE="native", SLACK_RATE_LIMITS=None)  # the default budget: startStream 20/min
+    openai_server.reply = Script(text="budgeted " * 30 + "end.", chunk_chars=6, delta_delay=0.01)
+    asked = []
+    for _ in range(3):  # three at once: one chat.startStream token now, the others use chat.update
+        channel = f"DNAT{next(_ids):05d}"
+        asked.append((channel, say(bot, slack, channel, "at once")[0]))
+    for channel, ts in asked:
+        final = wait_answer(slack, channel, ts, timeout=30)[-1]
+        assert final["text"] == "budgeted " * 30 + "end."
+        assert final["metadata"]["event_payload"]["status"] == "done"
+    started = sum(len(calls(slack, "chat.startStream", channel)) for channel, _ in asked)
+    assert 1 <= started < 3

@@ -36,7 +36,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,9 +47,9 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
 import harness  # noqa: E402  (tests/harness.py)
 from harness import BotProcess, bot_env  # noqa: E402
 from common import (  # noqa: E402  (bench/common.py)
-    Burst, Shot, Tracker, add_model_options, cpu_seconds, delta as _delta, descendants, expected_ok, git_commit,
-    make_shots, memory_report, mib, raise_standin_backlogs, row, run_main, signals_ignored, start_standins,
-    stop_all, summary, warm_up,
+    Burst, Shot, Tracker, add_model_options, bot_overrides, cpu_seconds, delta as _delta, descendants, expected_ok,
+    git_commit, make_shots, memory_report, mib, row, run_main, run_setup, signals_ignored, start_standins, stop_all,
+    summary, warm_up,
 )
 
 
@@ -144,30 +143,13 @@ def read_server_timing(log_path: Path, shots: dict[str, Shot]) -> int:
 
 # --------------------------------------------------------------------------- the run
 def run(args: argparse.Namespace) -> int:
-    say = (lambda *a, **k: None) if args.json_only else print
-    if not args.stock_backlog:
-        raise_standin_backlogs()
-
-    stack: list = []  # things to stop, last first
-    log_dir = Path(tempfile.mkdtemp(prefix="ack_bench_"))
+    say, stack, log_dir = run_setup(args, "ack_bench")
     log_path = log_dir / "bot.log"
     bot = None
     burst = None
     try:
         slack, openai, total_chars = start_standins(args, stack)
-        overrides = {
-            "STREAM_UPDATE_INTERVAL": str(args.interval),
-            "DISPATCH_WORKERS": str(args.dispatch_workers) if args.dispatch_workers else None,
-            "LOG_LEVEL": args.log_level,
-            "OPENAI_API": args.api,
-            # Claims of this run only: the default file in /tmp outlives the run, and the next run's
-            # event IDs (the same ones) would be taken for duplicates and not answered.
-            "SQLITE_PATH": str(log_dir / "claims.sqlite3"),
-        }
-        if args.practice:
-            overrides["PRACTICE_TOKEN_DELAY"] = str(args.practice_token_delay)
-        if args.threads:
-            overrides["THREADS"] = str(args.threads)
+        overrides = bot_overrides(args, log_dir)
         if args.workers:
             overrides["WORKERS"] = str(args.workers)
         if args.ack_only:

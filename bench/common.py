@@ -17,6 +17,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -222,6 +223,34 @@ def build_shot(index: int, channel: str, slack: FakeSlack, total_chars: int, tag
 
 
 # --------------------------------------------------------------------------- FakeSlack's record
+def new_calls(tracker) -> list:
+    """FakeSlack's calls since the tracker's last poll, counted in its ``methods`` and ``rate_limited``."""
+    new = tracker.slack.calls[tracker.index:]  # list slicing is atomic; calls are only appended
+    tracker.index += len(new)
+    for call in new:
+        tracker.methods[call.method] = tracker.methods.get(call.method, 0) + 1
+        if call.status == 429:
+            tracker.rate_limited += 1
+    return new
+
+
+def record_update(shot: Shot, call) -> None:
+    """Counts one ``chat.update`` call on ``shot``'s reply and fills in its first-text and final times."""
+    shot.updates += 1
+    if call.status == 429:
+        shot.rate_limited += 1
+    if not (call.status == 200 and call.response.get("ok")):
+        return
+    text = call.params.get("text")
+    if shot.first_text_at is None and text and text != PLACEHOLDER_TEXT:
+        shot.first_text_at = call.at
+    payload = (call.params.get("metadata") or {}).get("event_payload") or {}
+    if payload.get("status") in FINAL_STATUSES and shot.final_at is None:
+        shot.final_at = call.at
+        shot.final_text = text
+        shot.final_status = payload.get("status")
+
+
 class Tracker:
     """Reads FakeSlack's call log incrementally and fills in each Shot's reply times."""
 
@@ -233,12 +262,7 @@ class Tracker:
         self.methods: dict[str, int] = {}
 
     def poll(self) -> None:
-        new = self.slack.calls[self.index:]  # list slicing is atomic; calls are only appended
-        self.index += len(new)
-        for call in new:
-            self.methods[call.method] = self.methods.get(call.method, 0) + 1
-            if call.status == 429:
-                self.rate_limited += 1
+        for call in new_calls(self):
             shot = self.shots.get(call.params.get("channel"))
             if shot is None:
                 continue
@@ -252,19 +276,7 @@ class Tracker:
             elif call.method == "chat.update":
                 if call.params.get("ts") != shot.reply_ts and shot.reply_ts is not None:
                     continue
-                shot.updates += 1
-                if call.status == 429:
-                    shot.rate_limited += 1
-                if not ok:
-                    continue
-                text = call.params.get("text")
-                if shot.first_text_at is None and text and text != PLACEHOLDER_TEXT:
-                    shot.first_text_at = call.at
-                payload = (call.params.get("metadata") or {}).get("event_payload") or {}
-                if payload.get("status") in FINAL_STATUSES and shot.final_at is None:
-                    shot.final_at = call.at
-                    shot.final_text = text
-                    shot.final_status = payload.get("status")
+                record_update(shot, call)
 
     def done(self) -> bool:
         return all(s.final_at is not None for s in self.shots.values())
@@ -315,12 +327,8 @@ class ThreadTracker:
         self.posts: dict[str, int] = {}  # event id -> chat.postMessage calls in its thread
 
     def poll(self) -> None:
-        new = self.slack.calls[self.index:]  # list slicing is atomic; calls are only appended
-        self.index += len(new)
-        for call in new:
-            self.methods[call.method] = self.methods.get(call.method, 0) + 1
+        for call in new_calls(self):
             if call.status == 429:
-                self.rate_limited += 1
                 self.rate_limited_by_method[call.method] = self.rate_limited_by_method.get(call.method, 0) + 1
             channel = call.params.get("channel")
             ok = call.status == 200 and call.response.get("ok")
@@ -339,19 +347,7 @@ class ThreadTracker:
                 shot = self.by_reply.get((channel, call.params.get("ts")))
                 if shot is None:
                     continue
-                shot.updates += 1
-                if call.status == 429:
-                    shot.rate_limited += 1
-                if not ok:
-                    continue
-                text = call.params.get("text")
-                if shot.first_text_at is None and text and text != PLACEHOLDER_TEXT:
-                    shot.first_text_at = call.at
-                payload = (call.params.get("metadata") or {}).get("event_payload") or {}
-                if payload.get("status") in FINAL_STATUSES and shot.final_at is None:
-                    shot.final_at = call.at
-                    shot.final_text = text
-                    shot.final_status = payload.get("status")
+                record_update(shot, call)
 
     def done(self) -> bool:
         return all(s.final_at is not None for s in self.by_thread.values())
@@ -464,6 +460,39 @@ def raise_standin_backlogs() -> None:
     # retries cost ~1 s each), which would measure the stand-in, not the bot.
     slack_standin._Server.request_queue_size = 1024
     openai_standin._Server.request_queue_size = 1024
+
+
+def run_setup(args, name: str) -> tuple:
+    """The start of a run: ``(say, stack, log_dir)``.
+
+    ``say`` prints (nothing with --json-only); the stand-ins' listen backlogs are
+    raised unless --stock-backlog; ``stack`` is the empty list of things to stop,
+    last first; ``log_dir`` a fresh temporary folder named after the benchmark.
+    """
+    say = (lambda *a, **k: None) if args.json_only else print
+    if not args.stock_backlog:
+        raise_standin_backlogs()
+    return say, [], Path(tempfile.mkdtemp(prefix=f"{name}_"))
+
+
+def bot_overrides(args, log_dir: Path | None = None, extra: dict | None = None) -> dict:
+    """``bot_env`` overrides from the common options (--interval, --log-level, --api, --practice-token-delay).
+
+    With ``log_dir`` (one bot process, in-process dispatch): also --dispatch-workers,
+    --threads and a claims file of this run only (the default file in /tmp outlives
+    the run, and the next run's event IDs, the same ones, would be taken for
+    duplicates and not answered). ``extra`` comes last.
+    """
+    overrides = {"STREAM_UPDATE_INTERVAL": str(args.interval), "LOG_LEVEL": args.log_level, "OPENAI_API": args.api}
+    if log_dir is not None:
+        overrides["DISPATCH_WORKERS"] = str(args.dispatch_workers) if args.dispatch_workers else None
+        overrides["SQLITE_PATH"] = str(log_dir / "claims.sqlite3")
+        if args.threads:
+            overrides["THREADS"] = str(args.threads)
+    if args.practice:
+        overrides["PRACTICE_TOKEN_DELAY"] = str(args.practice_token_delay)
+    overrides.update(extra or {})
+    return overrides
 
 
 def start_standins(args, stack: list) -> tuple[FakeSlack, FakeOpenAI | None, int]:

@@ -36,7 +36,6 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,8 +47,8 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
 import harness  # noqa: E402  (tests/harness.py)
 from harness import BotProcess, bot_env  # noqa: E402
 from common import (  # noqa: E402  (bench/common.py)
-    ASKER, Burst, Shot, ThreadTracker, add_model_options, cpu_seconds, delta as _delta, descendants, git_commit,
-    memory_report, mention_shot, mib, pss_kib, post_event, raise_standin_backlogs, row, run_main, signals_ignored,
+    ASKER, Burst, Shot, ThreadTracker, add_model_options, bot_overrides, cpu_seconds, delta as _delta, descendants,
+    git_commit, memory_report, mention_shot, mib, pss_kib, post_event, row, run_main, run_setup, signals_ignored,
     start_standins, stop_all, summary, wait_answers,
 )
 
@@ -152,28 +151,17 @@ def warning_lines(text: str) -> list[str]:
 
 # --------------------------------------------------------------------------- the run
 def run(args: argparse.Namespace) -> int:
-    say = (lambda *a, **k: None) if args.json_only else print
     run_start = time.monotonic()
     commit = git_commit()  # the code the bot imports at its start; checked again at the end
-    if not args.stock_backlog:
-        raise_standin_backlogs()
-    stack: list = []  # things to stop, last first
-    log_dir = Path(tempfile.mkdtemp(prefix="load_bench_"))
+    say, stack, log_dir = run_setup(args, "load_bench")
     log_path = log_dir / "bot.log"
     burst = None
     try:
         slack, openai, total_chars = start_standins(args, stack)
-        overrides = {
-            "STREAM_UPDATE_INTERVAL": str(args.interval),
-            "DISPATCH_WORKERS": str(args.dispatch_workers) if args.dispatch_workers else None,
-            "LOG_LEVEL": args.log_level,
-            "OPENAI_API": args.api,
-            "SQLITE_PATH": str(log_dir / "claims.sqlite3"),  # this run's claims only (event IDs repeat)
+        overrides = bot_overrides(args, log_dir, {
             # None removes the key bot_env sets for the test suite: the production default budget.
             "SLACK_RATE_LIMITS": None if args.bot_limits == "production" else harness.UNTHROTTLED,
-        }
-        if args.threads:
-            overrides["THREADS"] = str(args.threads)
+        })
         env = bot_env(slack.base_url, openai.base_url, **overrides)
         bot = BotProcess(env, log_path)
         stack.append(bot.stop)

@@ -36,7 +36,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,9 +46,9 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
 
 from harness import BotProcess, bot_env, free_port  # noqa: E402  (tests/harness.py)
 from common import (  # noqa: E402  (bench/common.py)
-    Burst, Tracker, add_model_options, cpu_seconds, delta, descendants, expected_ok, git_commit, make_shots,
-    memory_report, mib, raise_standin_backlogs, row, run_main, signals_deferred, signals_ignored,
-    start_standins, stop_all, summary, warm_up,
+    Burst, Tracker, add_model_options, bot_overrides, cpu_seconds, delta, descendants, expected_ok, git_commit,
+    make_shots, memory_report, mib, row, run_main, run_setup, signals_deferred, signals_ignored, start_standins,
+    stop_all, summary, warm_up,
 )
 from firestore_emulator import FirestoreEmulator  # noqa: E402  (tests/firestore_emulator.py)
 from pubsub_emulator import PubSubEmulator  # noqa: E402  (tests/pubsub_emulator.py)
@@ -126,16 +125,13 @@ class Deployment:
         self.topic = f"bench-jobs-{run_id}"
         self.subscription = f"bench-push-{run_id}"
         self.pubsub.create_topic(self.topic)
-        overrides = {
+        overrides = bot_overrides(args, extra={
             "DISPATCH": "pubsub", "PUBSUB_TOPIC": self.topic, "STORE": "firestore",
             "FIRESTORE_COLLECTION": f"bench_claims_{run_id.replace('-', '_')}",
             "WORKER_AUTH": "token", "WORKER_TOKEN": WORKER_TOKEN,
-            "STREAM_UPDATE_INTERVAL": str(args.interval), "LOG_LEVEL": args.log_level, "OPENAI_API": args.api,
             "CLAIM_LEASE_SECONDS": str(args.claim_lease) if args.claim_lease else None,
             **self.pubsub.env, **self.firestore.env,
-        }
-        if args.practice:
-            overrides["PRACTICE_TOKEN_DELAY"] = str(args.practice_token_delay)
+        })
         self.env = bot_env(slack.base_url, None if args.practice else openai.base_url, **overrides)
         bot_env_ = dict(self.env, **({"THREADS": str(args.threads)} if args.threads else {}))
         worker_env = dict(self.env, **({"THREADS": str(args.worker_threads)} if args.worker_threads else {}))
@@ -231,12 +227,7 @@ def phase_numbers(shots, practice: bool, bot_log: list[dict], worker_log: list[d
 
 # --------------------------------------------------------------------------- the run
 def run(args: argparse.Namespace) -> int:
-    say = (lambda *a, **k: None) if args.json_only else print
-    if not args.stock_backlog:
-        raise_standin_backlogs()
-
-    stack: list = []  # things to stop, last first
-    log_dir = Path(tempfile.mkdtemp(prefix="pubsub_bench_"))
+    say, stack, log_dir = run_setup(args, "pubsub_bench")
     burst = None
     sequential_shots: list = []
     sequential_methods: dict = {}

@@ -47,10 +47,11 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
 import harness  # noqa: E402  (tests/harness.py)
 from harness import BotProcess, bot_env  # noqa: E402
 from common import (  # noqa: E402  (bench/common.py)
-    Burst, Shot, Tracker, add_model_options, bot_overrides, cpu_seconds, delta as _delta, descendants, expected_ok,
-    git_commit, make_shots, memory_report, mib, row, run_main, run_setup, signals_ignored, start_standins, stop_all,
-    summary, warm_up,
+    Burst, Shot, Tracker, add_model_options, bot_overrides, expected_ok, make_shots, run_setup, start_standins,
+    warm_up,
 )
+from measures import cpu_seconds, descendants, memory_report, mib, row, summary  # noqa: E402  (bench/measures.py)
+from lifecycle import delta as _delta, git_commit, run_main, signals_ignored, stop_all  # noqa: E402  (bench/lifecycle.py)
 
 
 # --------------------------------------------------------------------------- options

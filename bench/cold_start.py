@@ -46,9 +46,9 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
 
 import harness  # noqa: E402  (tests/harness.py)
 from harness import FIXTURES, OPENAI_KEY, bot_env, sign  # noqa: E402
-from common import (  # noqa: E402  (bench/common.py)
-    ASKER, ThreadTracker, git_commit, mention_shot, post_event, run_main, signals_deferred, signals_ignored,
-    stop_all, wait_answers,
+from common import ASKER, ThreadTracker, mention_shot, post_event, wait_answers  # noqa: E402  (bench/common.py)
+from lifecycle import (  # noqa: E402  (bench/lifecycle.py)
+    git_commit, run_main, signals_deferred, signals_ignored, stop_all,
 )
 from standins.openai_api import FakeOpenAI, Script  # noqa: E402
 from standins.slack_api import FakeSlack  # noqa: E402

@@ -8,14 +8,8 @@ Importing this module puts the repo root and ``tests/`` on ``sys.path``.
 """
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import math
-import os
-import signal
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,102 +35,6 @@ FINAL_STATUSES = ("done", "error", "stopped")
 ASKER = "UBENCH"
 FILLER = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt "
           "ut labore et dolore magna aliqua ")
-
-
-# --------------------------------------------------------------------------- numbers
-def pct(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (p99 of 50 samples is the largest)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def summary(values_s: list[float]) -> dict:
-    ms = [v * 1000 for v in values_s]
-    if not ms:
-        return {"n": 0, "p50": None, "p99": None, "max": None, "mean": None}
-    return {"n": len(ms), "p50": round(pct(ms, 50), 1), "p99": round(pct(ms, 99), 1),
-            "max": round(max(ms), 1), "mean": round(statistics.fmean(ms), 1)}
-
-
-def fmt(value, width=9) -> str:
-    return f"{'-':>{width}}" if value is None else f"{value:>{width}.1f}"
-
-
-# --------------------------------------------------------------------------- processes
-def proc_status(pid: int) -> dict:
-    fields = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields[key] = value.strip()
-    except OSError:
-        pass
-    return fields
-
-
-def kib(value: str | None) -> int | None:
-    return int(value.split()[0]) if value else None
-
-
-def children(pid: int) -> list[int]:
-    kids: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            try:
-                with open(f"/proc/{pid}/task/{task}/children") as f:
-                    kids += [int(x) for x in f.read().split()]
-            except OSError:
-                pass
-    except OSError:
-        pass
-    return sorted(set(kids))
-
-
-def descendants(pid: int) -> list[int]:
-    out, todo = [], children(pid)
-    while todo:
-        kid = todo.pop(0)
-        out.append(kid)
-        todo += children(kid)
-    return out
-
-
-def cpu_seconds(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def pss_kib(pid: int) -> int | None:
-    """Proportional set size now (pages shared with the other process counted half), from smaps_rollup."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def memory_report(master: int) -> dict:
-    workers = descendants(master)
-    report = {"master_pid": master, "master_hwm_kib": kib(proc_status(master).get("VmHWM")),
-              "master_rss_kib": kib(proc_status(master).get("VmRSS")), "workers": []}
-    for pid in workers:
-        status = proc_status(pid)
-        report["workers"].append({"pid": pid, "hwm_kib": kib(status.get("VmHWM")),
-                                  "rss_kib": kib(status.get("VmRSS")), "threads": int(status.get("Threads", "0"))})
-    report["worker_hwm_kib"] = sum(w["hwm_kib"] or 0 for w in report["workers"]) or None
-    report["sum_hwm_kib"] = (report["master_hwm_kib"] or 0) + (report["worker_hwm_kib"] or 0)
-    return report
 
 
 # --------------------------------------------------------------------------- one event
@@ -353,97 +251,6 @@ class ThreadTracker:
         return all(s.final_at is not None for s in self.by_thread.values())
 
 
-# --------------------------------------------------------------------------- signals, commit
-class Interrupted(Exception):
-    pass
-
-
-_deferring = 0
-_pending: list[int] = []
-
-
-def _on_signal(signum, _frame):
-    if _deferring:  # inside signals_deferred(): raised when the block ends
-        _pending.append(signum)
-        return
-    raise Interrupted(f"signal {signum}")
-
-
-@contextlib.contextmanager
-def signals_deferred():
-    """A SIGINT/SIGTERM/SIGHUP arriving inside the block is raised (as ``Interrupted``) when it ends.
-
-    For starting a process: its object has to be on the list of things to stop
-    before anything can interrupt, or a Ctrl-C in the middle of the start would
-    leave it running.
-    """
-    global _deferring
-    _deferring += 1
-    try:
-        yield
-    finally:
-        _deferring -= 1
-    if not _deferring and _pending:
-        signum = _pending[0]
-        _pending.clear()
-        raise Interrupted(f"signal {signum}")
-
-
-@contextlib.contextmanager
-def signals_ignored():
-    """No second Ctrl-C/TERM in the middle of stopping things."""
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def stop_all(stack: list, name: str) -> None:
-    """Calls every stop function, last started first, and keeps going when one fails."""
-    for stop in reversed(stack):
-        try:
-            stop()
-        except Exception as error:  # keep stopping the rest
-            print(f"{name}: stopping failed: {error!r}", file=sys.stderr)
-
-
-def run_main(name: str, run, args) -> int:
-    """Runs ``run(args)`` with the exit statuses of the benchmarks: 130 interrupted, 2 setup failed."""
-    # Explicitly, also for SIGINT: a shell starting us in the background may have it ignored.
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
-    try:
-        return run(args)
-    except (KeyboardInterrupt, Interrupted) as stop:
-        print(f"{name}: interrupted ({stop or 'Ctrl-C'}); everything started was stopped", file=sys.stderr)
-        return 130
-    except Exception:
-        import traceback
-
-        traceback.print_exc()
-        print(f"{name}: setup failed; everything started was stopped", file=sys.stderr)
-        return 2
-
-
-def git_commit() -> str | None:
-    try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--",
-                                "*.py", ":!bench", ":!tests"], capture_output=True, text=True, timeout=10).stdout
-        return (head + ("+dirty" if dirty.strip() else "")) or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def delta(before, after):
-    if before is None or after is None:
-        return None
-    return round(after - before, 2)
-
-
 # --------------------------------------------------------------------------- options, stand-ins, a burst
 def add_model_options(p) -> None:
     """The model script of FakeOpenAI and the API flavour (``--first-token-delay`` … ``--api``)."""
@@ -585,13 +392,3 @@ class Burst:
         if self.gate is not None:
             self.gate.abort()  # client threads still waiting to start give up at once
         self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-# --------------------------------------------------------------------------- output
-def row(name: str, s: dict, extra: str = "") -> str:
-    """One line of a table: name, then p50, p99 and max in ms."""
-    return f"  {name:<30}{fmt(s['p50'])}{fmt(s['p99'])}{fmt(s['max'])}   {extra}".rstrip()
-
-
-def mib(k) -> str:
-    return "-" if not k else f"{k / 1024:.1f} MiB"

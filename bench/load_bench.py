@@ -47,10 +47,13 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
 import harness  # noqa: E402  (tests/harness.py)
 from harness import BotProcess, bot_env  # noqa: E402
 from common import (  # noqa: E402  (bench/common.py)
-    ASKER, Burst, Shot, ThreadTracker, add_model_options, bot_overrides, cpu_seconds, delta as _delta, descendants,
-    git_commit, memory_report, mention_shot, mib, pss_kib, post_event, row, run_main, run_setup, signals_ignored,
-    start_standins, stop_all, summary, wait_answers,
+    ASKER, Burst, Shot, ThreadTracker, add_model_options, bot_overrides, mention_shot, post_event, run_setup,
+    start_standins, wait_answers,
 )
+from measures import (  # noqa: E402  (bench/measures.py)
+    cpu_seconds, descendants, memory_report, mib, pss_kib, row, summary,
+)
+from lifecycle import delta as _delta, git_commit, run_main, signals_ignored, stop_all  # noqa: E402  (bench/lifecycle.py)
 
 # Slack's tiers as FakeSlack enforces them with --slack-limits (per minute, burst); chat.postMessage per channel.
 SLACK_TIERS = {"chat.update": 50, "chat.postMessage": 60, "chat.delete": 50, "conversations.replies": 50}

@@ -46,9 +46,12 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
 
 from harness import BotProcess, bot_env, free_port  # noqa: E402  (tests/harness.py)
 from common import (  # noqa: E402  (bench/common.py)
-    Burst, Tracker, add_model_options, bot_overrides, cpu_seconds, delta, descendants, expected_ok, git_commit,
-    make_shots, memory_report, mib, row, run_main, run_setup, signals_deferred, signals_ignored, start_standins,
-    stop_all, summary, warm_up,
+    Burst, Tracker, add_model_options, bot_overrides, expected_ok, make_shots, run_setup, start_standins,
+    warm_up,
+)
+from measures import cpu_seconds, descendants, memory_report, mib, row, summary  # noqa: E402  (bench/measures.py)
+from lifecycle import (  # noqa: E402  (bench/lifecycle.py)
+    delta, git_commit, run_main, signals_deferred, signals_ignored, stop_all,
 )
 from firestore_emulator import FirestoreEmulator  # noqa: E402  (tests/firestore_emulator.py)
 from pubsub_emulator import PubSubEmulator  # noqa: E402  (tests/pubsub_emulator.py)

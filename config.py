@@ -71,14 +71,16 @@ class Settings:
     tool_result_chars: int = 12_000
     tool_max_rounds: int = 4
     slack_rate_limits: str | None = None
-    stream_mode: str = "update"  # "update" (chat.update) or "native" (chat.startStream/appendStream/stopStream)  # "method=per_minute/burst,…" over slack_budget.DEFAULT_LIMITS
+    stream_mode: str = "update"  # "update" (chat.update) or "native" (chat.startStream/appendStream/stopStream)
+    slack_app_token: str | None = None  # xapp-: Socket Mode (slack_socket.py) instead of a public URL
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line or a Slack message."""
         return [
             s
             for s in (self.slack_bot_token, self.slack_signing_secret, self.access_token, self.openai_api_key,
-                      self.worker_token, self.slack_user_token, self.notion_token, self.github_token)
+                      self.worker_token, self.slack_user_token, self.notion_token, self.github_token,
+                      self.slack_app_token)
             if s
         ]
 
@@ -120,11 +122,18 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return raw
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(env: Mapping[str, str] | None = None, transport: str = "http") -> Settings:
+    """``transport`` "http": the HTTP function, which must verify every request; "socket":
+    Socket Mode, where Slack is reached over a WebSocket opened with the app-level token."""
     env = os.environ if env is None else env
     signing_secret = _text(env, "SLACK_SIGNING_SECRET")
     access_token = _text(env, "ACCESS_TOKEN")
-    if not signing_secret and not access_token:
+    app_token = _text(env, "SLACK_APP_TOKEN")
+    if transport == "socket":
+        if not app_token or not app_token.startswith("xapp-"):
+            raise ConfigError("Refusing to start Socket Mode: set SLACK_APP_TOKEN to the app-level token "
+                              "(xapp-…, scope connections:write) from the app's Basic Information page.")
+    elif not signing_secret and not access_token:
         raise ConfigError(
             "Refusing to start: set SLACK_SIGNING_SECRET (recommended) and/or ACCESS_TOKEN "
             "so that requests can be verified as coming from Slack."
@@ -205,6 +214,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tool_max_rounds=int(_number(env, "TOOL_MAX_ROUNDS", 4, 1, 10)),
         slack_rate_limits=_rate_limits(env),
         stream_mode=_choice(env, "STREAM_MODE", "update", ("update", "native")),
+        slack_app_token=app_token,
     )
 
 

@@ -259,6 +259,11 @@ def parse_interaction_form(form_payload: str) -> Interaction:
         payload = json.loads(form_payload)
     except (ValueError, TypeError, RecursionError):
         raise BadRequest("payload is not valid JSON") from None
+    return parse_interaction(payload)
+
+
+def parse_interaction(payload: Any) -> Interaction:
+    """An interactivity payload (a Socket Mode envelope carries it decoded) → MessageAction or Ignore."""
     if not isinstance(payload, dict):
         raise BadRequest("payload must be a JSON object")
     kind = _require(payload, "type")

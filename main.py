@@ -11,8 +11,8 @@ from urllib.parse import parse_qs
 
 import config
 import logs
-from events import (BadRequest, BotIdentity, Ignore, MessageAction, UrlVerification,
-                    parse_event_body, parse_interaction_form)
+from events import BadRequest
+from inbound import SlackInbound
 from runtime import Runtime
 from verification import RequestVerifier
 
@@ -23,15 +23,9 @@ settings = config.load_settings()  # raises ConfigError naming the variable: the
 logs.configure(settings.log_level, settings.secrets())
 log = logs.get("threadwise")
 runtime = Runtime(settings)
-slack = runtime.slack
+inbound = SlackInbound(runtime)
 verifier = RequestVerifier(settings.slack_signing_secret, settings.access_token)
-log.info(
-    "Threadwise starting: " + ("practice mode, no model API is called" if settings.practice_mode
-                               else f"model {settings.openai_model} via the {settings.openai_api} API"),
-    verification=[name for name, on in (("signature", settings.slack_signing_secret), ("token", settings.access_token)) if on],
-    dispatch=settings.dispatch,
-    store=settings.store,
-)
+runtime.announce("HTTP function (Events API and interactivity at its URL)")
 
 
 def slack_bot(request):
@@ -67,23 +61,11 @@ def _on_event(text: str, headers) -> tuple:
         body = json.loads(text)
     except (ValueError, RecursionError):
         raise BadRequest("body is not valid JSON") from None
-    event = parse_event_body(body, _identity(body))
-    if isinstance(event, UrlVerification):
-        return _reply(200, {"challenge": event.challenge})
-    if isinstance(event, Ignore):
-        log.debug("ignored event", reason=event.reason)
-        return _reply(200, {})
-    retry = headers.get("X-Slack-Retry-Num")
-    if retry:
-        # Handed off like any delivery: the event's claim decides. A retry of an
-        # event never processed (the first delivery was lost) is answered; one
-        # already claimed is not answered twice.
-        log.info("slack retry", event_id=event.event_id, retry=retry, reason=headers.get("X-Slack-Retry-Reason"))
-    try:
-        runtime.hand_off(event)
-    except Exception:
+    outcome = inbound.event(body, headers.get("X-Slack-Retry-Num"), headers.get("X-Slack-Retry-Reason"))
+    if outcome.challenge is not None:
+        return _reply(200, {"challenge": outcome.challenge})
+    if outcome.retry_later:
         # Not handed off: without X-Slack-No-Retry, Slack delivers the event again later.
-        log.error("hand-off failed; Slack will retry", event_id=event.event_id, exc_info=True)
         return json.dumps({"error": "temporarily unavailable"}), 503, {"Content-Type": "application/json"}
     return _reply(200, {})
 
@@ -96,32 +78,8 @@ def _on_interaction(text: str) -> tuple:
     payloads = form.get("payload")
     if not payloads or len(payloads) != 1:
         raise BadRequest("missing payload field")
-    action = parse_interaction_form(payloads[0])
-    if isinstance(action, MessageAction):
-        import shortcuts
-
-        shortcuts.handle(action, slack)
-    else:
-        log.debug("ignored interaction", reason=action.reason)
+    inbound.interaction_form(payloads[0])
     return _reply(200, {})
-
-
-def _identity(body) -> BotIdentity | None:
-    """Our bot's identity: from auth.test once it is known; before that (a cold instance) from the
-    event's own authorizations, so the first acknowledgement does not wait for a Slack round trip."""
-    if not isinstance(body, dict) or body.get("type") != "event_callback":
-        return None
-    known = slack.known_identity()
-    if known is not None:
-        return known
-    for authorization in body.get("authorizations") or []:
-        if isinstance(authorization, dict) and authorization.get("is_bot") and authorization.get("user_id"):
-            return BotIdentity(user_id=authorization["user_id"], app_id=settings.slack_app_id)
-    try:
-        return slack.identity()
-    except Exception:
-        log.warning("auth.test failed and the event names no bot user")
-        return None
 
 
 def _reply(status: int, payload: dict) -> tuple:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+import logs
 import prompts
 from config import Settings
 from events import Ask
@@ -27,6 +28,17 @@ class Runtime:
             from pubsub_jobs import topic_path
 
             topic_path(settings.google_cloud_project, settings.pubsub_topic)  # a bad topic refuses to start
+
+    def announce(self, transport: str) -> None:
+        """The one start-up line: how Slack reaches us and what answers."""
+        s = self.settings
+        answering = ("practice mode, no model API is called" if s.practice_mode
+                     else f"model {s.openai_model} via the {s.openai_api} API")
+        logs.get("threadwise").info(
+            f"Threadwise starting: {transport}; {answering}",
+            verification=[name for name, on in (("signature", s.slack_signing_secret), ("token", s.access_token)) if on],
+            dispatch=s.dispatch, store=s.store,
+        )
 
     def _built(self, name: str, build):
         # cached_property is not thread-safe; two requests may arrive together on a cold instance.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Acknowledgement and streaming benchmark for the Slack bot's real entry point.
 
-Starts FakeSlack and FakeOpenAI (tests/standins) in this process and one bot
+Starts FakeSlack and FakeOpenAI (standins/) in this process and one bot
 process (``functions-framework --target=slack_bot``, through tests/harness.py's
 BotProcess), warms the bot with one answered event, then fires N signed DM
 ``message`` events at once from N client threads, one fresh TCP connection per

@@ -2,7 +2,7 @@
 """Knowledge-source benchmark: what each source adds to the time until the first model text shows in Slack.
 
 Starts FakeSlack, FakeOpenAI, FakeNotion, FakeGitHub and FakeGoogle
-(tests/standins) in this process and one bot process (functions-framework
+(standins/) in this process and one bot process (functions-framework
 through tests/harness.py's BotProcess, ``DISPATCH=thread``) with every
 knowledge source switched on: ``SLACK_USER_TOKEN``, ``NOTION_TOKEN``,
 ``GITHUB_TOKEN`` + ``GITHUB_ORG``, ``GOOGLE_DRIVE_CREDENTIALS`` (a key file)

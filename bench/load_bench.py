@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """N concurrent @mentions in channels against the Slack stand-in with and without Slack's rate limits.
 
-Starts FakeSlack and FakeOpenAI (tests/standins) in this process and one bot
+Starts FakeSlack and FakeOpenAI (standins/) in this process and one bot
 process (``functions-framework --target=slack_bot`` through tests/harness.py's
 BotProcess), warms the bot with one answered @mention, then fires N signed
 ``app_mention`` events at once (one client thread and one TCP connection each),

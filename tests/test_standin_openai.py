@@ -20,7 +20,7 @@ from openai.types.responses import (
     ResponseIncompleteEvent,
 )
 
-from tests.standins.openai_api import HANG, FakeOpenAI, Script
+from standins.openai_api import HANG, FakeOpenAI, Script
 
 MODEL = "gpt-5-mini"
 

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 try:
-    from tests.standins.slack_api import FakeSlack
+    from standins.slack_api import FakeSlack
 except ModuleNotFoundError:  # plain `pytest` without the repo root on sys.path
     from standins.slack_api import FakeSlack
 

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.messages.chunk import MarkdownTextChunk, TaskUpdateChunk
 
 try:
-    from tests.standins.slack_api import FakeSlack
+    from standins.slack_api import FakeSlack
 except ModuleNotFoundError:  # plain `pytest` without the repo root on sys.path
     from standins.slack_api import FakeSlack
 

@@ -235,3 +235,23 @@ def _api_url(env: Mapping[str, str], name: str, default: str) -> str:
     if not value.startswith(("https://", "http://")):
         raise ConfigError(f"{name} must be an http(s) URL, not {value!r}")
     return value
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """How ``./scripts/run`` runs the bot on this machine, chosen from what is configured."""
+
+    mode: str  # "socket" | "http" | "playground"
+    port: int  # the HTTP function's port, or the playground page's
+    why: str   # one line for the terminal: the mode and what chose it
+
+
+def local_run(env: Mapping[str, str] | None = None) -> LocalRun:
+    env = os.environ if env is None else env
+    port = int(_number(env, "PORT", 8080, 1, 65535))
+    if _text(env, "SLACK_APP_TOKEN"):
+        return LocalRun("socket", port, "Socket Mode (SLACK_APP_TOKEN is set): no public URL needed")
+    if _text(env, "SLACK_SIGNING_SECRET") or _text(env, "ACCESS_TOKEN"):
+        return LocalRun("http", port, f"HTTP function on http://localhost:{port}/ (SLACK_SIGNING_SECRET is set): "
+                                      "Slack must reach this URL (a tunnel, or deploy)")
+    return LocalRun("playground", port, "offline playground (no Slack settings): a Slack-like page on this machine")

@@ -31,6 +31,11 @@ _JSON_PARAMS = ("blocks", "attachments", "metadata", "view", "chunks")
 _STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
 
 
+# Methods that change nothing: they do not bump the version the playground waits on.
+_READ_METHODS = frozenset({"auth.test", "conversations.replies", "conversations.history", "conversations.info",
+                           "conversations.members", "users.info", "files.info", "search.messages"})
+
+
 @dataclass
 class Call:
     method: str
@@ -93,9 +98,12 @@ class FakeSlack(StandinServer):
             "chat.startStream": self._chat_start_stream,
             "chat.appendStream": self._chat_append_stream,
             "chat.stopStream": self._chat_stop_stream,
+            "apps.connections.open": self._apps_connections_open,
         }
         # Knowledge: channels' kinds, members and canvases; people's emails; user tokens.
         self.user_tokens = {}      # xoxp- token -> user id (search.messages needs one)
+        # xapp- app-level token -> its Socket Mode stand-in (slack_socket_mode.FakeSocketMode.attach)
+        self.app_tokens = {}
         self._channel_info = {}    # channel id -> dict(name, is_private, is_im, is_mpim, members, canvas)
         self._users = {}           # user id -> email
         self._file_meta = {}       # file id -> the file object
@@ -104,6 +112,10 @@ class FakeSlack(StandinServer):
         # (channel, ts) -> {"started": monotonic, "mode": "markdown_text"|"chunks"|None,
         # "stopped_by_user": bool}: the messages still in streaming state.
         self._streams = {}
+        # Bumped by every write (an API call that changes state, or a test-side post):
+        # the playground's page waits on it to show a reply as it streams.
+        self._version = 0
+        self._changed = threading.Condition(self._lock)
 
     # ------------------------------------------------------------ lifecycle
     @property
@@ -118,7 +130,20 @@ class FakeSlack(StandinServer):
         with self._lock:
             msg = {"type": "message", "user": user, "text": text, "team": self.team_id}
             msg.update(extra)
-            return self._insert(channel, msg, thread_ts)["ts"]
+            ts = self._insert(channel, msg, thread_ts)["ts"]
+            self._bump()
+            return ts
+
+    def wait_for_change(self, seen, timeout):
+        """The state's version once it is past ``seen``, or the current one after ``timeout`` seconds."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._version > seen, timeout)
+            return self._version
+
+    def _bump(self):
+        with self._changed:
+            self._version += 1
+            self._changed.notify_all()
 
     def messages(self, channel):
         with self._lock:
@@ -139,6 +164,7 @@ class FakeSlack(StandinServer):
             if msg is None or msg.get("subtype") == "tombstone":
                 return False
             self._remove(channel, msg)
+            self._bump()
             return True
 
     def is_streaming(self, channel, ts):
@@ -313,6 +339,13 @@ class FakeSlack(StandinServer):
             token = auth[len("Bearer "):] if auth.startswith("Bearer ") else form_token
             if not token:
                 result = error("not_authed")
+            elif token in self.app_tokens:
+                # Slack: an app-level token opens Socket Mode connections and calls nothing else;
+                # apps.connections.open wants it in the Authorization header (the error is undocumented).
+                if method != "apps.connections.open":
+                    result = error("not_allowed_token_type")
+                elif not auth.startswith("Bearer "):
+                    result = error("not_authed")
             elif token != self.bot_token and token not in self.user_tokens:
                 result = error("invalid_auth")
             self._caller = token
@@ -331,6 +364,8 @@ class FakeSlack(StandinServer):
             payload = json.dumps(result, ensure_ascii=False).encode("utf-8")
             self.calls.append(Call(method, params, arrived, result, status,
                                    req.command, ctype.split(";")[0]))
+            if result.get("ok") and method not in _READ_METHODS:
+                self._bump()
         req.send_response(status)
         req.send_header("Content-Type", "application/json; charset=utf-8")
         req.send_header("Content-Length", str(len(payload)))
@@ -773,6 +808,11 @@ class FakeSlack(StandinServer):
                                         "pages": max(1, math.ceil(len(matches) / count))},
                              "pagination": {"total_count": len(matches), "page": 1, "per_page": count,
                                             "page_count": 1, "first": 1, "last": len(page)}}}
+
+    def _apps_connections_open(self, params):
+        if self._caller not in self.app_tokens:  # a bot or user token
+            return error("not_allowed_token_type")
+        return self.app_tokens[self._caller].open_connection()
 
     def _views_open(self, params):
         trigger = params.get("trigger_id") or params.get("interactivity_pointer")

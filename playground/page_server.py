@@ -1,0 +1,143 @@
+"""The playground's web page and the small JSON API behind it, on 127.0.0.1 only.
+
+``GET /api/state?person=U…&since=N`` waits (up to ``LONG_POLL_SECONDS``) until
+the workspace changed after version N, then answers the person's whole view:
+that is how a reply is seen streaming in. ``POST /api/messages``,
+``/api/actions`` and ``/api/views/close`` are what a person does. Every POST
+must be JSON from this page's own origin, so another web site open in the same
+browser cannot make the bot spend tokens; bad input gets a 4xx with a sentence
+and changes nothing.
+"""
+from __future__ import annotations
+
+import json
+import mimetypes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from playground.workspace import PlaygroundError, Workspace
+
+STATIC = Path(__file__).resolve().parent / "static"
+PAGES = {"/": "index.html", "/index.html": "index.html"}
+LONG_POLL_SECONDS = 20
+MAX_BODY = 64 * 1024
+
+
+class PageServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, port: int, workspace: Workspace, answering: dict):
+        self.workspace = workspace
+        self.answering = answering  # {"practice": bool, "model": str}: the page's banner
+        super().__init__(("127.0.0.1", port), PageHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+
+class PageHandler(BaseHTTPRequestHandler):
+    server: PageServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # the terminal shows the one start-up line, not every poll
+        pass
+
+    # --- GET ------------------------------------------------------------------
+    def do_GET(self):
+        if not self._same_host():
+            return self._json(403, {"error": "This page is served for 127.0.0.1 and localhost only."})
+        url = urlsplit(self.path)
+        if url.path in PAGES:
+            return self._file(STATIC / PAGES[url.path])
+        if url.path.startswith("/static/"):
+            name = url.path[len("/static/"):]
+            candidate = (STATIC / name).resolve()
+            if "/" in name or candidate.parent != STATIC or not candidate.is_file():
+                return self._json(404, {"error": "not found"})
+            return self._file(candidate)
+        if url.path == "/api/state":
+            return self._state(parse_qs(url.query))
+        return self._json(404, {"error": "not found"})
+
+    def _state(self, query: dict) -> None:
+        workspace = self.server.workspace
+        try:
+            since = int((query.get("since") or ["0"])[0])
+        except ValueError:
+            return self._json(400, {"error": "since must be a number"})
+        version = workspace.slack.wait_for_change(since, LONG_POLL_SECONDS)
+        try:
+            # A page that has not chosen yet sees the workspace as its first person.
+            snapshot = workspace.snapshot((query.get("person") or [""])[0] or workspace.people[0].id)
+        except PlaygroundError as error:
+            return self._json(400, {"error": str(error)})
+        self._json(200, {"version": version, **self.server.answering, **snapshot})
+
+    # --- POST -----------------------------------------------------------------
+    def do_POST(self):
+        if not self._same_host() or not self._same_origin():
+            return self._json(403, {"error": "Only this page may post here."})
+        if self.headers.get_content_type() != "application/json":
+            return self._json(415, {"error": "Send JSON (Content-Type: application/json)."})
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            return self._json(413, {"error": "That request is too large."})
+        try:
+            body = json.loads(self.rfile.read(length) or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return self._json(400, {"error": "The request is not valid JSON."})
+        if not isinstance(body, dict):
+            return self._json(400, {"error": "Send a JSON object."})
+        workspace = self.server.workspace
+        try:
+            path = urlsplit(self.path).path
+            if path == "/api/messages":
+                ts = workspace.post(body.get("person"), body.get("channel"), body.get("text"), body.get("thread_ts"))
+                return self._json(200, {"ok": True, "ts": ts})
+            if path == "/api/actions":
+                status = workspace.act(body.get("person"), body.get("channel"), body.get("ts"), body.get("action"),
+                                       body.get("block_id"), body.get("action_id"))
+                if not 200 <= status < 300:
+                    return self._json(502, {"error": f"The bot answered HTTP {status or 'nothing'}."})
+                return self._json(200, {"ok": True})
+            if path == "/api/views/close":
+                workspace.close_view(body.get("person"), body.get("view_id"))
+                return self._json(200, {"ok": True})
+        except PlaygroundError as error:
+            return self._json(400, {"error": str(error)})
+        return self._json(404, {"error": "not found"})
+
+    # --- answers --------------------------------------------------------------
+    def _same_host(self) -> bool:
+        """Against DNS rebinding: a page served under another name must not reach this API."""
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        return host in ("127.0.0.1", "localhost")
+
+    def _same_origin(self) -> bool:
+        origin = self.headers.get("Origin")
+        if origin is None:  # not a browser, or a same-origin request some browsers send without it
+            return True
+        return urlsplit(origin).hostname in ("127.0.0.1", "localhost") and \
+            urlsplit(origin).port == self.server.server_address[1]
+
+    def _file(self, path: Path) -> None:
+        data = path.read_bytes()
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind == "application/javascript":
+            kind += "; charset=utf-8"
+        self._send(200, data, kind)
+
+    def _json(self, status: int, payload: dict) -> None:
+        self._send(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+    def _send(self, status: int, data: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        self.wfile.write(data)

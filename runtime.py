@@ -29,15 +29,16 @@ class Runtime:
 
             topic_path(settings.google_cloud_project, settings.pubsub_topic)  # a bad topic refuses to start
 
-    def announce(self, transport: str) -> None:
-        """The one start-up line: how Slack reaches us and what answers."""
+    def announce(self, transport: str, verification: list[str] | None = None) -> None:
+        """The one start-up line: how Slack reaches us, how that is verified, and what answers."""
         s = self.settings
+        if verification is None:
+            verification = [name for name, on in (("signature", s.slack_signing_secret), ("token", s.access_token)) if on]
         answering = ("practice mode, no model API is called" if s.practice_mode
                      else f"model {s.openai_model} via the {s.openai_api} API")
         logs.get("threadwise").info(
             f"Threadwise starting: {transport}; {answering}",
-            verification=[name for name, on in (("signature", s.slack_signing_secret), ("token", s.access_token)) if on],
-            dispatch=s.dispatch, store=s.store,
+            verification=verification, dispatch=s.dispatch, store=s.store,
         )
 
     def _built(self, name: str, build):

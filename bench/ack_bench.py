@@ -44,7 +44,6 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-import harness  # noqa: E402  (tests/harness.py)
 from harness import BotProcess, bot_env  # noqa: E402
 from common import (  # noqa: E402  (bench/common.py)
     Burst, Shot, Tracker, add_model_options, bot_overrides, expected_ok, make_shots, run_setup, start_standins,
@@ -105,24 +104,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------------- processes
-class TimedBotProcess(BotProcess):
-    """BotProcess running bench/_timed_entry.py (a timing wrapper around main.slack_bot)."""
-
-    def __init__(self, env: dict[str, str], log_path: Path):
-        self.port = harness.free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = log_path
-        self.env = env
-        self._log = open(log_path, "wb")
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))}
-        full_env.update(env)
-        full_env.setdefault("THREADS", "16")
-        self.process = subprocess.Popen(
-            [harness.FUNCTIONS_FRAMEWORK, "--target=slack_bot", f"--source={ROOT / 'bench' / '_timed_entry.py'}",
-             f"--port={self.port}", "--host=127.0.0.1"],
-            cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self._wait_until_listening()
+def timed_bot_process(env: dict[str, str], log_path: Path) -> BotProcess:
+    """The bot running bench/_timed_entry.py (a timing wrapper around main.slack_bot)."""
+    return BotProcess(env, log_path, source=str(ROOT / "bench" / "_timed_entry.py"))
 
 
 def read_server_timing(log_path: Path, shots: dict[str, Shot]) -> int:
@@ -158,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         if args.switch_interval is not None:
             overrides["BENCH_SWITCH_INTERVAL"] = str(args.switch_interval)
         env = bot_env(slack.base_url, None if args.practice else openai.base_url, **overrides)
-        bot = (TimedBotProcess if args.server_timing else BotProcess)(env, log_path)
+        bot = (timed_bot_process if args.server_timing else BotProcess)(env, log_path)
         stack.append(bot.stop)
         master = bot.process.pid
         threads_setting = int(env.get("THREADS") or 16)

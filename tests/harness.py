@@ -43,36 +43,16 @@ class Response:
         return json.loads(self.body)
 
 
-class BotProcess:
-    """``functions-framework --target=slack_bot`` in its own process, stopped by its pid."""
+class ManagedProcess:
+    """A process of the tests' own, in its own process group, its output in a log file; ``stop()``
+    ends it by its pid (SIGTERM, then SIGKILL to the whole group), so nothing is left behind."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, target: str = "slack_bot", port: int | None = None):
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path):
         self.log_path = log_path
         self.env = env
         self._log = open(log_path, "ab")
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))}
-        full_env.update(env)
-        full_env.setdefault("THREADS", "16")
-        self.process = subprocess.Popen(
-            [FUNCTIONS_FRAMEWORK, f"--target={target}", "--source=main.py", f"--port={self.port}", "--host=127.0.0.1"],
-            cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self._wait_until_listening()
-
-    def _wait_until_listening(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"bot exited with {self.process.returncode}:\n{self.logs()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"bot did not start listening:\n{self.logs()}")
+        self.process = subprocess.Popen(command, cwd=ROOT, env=child_env(env), stdout=self._log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
 
     def logs(self) -> str:
         if not self._log.closed:
@@ -99,18 +79,57 @@ class BotProcess:
         if self._log.closed:
             return
         if self.process.poll() is None:
-            # gunicorn's master stops its worker on SIGTERM; the group kill is the backstop.
+            # gunicorn's master stops its worker on SIGTERM, the playground its bot; the group kill is the backstop.
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+                pass
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        self.process.wait()
         self._log.close()
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        """The exit code of a process that is expected to end by itself."""
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self.stop()
+
+    def wait_until(self, ready, what: str, timeout: float = 30) -> None:
+        """Until ``ready()``; a process that exits or never gets there is stopped and its log shown."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{what}: exited with {self.process.returncode}:\n{self.logs()}")
+            if ready():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{what}: not ready within {timeout} s:\n{self.logs()}")
+
+
+class BotProcess(ManagedProcess):
+    """``functions-framework --target=slack_bot`` in its own process, stopped by its pid."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, target: str = "slack_bot", port: int | None = None,
+                 source: str = "main.py"):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = {"THREADS": "16", **env}
+        super().__init__([FUNCTIONS_FRAMEWORK, f"--target={target}", f"--source={source}", f"--port={self.port}",
+                          "--host=127.0.0.1"], env, log_path)
+        self.wait_until(self._listening, "bot")
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
 
     # --- requests as Slack sends them ----------------------------------------------
     def post(self, body: bytes, content_type: str, headers: dict | None = None, query: str = "") -> Response:
@@ -130,6 +149,21 @@ class BotProcess:
     def send_interaction(self, payload: dict, secret: str = SIGNING_SECRET, query: str = "") -> Response:
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return self.post(body, "application/x-www-form-urlencoded", sign(body, secret), query)
+
+
+class SocketModeProcess(ManagedProcess):
+    """``python slack_socket.py``. It listens on no port: it is ready once the Socket Mode stand-in
+    sees it connected, which the caller waits for (or for its exit, when it should refuse to start)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        super().__init__([sys.executable, "slack_socket.py"], env, log_path)
+
+
+def child_env(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment without its own Slack and OpenAI settings, then ``env``."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))}
+    full_env.update(env)
+    return full_env
 
 
 def sign(body: bytes, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict:

@@ -91,7 +91,13 @@ def start(port: int, env: dict[str, str] | None = None) -> Playground:
 
 def run(port: int) -> None:
     """Runs until Ctrl-C or SIGTERM, then stops everything it started."""
-    playground = start(port)
+    try:
+        playground = start(port)
+    except OSError as error:  # the page's port is taken (or not ours to take)
+        sys.exit(f"The playground cannot listen on 127.0.0.1:{port} ({error.strerror or error}): "
+                 "set PORT to a free port.")
+    except RuntimeError as error:  # the bot refused to start: its own message is above
+        sys.exit(f"The playground did not start: {error}.")
     answering = "practice mode, no model API is called" if playground.practice else "real answers from the model API"
     print(f"Threadwise offline playground ({answering}): open {playground.url}  (Ctrl-C stops it)", flush=True)
     stopped = threading.Event()

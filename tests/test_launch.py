@@ -69,3 +69,20 @@ def test_each_mode_says_which_it_is_in_one_line():
         assert line == "Threadwise: Socket Mode (SLACK_APP_TOKEN is set): no public URL needed"
     finally:
         _stop(process)
+
+
+def test_a_busy_port_gets_a_sentence_not_a_traceback():
+    import socket as sockets
+
+    with sockets.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line, process = _launch({}, port)
+        try:
+            assert process.wait(timeout=60) == 1
+            rest = process.stdout.read()
+        finally:
+            _stop(process)
+    assert f"cannot listen on 127.0.0.1:{port}" in line + rest and "set PORT" in line + rest
+    assert "Traceback" not in line + rest

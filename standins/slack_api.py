@@ -1,6 +1,7 @@
-"""FakeSlack: an in-process stand-in for Slack's Web API, for tests.
+"""FakeSlack: an in-process stand-in for Slack's Web API, for the tests, the benches and the playground.
 
-Follows /work/shared/SLACK_FACTS.md. Point `slack_sdk.WebClient(base_url=fake.base_url)`
+Follows /work/shared/SLACK_FACTS.md. Messages, threads and the chat methods live here; native
+streaming in ``slack_streaming.py``, files, channels, people and search in ``slack_knowledge.py``. Point `slack_sdk.WebClient(base_url=fake.base_url)`
 at it. Standard library only; one lock guards all state because slack_sdk
 clients may call from several threads at once.
 """
@@ -12,16 +13,20 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import quote, parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 try:
     from .http_server import StandinHTTPServer, StandinServer
-    from .slack_limits import (check_content, check_stream_content, decode_json_field, error,
-                               fallback_text, page_limit, paginate, time_window, truthy)
+    from .slack_knowledge import KnowledgeMethods
+    from .slack_limits import (check_content, decode_json_field, error, fallback_text, page_limit, paginate,
+                               time_window, truthy)
+    from .slack_streaming import StreamingMethods
 except ImportError:  # imported as a top-level module
     from http_server import StandinHTTPServer, StandinServer
-    from slack_limits import (check_content, check_stream_content, decode_json_field, error,
-                              fallback_text, page_limit, paginate, time_window, truthy)
+    from slack_knowledge import KnowledgeMethods
+    from slack_limits import (check_content, decode_json_field, error, fallback_text, page_limit, paginate,
+                              time_window, truthy)
+    from slack_streaming import StreamingMethods
 
 # Params that carry JSON; recorded decoded so tests need not care about transport.
 _JSON_PARAMS = ("blocks", "attachments", "metadata", "view", "chunks")
@@ -52,7 +57,7 @@ class _Server(StandinHTTPServer):
     request_queue_size = 128
 
 
-class FakeSlack(StandinServer):
+class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
     server_class = _Server
     max_text = 4000             # facts: msg_too_long above 4,000 characters
     max_metadata_chars = 4000   # facts: metadata limit undocumented; adjustable
@@ -167,21 +172,6 @@ class FakeSlack(StandinServer):
             self._bump()
             return True
 
-    def is_streaming(self, channel, ts):
-        """Whether the message is in streaming state (started, not stopped, not expired)."""
-        with self._lock:
-            return self._streaming(channel, ts) is not None
-
-    def stop_stream_by_user(self, channel, ts):
-        """The user pressed stop in Slack's UI: further chat.appendStream calls answer
-        stopped_by_user (documented), chat.stopStream message_not_in_streaming_state."""
-        with self._lock:
-            stream = self._streaming(channel, ts)
-            if stream is None:
-                return False
-            stream["stopped_by_user"] = True
-            return True
-
     def calls_of(self, method):
         with self._lock:
             return [c for c in self.calls if c.method == method]
@@ -227,77 +217,6 @@ class FakeSlack(StandinServer):
             for method, rate in (per_minute or {}).items():
                 cap = burst.get(method, rate) if isinstance(burst, dict) else (burst or rate)
                 self._tiers[method] = (rate, cap)
-
-    # ------------------------------------------------------------------ files
-    def add_file(self, name, content: bytes, mimetype="text/plain", filetype="text"):
-        """A file as Slack describes it in a message's ``files``; its ``url_private``
-        needs the bot token, like Slack's (without it Slack answers a login page)."""
-        with self._lock:
-            file_id = f"F{len(self._files) + 1:08d}"
-        path = f"/files-pri/{self.team_id}-{file_id}/{quote(name)}"
-        with self._lock:
-            self._files[path] = (mimetype, content)
-        url = f"http://127.0.0.1:{self.port}{path}"
-        with self._lock:
-            self._file_meta[file_id] = meta = {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "filetype": filetype,
-                "size": len(content), "url_private": url, "url_private_download": url + "?download=1",
-                "mode": "hosted", "is_external": False}
-        return meta
-
-    def redirect_file(self, file, location):
-        """The file's url_private answers 302 to ``location`` (a CDN, or somewhere it must not go)."""
-        with self._lock:
-            self._file_redirects[urlsplit(file["url_private"]).path] = location
-
-    def add_canvas(self, channel, title, html):
-        """A channel canvas: a file of filetype ``quip`` whose url_private serves HTML, linked
-        from ``conversations.info`` as ``properties.canvas.file_id``."""
-        meta = self.add_file(title, html.encode("utf-8"), mimetype="text/html", filetype="quip")
-        meta.update(mimetype="application/vnd.slack-docs", mode="quip", pretty_type="Canvas")
-        self.set_channel(channel, canvas=meta["id"])
-        return meta
-
-    def set_channel(self, channel, **info):
-        """name, is_private, is_im, is_mpim, members (list of user ids), canvas (file id)."""
-        with self._lock:
-            self._channel_info.setdefault(channel, {}).update(info)
-
-    def set_user(self, user, email):
-        with self._lock:
-            self._users[user] = email
-
-    def permalink(self, channel, ts, thread_ts=None):
-        link = f"https://fake-team.slack.com/archives/{channel}/p{ts.replace('.', '')}"
-        return link + (f"?thread_ts={thread_ts}&cid={channel}" if thread_ts and thread_ts != ts else "")
-
-    def _serve_get(self, req):
-        if req.path.startswith("/files-pri/"):
-            self._serve_file(req)
-        else:
-            self._serve(req)
-
-    def _serve_file(self, req):
-        path = urlsplit(req.path).path
-        authorized = req.headers.get("Authorization", "") == f"Bearer {self.bot_token}"
-        with self._lock:
-            self.file_downloads.append((path, authorized))
-            found = self._files.get(path)
-            redirect = self._file_redirects.get(path)
-        if redirect:
-            req.send_response(302)
-            req.send_header("Location", redirect)
-            req.send_header("Content-Length", "0")
-            req.end_headers()
-            return
-        if found and authorized:
-            mimetype, body = found
-        else:
-            mimetype, body = "text/html; charset=utf-8", b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
-        req.send_response(200 if found or not authorized else 404)
-        req.send_header("Content-Type", mimetype)
-        req.send_header("Content-Length", str(len(body)))
-        req.end_headers()
-        req.wfile.write(body)
 
     # --------------------------------------------------------------- HTTP side
     def _serve(self, req):
@@ -608,206 +527,6 @@ class FakeSlack(StandinServer):
         page, more, meta = cut
         return {"ok": True, "messages": self._visible(page, params), "has_more": more,
                 "pin_count": 0, "response_metadata": meta}
-
-    # ------------------------------------------------------------- streaming
-    def _streaming(self, channel, ts):
-        """The stream record of a message in streaming state, or None (never started,
-        stopped, expired after stream_ttl, or the message is gone)."""
-        stream = self._streams.get((channel, ts))
-        if stream is None:
-            return None
-        msg = self._find(channel, ts)
-        expired = self.stream_ttl is not None and time.monotonic() - stream["started"] > self.stream_ttl
-        if msg is None or msg.get("subtype") == "tombstone" or expired:
-            del self._streams[(channel, ts)]  # expiry keeps the text streamed so far
-            return None
-        return stream
-
-    @staticmethod
-    def _set_stream_text(msg, text, extra_blocks=()):
-        msg["text"] = text
-        msg["blocks"] = [{"type": "markdown", "text": text}] + list(extra_blocks)
-
-    def _chat_start_stream(self, params):
-        channel = params.get("channel")
-        if not channel:
-            return error("channel_not_found")
-        if not params.get("thread_ts"):
-            # Docs: "Streamed messages should always be replies to a user request";
-            # thread_ts is listed as required. The error code is a guess.
-            return error("invalid_arguments")
-        is_dm = channel.startswith("D") or self._channel_info.get(channel, {}).get("is_im")
-        if not is_dm:  # docs: the recipient is "required when streaming to channels"
-            if not params.get("recipient_user_id"):
-                return error("missing_recipient_user_id")
-            if not params.get("recipient_team_id"):
-                return error("missing_recipient_team_id")
-        # Docs list no cannot_provide_both_markdown_text_and_chunks for startStream.
-        err, content = check_stream_content(params, exclusive=False)
-        if err:
-            return err
-        msg = self._bot_message()
-        self._set_stream_text(msg, content["text"])
-        # An unknown thread_ts is accepted, as chat.postMessage does here.
-        self._insert(channel, msg, params["thread_ts"])
-        mode = content["mode"] if content["mode"] in ("markdown_text", "chunks") else None
-        self._streams[(channel, msg["ts"])] = {"started": time.monotonic(), "mode": mode,
-                                               "stopped_by_user": False}
-        return {"ok": True, "channel": channel, "ts": msg["ts"]}
-
-    def _stream_target(self, params, method):
-        """(error, msg, stream) for chat.appendStream/chat.stopStream."""
-        channel, ts = params.get("channel"), params.get("ts")
-        if not channel:
-            return error("channel_not_found"), None, None
-        msg = self._find(channel, ts) if ts else None
-        if msg is None or msg.get("subtype") == "tombstone":
-            return error("message_not_found"), None, None
-        if msg.get("bot_id") != self.bot_id:
-            return error("message_not_owned_by_app"), None, None
-        stream = self._streaming(channel, ts)
-        if stream is None:
-            return error("message_not_in_streaming_state"), None, None
-        if stream["stopped_by_user"]:
-            return error("stopped_by_user" if method == "append" else
-                         "message_not_in_streaming_state"), None, None
-        return None, msg, stream
-
-    @staticmethod
-    def _mode_error(stream, content):
-        """Docs (streaming_mode_mismatch): a stream started with markdown_text must go
-        on with markdown_text, one started with chunks with chunks."""
-        if content["mode"] is None:
-            return None
-        if stream["mode"] is None:
-            stream["mode"] = content["mode"]
-        elif stream["mode"] != content["mode"]:
-            return error("streaming_mode_mismatch")
-        return None
-
-    def _chat_append_stream(self, params):
-        err, msg, stream = self._stream_target(params, "append")
-        if err:
-            return err
-        err, content = check_stream_content(params)
-        if err:
-            return err
-        if content["mode"] is None:
-            return error("markdown_text_or_chunks_required")
-        err = self._mode_error(stream, content)
-        if err:
-            return err
-        self._set_stream_text(msg, msg.get("text", "") + content["text"])
-        return {"ok": True, "channel": params["channel"], "ts": msg["ts"]}
-
-    def _chat_stop_stream(self, params):
-        err, msg, stream = self._stream_target(params, "stop")
-        if err:
-            return err
-        err, content = check_stream_content(params, final=True,
-                                            max_metadata_chars=self.max_metadata_chars)
-        if err:
-            return err
-        err = self._mode_error(stream, content)
-        if err:
-            return err
-        text = msg.get("text", "") + content["text"]
-        # Docs: stopStream's blocks "will be rendered at the bottom of the finalized message".
-        self._set_stream_text(msg, text, content.get("blocks") or ())
-        if not text and content.get("blocks"):
-            msg["text"] = fallback_text(content["blocks"])
-        if "metadata" in content:
-            msg["metadata"] = content["metadata"]
-        del self._streams[(params["channel"], msg["ts"])]
-        return {"ok": True, "channel": params["channel"], "ts": msg["ts"],
-                "message": copy.deepcopy(msg)}
-
-    # ------------------------------------------------------------- knowledge
-    def _channel_object(self, channel):
-        info = self._channel_info.get(channel, {})
-        is_im, is_mpim = bool(info.get("is_im")), bool(info.get("is_mpim"))
-        private = bool(info.get("is_private")) or is_im or is_mpim
-        obj = {"id": channel, "name": info.get("name", channel.lower()), "is_channel": not private,
-               "is_group": private and not (is_im or is_mpim), "is_im": is_im, "is_mpim": is_mpim,
-               "is_private": private, "is_archived": False, "is_shared": False, "is_ext_shared": False,
-               "is_org_shared": False, "is_member": True}
-        if info.get("canvas"):
-            obj["properties"] = {"canvas": {"file_id": info["canvas"], "is_empty": False,
-                                            "quip_thread_id": "Q" + info["canvas"]}}
-        return obj
-
-    def _members(self, channel):
-        info = self._channel_info.get(channel, {})
-        if "members" in info:
-            return list(info["members"])
-        posted = [m.get("user") for m in self._channels.get(channel, []) if m.get("user")]
-        return list(dict.fromkeys([self.bot_user_id] + posted))
-
-    def _conversations_info(self, params):
-        channel = params.get("channel")
-        if not channel or (channel not in self._channels and channel not in self._channel_info):
-            return error("channel_not_found")
-        return {"ok": True, "channel": self._channel_object(channel)}
-
-    def _conversations_members(self, params):
-        channel = params.get("channel")
-        if not channel or (channel not in self._channels and channel not in self._channel_info):
-            return error("channel_not_found")
-        members = self._members(channel)
-        limit = min(1000, int(params.get("limit") or 100))
-        cursor = str(params.get("cursor") or "")
-        if cursor and not (cursor.startswith("m:") and cursor[2:].isdigit()):
-            return error("invalid_cursor")
-        start = int(cursor[2:]) if cursor else 0
-        rest = members[start + limit:]
-        return {"ok": True, "members": members[start:start + limit],
-                "response_metadata": {"next_cursor": f"m:{start + limit}" if rest else ""}}
-
-    def _users_info(self, params):
-        user = params.get("user")
-        if not user:
-            return error("user_not_found")
-        profile = {"real_name": user, "display_name": user}
-        if user in self._users:
-            profile["email"] = self._users[user]
-        return {"ok": True, "user": {"id": user, "team_id": self.team_id, "name": user.lower(),
-                                     "deleted": False, "is_bot": False, "profile": profile}}
-
-    def _files_info(self, params):
-        meta = self._file_meta.get(params.get("file", ""))
-        if meta is None:
-            return error("file_not_found")
-        return {"ok": True, "file": copy.deepcopy(meta), "comments": [], "response_metadata": {"next_cursor": ""}}
-
-    def _search_messages(self, params):
-        # Slack: search.* takes user tokens only.
-        if self._caller not in self.user_tokens:
-            return error("not_allowed_token_type")
-        words = [w.lower() for w in str(params.get("query", "")).split() if w]
-        if not words:
-            return error("no_query")
-        count = min(100, int(params.get("count") or 20))
-        matches = []
-        for channel, msgs in self._channels.items():
-            for msg in msgs:
-                text = msg.get("text") or ""
-                if msg.get("bot_id") or not all(w in text.lower() for w in words):
-                    continue
-                obj = self._channel_object(channel)
-                matches.append({"iid": f"i{len(matches)}", "team": self.team_id, "type": "message",
-                                "channel": {k: obj[k] for k in ("id", "name", "is_channel", "is_group", "is_im",
-                                                                "is_mpim", "is_private", "is_shared",
-                                                                "is_ext_shared", "is_org_shared")},
-                                "user": msg.get("user"), "username": (msg.get("user") or "").lower(),
-                                "ts": msg["ts"], "text": text,
-                                "permalink": self.permalink(channel, msg["ts"], msg.get("thread_ts"))})
-        page = matches[:count]
-        return {"ok": True, "query": params.get("query"),
-                "messages": {"total": len(matches), "matches": page,
-                             "paging": {"count": count, "total": len(matches), "page": 1,
-                                        "pages": max(1, math.ceil(len(matches) / count))},
-                             "pagination": {"total_count": len(matches), "page": 1, "per_page": count,
-                                            "page_count": 1, "first": 1, "last": len(page)}}}
 
     def _apps_connections_open(self, params):
         if self._caller not in self.app_tokens:  # a bot or user token

@@ -109,3 +109,11 @@ def row(name: str, s: dict, extra: str = "") -> str:
 
 def mib(k) -> str:
     return "-" if not k else f"{k / 1024:.1f} MiB"
+
+
+def print_latencies(rows: list[tuple[str, list[float]]], label_width: int = 48) -> None:
+    """A table of n / p50 / p99 / max in milliseconds, one row per (label, seconds)."""
+    print(f"{'what':<{label_width}}{'n':>4}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for label, values in rows:
+        s = summary(values)
+        print(f"{label:<{label_width}}{s['n']:>4}{fmt(s['p50'])}{fmt(s['p99'])}{fmt(s['max'])}")

@@ -30,7 +30,7 @@ for _path in (str(ROOT / "tests"), str(ROOT)):
 
 from browser import PlaygroundProcess  # noqa: E402
 from lifecycle import git_commit, run_main  # noqa: E402
-from measures import fmt, summary  # noqa: E402
+from measures import print_latencies  # noqa: E402
 
 ADA, DM = "U0PLAYADA", "D0PLAYADA"
 
@@ -85,13 +85,10 @@ def run(args) -> int:
     finally:
         playground.stop()
     print(f"playground_bench  commit {git_commit()}  starts={args.starts}  questions={args.questions}")
-    print(f"{'what':<40}{'n':>4}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
-    for name, values in (("spawn → page ready (bot + stand-in up)", starts),
-                         ("question → placeholder on the page", phases["placeholder"]),
-                         ("question → first words on the page", phases["first_text"]),
-                         ("question → finished answer on the page", phases["final"])):
-        s = summary(values)
-        print(f"{name:<40}{s['n']:>4}{fmt(s['p50'])}{fmt(s['p99'])}{fmt(s['max'])}")
+    print_latencies([("spawn → page ready (bot + stand-in up)", starts),
+                     ("question → placeholder on the page", phases["placeholder"]),
+                     ("question → first words on the page", phases["first_text"]),
+                     ("question → finished answer on the page", phases["final"])], 40)
     ok = len(phases["final"]) == args.questions
     print("result:", "OK" if ok else "MISSING ANSWERS")
     return 0 if ok else 1

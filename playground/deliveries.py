@@ -54,15 +54,6 @@ class Conversation:
         return "im" if self.is_im else "channel"
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One request as it left: what was sent and what the bot answered."""
-
-    kind: str        # "event" | "interaction"
-    status: int      # HTTP status of the last attempt (0: no answer)
-    attempts: int
-
-
 def rich_text_blocks(text: str) -> list[dict]:
     """The rich_text block Slack's client attaches to a typed message: mentions become user elements."""
     elements, at = [], 0
@@ -193,30 +184,26 @@ class Deliverer:
     def __init__(self, request_url: str, signing_secret: str):
         self._url = request_url
         self._signer = SignatureVerifier(signing_secret)
-        self.sent: list[Delivery] = []
-        self._lock = threading.Lock()
 
     def event(self, body: dict) -> None:
         """Events are delivered in the background, like Slack's: the person's message is posted either way."""
         raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        threading.Thread(target=self._deliver, args=("event", raw, "application/json"),
+        threading.Thread(target=self._deliver, args=(raw, "application/json"),
                          name="slack-delivery", daemon=True).start()
 
     def interaction(self, payload: dict) -> int:
         """Interactions are sent at once and answered within Slack's 3 seconds; returns the HTTP status."""
         raw = urllib.parse.urlencode({"payload": json.dumps(payload, ensure_ascii=False)}).encode("utf-8")
-        return self._deliver("interaction", raw, "application/x-www-form-urlencoded", retries=())
+        return self._deliver(raw, "application/x-www-form-urlencoded", retries=())
 
-    def _deliver(self, kind: str, raw: bytes, content_type: str, retries=RETRY_DELAYS) -> int:
-        status, reason, attempt = 0, "", 0
+    def _deliver(self, raw: bytes, content_type: str, retries=RETRY_DELAYS) -> int:
+        status, reason = 0, ""
         for attempt, delay in enumerate((0.0, *retries)):
             time.sleep(delay)
             # Slack retries a delivery that failed or took longer than 3 s, with the same event_id.
             status, reason, no_retry = self._post(raw, content_type, attempt, reason)
             if 200 <= status < 300 or no_retry:
                 break
-        with self._lock:
-            self.sent.append(Delivery(kind, status, attempt + 1))
         return status
 
     def _post(self, raw: bytes, content_type: str, attempt: int, last_reason: str) -> tuple[int, str, bool]:

@@ -16,7 +16,6 @@ import re
 import secrets
 import threading
 import uuid
-from dataclasses import dataclass
 
 from playground.deliveries import (Conversation, Deliverer, Person, Team, block_actions, find_button,
                                    message_action, message_events, rich_text_blocks)
@@ -32,13 +31,6 @@ CHANNELS = (Conversation("C0PLAYGENERAL", "general", False), Conversation("C0PLA
 
 class PlaygroundError(ValueError):
     """The page asked for something that cannot be done; the message says why."""
-
-
-@dataclass(frozen=True)
-class View:
-    id: str
-    person: str
-    view: dict
 
 
 class Workspace:

@@ -251,7 +251,9 @@ def local_run(env: Mapping[str, str] | None = None) -> LocalRun:
     port = int(_number(env, "PORT", 8080, 1, 65535))
     if _text(env, "SLACK_APP_TOKEN"):
         return LocalRun("socket", port, "Socket Mode (SLACK_APP_TOKEN is set): no public URL needed")
-    if _text(env, "SLACK_SIGNING_SECRET") or _text(env, "ACCESS_TOKEN"):
-        return LocalRun("http", port, f"HTTP function on http://localhost:{port}/ (SLACK_SIGNING_SECRET is set): "
+    chosen_by = [name for name in ("SLACK_SIGNING_SECRET", "ACCESS_TOKEN") if _text(env, name)]
+    if chosen_by:
+        return LocalRun("http", port, f"HTTP function on http://localhost:{port}/ ({' and '.join(chosen_by)} "
+                                      f"{'is' if len(chosen_by) == 1 else 'are'} set): "
                                       "Slack must reach this URL (a tunnel, or deploy)")
     return LocalRun("playground", port, "offline playground (no Slack settings): a Slack-like page on this machine")

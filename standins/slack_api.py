@@ -50,6 +50,7 @@ class Call:
     status: int
     http_method: str = "POST"
     content_type: str = ""
+    retry_after: int | None = None  # the Retry-After of a 429
 
 
 class _Server(StandinHTTPServer):
@@ -81,6 +82,8 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
         self._ts_micro = 0
         self._latency = {}
         self._forced_429 = {}      # method -> [remaining, retry_after]
+        self._held_until = {}      # method -> monotonic time its forced 429 still holds (Retry-After)
+        self._forced_failures = {}  # method -> [remaining, status, body]
         self._tiers = {}           # method -> (per_minute, capacity)
         self._buckets = {}         # method (or (method, channel)) -> [tokens, last_refill]
         self._per_channel = set()  # methods limited per channel
@@ -203,8 +206,16 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
             self._latency[method] = seconds
 
     def rate_limit_next(self, method, count=1, retry_after=1):
+        """The next `count` calls of `method` get 429. As on Slack, each 429 holds for its
+        Retry-After: a call inside that window gets 429 too (not counted in `count`)."""
         with self._lock:
             self._forced_429[method] = [count, int(retry_after)]
+
+    def fail_next(self, method, body, status=200, count=1):
+        """The next `count` calls of `method` get `body` (a scripted fault: an error Slack
+        gives, or a body carrying something that must never reach a log)."""
+        with self._lock:
+            self._forced_failures[method] = [count, status, body]
 
     def enforce_tiers(self, per_minute=None, burst=None, per_channel=()):
         """Token bucket per method: refills per_minute/60 tokens a second and holds
@@ -271,7 +282,10 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
         with self._lock:
             if result is None:
                 retry_after = self._rate_limited(method, params.get("channel"))
-                if retry_after is not None:
+                failure = self._forced_failure(method) if retry_after is None else None
+                if failure is not None:
+                    status, result = failure
+                elif retry_after is not None:
                     status, result = 429, error("ratelimited")
                     headers["Retry-After"] = str(retry_after)
                     self.ratelimited_count += 1
@@ -281,8 +295,8 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
                     except Exception as exc:  # a stand-in bug must fail loudly, not hang the client
                         status, result = 500, error("fake_slack_internal_error", detail=repr(exc))
             payload = json.dumps(result, ensure_ascii=False).encode("utf-8")
-            self.calls.append(Call(method, params, arrived, result, status,
-                                   req.command, ctype.split(";")[0]))
+            self.calls.append(Call(method, params, arrived, result, status, req.command, ctype.split(";")[0],
+                                   int(headers["Retry-After"]) if "Retry-After" in headers else None))
             if result.get("ok") and method not in _READ_METHODS:
                 self._bump()
         req.send_response(status)
@@ -293,11 +307,22 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
         req.end_headers()
         req.wfile.write(payload)
 
+    def _forced_failure(self, method):
+        forced = self._forced_failures.get(method)
+        if not forced or forced[0] <= 0:
+            return None
+        forced[0] -= 1
+        return forced[1], copy.deepcopy(forced[2])
+
     def _rate_limited(self, method, channel=None):
         """Seconds to put in Retry-After, or None to let the call through."""
+        held = self._held_until.get(method, 0) - time.monotonic()
+        if held > 0:
+            return max(1, math.ceil(held))
         forced = self._forced_429.get(method)
         if forced and forced[0] > 0:
             forced[0] -= 1
+            self._held_until[method] = time.monotonic() + forced[1]
             return forced[1]
         if method not in self._tiers:
             return None

@@ -81,6 +81,30 @@ def channel():
     return f"D{next(_channels):06d}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_in_any_log():
+    """After the last test: the log of every process the tests started (bots, workers, Socket Mode,
+    playgrounds) holds none of its secrets and nothing shaped like a token. A leak fails the run."""
+    yield
+    from harness import STARTED
+    from log_scan import leaks_in, secrets_of
+
+    leaks = [leak for process in STARTED for leak in leaks_in(process.log_path, secrets_of(process.env))]
+    assert not leaks, "secrets in the logs:\n" + "\n".join(map(str, leaks[:20]))
+
+
+# --- no silent skips ---------------------------------------------------------------------------
+# A test that cannot run here (a missing emulator, browser or package) fails the run instead of
+# passing quietly as "skipped": ./scripts/test installs what the tests need or says what is missing.
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(f"{report.nodeid}: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else ''}")
+
+
 def pytest_sessionfinish(session, exitstatus):
-    # Logs from every bot process, for the secrets-in-logs check and for debugging.
-    pass
+    if _skipped and exitstatus == 0:
+        print("\nskipped tests fail the run (install what they need):\n  " + "\n  ".join(_skipped))
+        session.exitstatus = 1

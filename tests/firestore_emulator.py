@@ -28,6 +28,8 @@ from typing import Iterator
 
 import pytest
 
+from proc_groups import live_members
+
 GCLOUD = "/usr/bin/gcloud"
 PROJECT = "threadwise-test"
 READY_LINE = "Dev App Server is now running"
@@ -178,21 +180,7 @@ def _signal_group(group: int, sig: signal.Signals) -> None:
 
 
 def _live_members(group: int) -> list[str]:
-    """Processes of the group that still run (zombies waiting to be reaped do not count)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # /proc/<pid>/stat: pid (comm) state ppid pgrp ...; comm may hold spaces.
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        state, _ppid, pgrp = stat[stat.rindex(")") + 2:].split()[:3]
-        if int(pgrp) == group and state != "Z":
-            members.append(f"{entry.name} {comm}")
-    return members
+    return [f"{pid} {comm}" for pid, comm in live_members(group)]
 
 
 def _java_serving(host: str) -> list[str]:

@@ -25,6 +25,7 @@ OPENAI_KEY = "sk-test-key-0123456789abcdefghijklmnop"
 FUNCTIONS_FRAMEWORK = str(Path(sys.executable).parent / "functions-framework")
 
 _ids = itertools.count(1)
+STARTED: list["ManagedProcess"] = []  # every process the tests started, for the log scan (log_scan.py)
 
 
 def free_port() -> int:
@@ -45,12 +46,14 @@ class Response:
 
 class ManagedProcess:
     """A process of the tests' own, in its own process group, its output in a log file; ``stop()``
-    ends it by its pid (SIGTERM, then SIGKILL to the whole group), so nothing is left behind."""
+    ends it by its pid (SIGTERM, then SIGKILL to the whole group), so nothing is left behind.
+    Every one is listed in ``STARTED``: the session ends by reading all their logs for secrets."""
 
     def __init__(self, command: list[str], env: dict[str, str], log_path: Path):
         self.log_path = log_path
         self.env = env
         self._log = open(log_path, "ab")
+        STARTED.append(self)
         self.process = subprocess.Popen(command, cwd=ROOT, env=child_env(env), stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -65,6 +68,21 @@ class ManagedProcess:
             if line.startswith("{"):
                 entries.append(json.loads(line))
         return entries
+
+    def logged(self, **fields) -> list[dict]:
+        """The JSON log entries whose fields have these values."""
+        return [e for e in self.log_entries() if all(e.get(k) == v for k, v in fields.items())]
+
+    def wait_for_log(self, timeout: float = 15, **fields) -> list[dict]:
+        """Until the process has logged an entry with these fields (a decision it states), then those
+        entries: the positive signal to wait for before checking that nothing else happened."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.logged(**fields)
+            if found:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no log entry {fields} within {timeout} s; log:\n{self.logs()[-5000:]}")
 
     def kill(self) -> None:
         """Die at once, mid-answer, as an instance that is shut down does."""

@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
+from proc_groups import live_members
+
 PROJECT = "threadwise-test"
 START_TIMEOUT = 60.0
 
@@ -31,10 +33,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def gcloud_available() -> bool:
-    return shutil.which("gcloud") is not None and shutil.which("java") is not None
 
 
 class PubSubEmulator:
@@ -174,19 +172,7 @@ class PubSubEmulator:
 
     def remaining(self) -> list[int]:
         """Live (not zombie) processes of the emulator's group: gcloud and its Java child."""
-        left = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            # Fields after the parenthesised command: state ppid pgrp …
-            state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-            if int(pgrp) == self.pgid and state != "Z":
-                left.append(int(entry))
-        return left
+        return [pid for pid, _comm in live_members(self.pgid)]
 
     def __enter__(self) -> "PubSubEmulator":
         return self

@@ -1,7 +1,9 @@
 """Files shared in the thread are context: read once per answer with the bot token, skipped ones named."""
+import harness
 from flows import ASKER, say, wait_answer
 from harness import message_event
 from standins.openai_api import Script
+from standins.slack_api import FakeSlack
 
 
 def share(bot, slack, channel, text, files, thread_ts=None):
@@ -60,12 +62,17 @@ def test_unreadable_oversized_and_long_files_are_named_under_the_answer(bots, sl
 
 
 def test_the_token_never_goes_outside_slack(bot, slack, openai_server, channel):
-    elsewhere = slack.add_file("trap.txt", b"secret", "text/plain", "text")
-    elsewhere["url_private"] = elsewhere["url_private_download"] = "http://127.0.0.2:9/files-pri/trap.txt"
-    openai_server.reply = Script(text="ok")
-    ts = share(bot, slack, channel, "read this", [elsewhere])
-    final = wait_answer(slack, channel, ts)[-1]
-    assert "trap.txt (could not be downloaded)" in final["text"]
+    """A file whose URL is not on Slack's host is not fetched: a server that is listening there
+    (same machine, another host name) and would serve it never sees a request, let alone the token."""
+    with FakeSlack(bot_token=harness.BOT_TOKEN) as outside:
+        elsewhere = outside.add_file("trap.txt", b"secret", "text/plain", "text")
+        for key in ("url_private", "url_private_download"):
+            elsewhere[key] = elsewhere[key].replace("//127.0.0.1:", "//localhost:")
+        openai_server.reply = Script(text="ok")
+        ts = share(bot, slack, channel, "read this", [elsewhere])
+        final = wait_answer(slack, channel, ts)[-1]
+        assert "trap.txt (could not be downloaded)" in final["text"]
+        assert outside.file_downloads == []
 
 
 def test_file_content_is_data_not_instructions(bot, slack, openai_server, channel):

@@ -22,6 +22,16 @@ def test_the_mode_follows_what_is_configured(env, mode):
     assert local_run(env).mode == mode
 
 
+@pytest.mark.parametrize("env, named", [
+    ({"SLACK_SIGNING_SECRET": "s"}, "(SLACK_SIGNING_SECRET is set)"),
+    ({"ACCESS_TOKEN": "t"}, "(ACCESS_TOKEN is set)"),
+    ({"SLACK_SIGNING_SECRET": "s", "ACCESS_TOKEN": "t"}, "(SLACK_SIGNING_SECRET and ACCESS_TOKEN are set)"),
+])
+def test_the_start_up_line_names_the_setting_that_chose_the_http_function(env, named):
+    """(5c5740b: ACCESS_TOKEN alone was reported as SLACK_SIGNING_SECRET.)"""
+    assert named in local_run(env).why
+
+
 def test_the_port_is_validated():
     assert local_run({"PORT": "9000"}).port == 9000
     assert local_run({}).port == 8080
@@ -61,6 +71,11 @@ def test_each_mode_says_which_it_is_in_one_line():
     line, process = _launch({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "secret"}, free_port())
     try:
         assert line.startswith("Threadwise: HTTP function on http://localhost:") and "SLACK_SIGNING_SECRET" in line
+    finally:
+        _stop(process)
+    line, process = _launch({"SLACK_BOT_TOKEN": "xoxb-test", "ACCESS_TOKEN": "a-token-0123456789"}, free_port())
+    try:
+        assert line.startswith("Threadwise: HTTP function on http://localhost:") and "(ACCESS_TOKEN is set)" in line
     finally:
         _stop(process)
     line, process = _launch({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test",

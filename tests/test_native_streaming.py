@@ -175,7 +175,7 @@ def test_a_long_native_answer_is_split_into_parts_like_update_mode(native, slack
     ts, _ = say(native, slack, fresh_channel, "write a lot")
     parts = wait_answer(slack, fresh_channel, ts, timeout=30)
     assert len(parts) >= 2
-    assert "".join(p["text"] for p in parts).replace("\n", "") == text.replace("\n", "")
+    assert "".join(p["text"] for p in parts) == text  # nothing lost or added at the seams, newlines included
     assert all(len(p["text"]) <= 4000 for p in parts)
     slack.wait_for(lambda f: len(bot_messages(f, fresh_channel)) == len(parts), timeout=5)
 

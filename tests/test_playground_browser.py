@@ -8,14 +8,13 @@ import time
 
 import pytest
 
-from browser import ARTIFACTS, PlaygroundProcess, start_chromium, stop_chromium
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
-pytest.importorskip("selenium")
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from browser import ARTIFACTS, PlaygroundProcess, start_chromium, stop_chromium
 
 ADA, GRACE = "U0PLAYADA", "U0PLAYGRACE"
 FINAL_LINE = "to get real answers"  # the practice answer's last words

@@ -14,7 +14,8 @@ import pytest
 
 from firestore_emulator import FirestoreEmulator
 from flows import ASKER, replies_to, wait_answer
-from harness import BotProcess, bot_env, free_port, message_event, new_event_id
+from harness import BOT_TOKEN, BotProcess, bot_env, free_port, message_event, new_event_id
+from log_scan import assert_logged_masked, secret_echoing_failure
 from pubsub_emulator import PubSubEmulator
 from standins.openai_api import Script
 
@@ -180,6 +181,53 @@ def test_slack_retry_after_a_lost_delivery_is_answered_once(deployment, slack, o
                                                      "X-Slack-Retry-Reason": "http_timeout"}).status == 200
     time.sleep(3)
     assert len([c for c in slack.calls_of("chat.postMessage") if c.params.get("channel") == channel]) == 1
+
+
+def test_a_secret_inside_an_exception_the_worker_logs_is_masked(deployment, slack, openai_server):
+    channel = "D-ps-secret"
+    openai_server.reply = Script(text="first")
+    first, _, _ = ask(deployment, slack, channel, "one")
+    wait_answer(slack, channel, first, timeout=30)
+    slack.fail_next("conversations.replies", secret_echoing_failure(BOT_TOKEN))
+    follow_up = slack.add_message(channel, ASKER, "two", thread_ts=first)
+    event = message_event(channel, ASKER, "two", follow_up, thread_ts=first, event_id=new_event_id())
+    assert deployment.bot.send_event(event).status == 200
+    assert wait_answer(slack, channel, follow_up, timeout=30)[-1]["metadata"]["event_payload"]["status"] == "error"
+    assert_logged_masked(deployment.worker, BOT_TOKEN)
+
+
+def test_a_question_that_cannot_be_handed_off_gets_503_so_slack_retries(tmp_path, slack, openai_server, pubsub,
+                                                                       channel):
+    """Pub/Sub refuses the job (here: its topic does not exist yet): the bot answers 503 without
+    X-Slack-No-Retry, so Slack delivers the event again; that retry, once the job can be
+    handed off, is answered — nothing lost."""
+    topic = f"jobs-missing-{next(_numbers)}"
+    env = bot_env(slack.base_url, openai_server.base_url, DISPATCH="pubsub", PUBSUB_TOPIC=topic,
+                  SQLITE_PATH=str(tmp_path / "claims.sqlite3"), WORKER_AUTH="token", WORKER_TOKEN=WORKER_TOKEN,
+                  **pubsub.env)
+    openai_server.reply = Script(text="Here now.")
+    bot = BotProcess(env, tmp_path / "bot.log")
+    try:
+        ts = slack.add_message(channel, ASKER, "is anyone there?")
+        event = message_event(channel, ASKER, "is anyone there?", ts, event_id=new_event_id())
+        response = bot.send_event(event)
+        assert response.status == 503, response.body
+        assert "X-Slack-No-Retry" not in response.headers
+        bot.wait_for_log(message="hand-off failed; Slack will retry", event_id=event["event_id"])
+
+        pubsub.create_topic(topic)
+        worker_port = free_port()
+        worker = BotProcess(env, tmp_path / "worker.log", target="slack_worker", port=worker_port)
+        try:
+            pubsub.create_push_subscription(f"push-{topic}", topic,
+                                            f"http://127.0.0.1:{worker_port}/?token={WORKER_TOKEN}", ack_deadline=600)
+            retry = bot.send_event(event, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"})
+            assert retry.status == 200
+            assert [p["text"] for p in wait_answer(slack, channel, ts, timeout=30)] == ["Here now."]
+        finally:
+            worker.stop()
+    finally:
+        bot.stop()
 
 
 def test_unauthenticated_or_malformed_pushes_are_rejected(deployment, slack):

@@ -542,18 +542,19 @@ def test_a_retry_after_the_answer_does_not_answer_again(bot, slack, openai_serve
 # --- 8. never waiting for the model ------------------------------------------------------------
 def test_the_acknowledgement_never_waits_for_the_model(bot, slack, openai_server, channel):
     """Slack gets its 200 well within 3 s, and the placeholder appears before the model's first token."""
-    openai_server.reply = Script(first_token_delay=8)
+    openai_server.reply = Script(first_token_delay=4)  # longer than Slack's 3 s window
     ts = slack.add_message(channel, ASKER, f"what is new in {channel}?")
     started = time.monotonic()
     response = bot.send_event(message_event(channel, ASKER, f"what is new in {channel}?", ts))
     elapsed = time.monotonic() - started
     acknowledged(response)
-    assert elapsed < 2.5
+    assert elapsed < 3.0  # Slack's contract: acknowledged within 3 s (the model takes 4)
 
     placeholder = slack.wait_for(lambda fake: placeholders(fake, channel), timeout=6)[0]
     assert placeholder.params["thread_ts"] == ts
     request = slack.wait_for(lambda: model_requests_for(openai_server, channel), timeout=6)[0]
-    assert request.first_delta_at is None or request.first_delta_at > placeholder.at
+    slack.wait_for(lambda: request.first_delta_at, timeout=10)  # the model's first token was sent…
+    assert placeholder.at < request.first_delta_at  # …after the placeholder was already in Slack
 
 
 # --- 9. logs (keep last: it reads what the tests above made the bots write) ---------------------

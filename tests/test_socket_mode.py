@@ -17,6 +17,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from flows import ASKER, answer_text, replies_to, say, wait_answer
+from log_scan import assert_logged_masked, secret_echoing_failure
 from harness import BOT_TOKEN, SocketModeProcess, bot_env, message_event, shortcut_payload, stop_button_payload
 from standins.openai_api import Script
 from standins.slack_socket_mode import FakeSocketMode
@@ -212,6 +213,17 @@ def test_no_log_line_carries_the_app_token_or_a_ticket(over, socket_bot, socket_
     assert APP_TOKEN not in logs
     assert not [t for t in socket_mode.tickets_issued if t in logs]
     assert "ticket=" not in logs and f":{socket_mode.port}/link" not in logs
+
+
+def test_a_secret_inside_a_logged_exception_is_masked(over, socket_bot, slack, openai_server, channel):
+    """A Slack error that echoes the app token reaches the log only masked."""
+    openai_server.reply = Script(text="first")
+    first, _ = say(over, slack, channel, "one")
+    wait_answer(slack, channel, first)
+    slack.fail_next("conversations.replies", secret_echoing_failure(APP_TOKEN))
+    follow_up, _ = say(over, slack, channel, "two", thread_ts=first)
+    assert wait_answer(slack, channel, follow_up)[-1]["metadata"]["event_payload"]["status"] == "error"
+    assert_logged_masked(socket_bot, APP_TOKEN)
 
 
 # ------------------------------------------------------------ refusing to start

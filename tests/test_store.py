@@ -14,7 +14,7 @@ from typing import Callable
 import pytest
 
 import store
-from firestore_emulator import GCLOUD, FirestoreEmulator, firestore_emulator  # noqa: F401  (the session fixture)
+from firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401  (the session fixture)
 from store import Acquire, Claim
 from store_firestore import FirestoreStore, document_id
 from store_sqlite import PURGE_EVERY, SqliteStore
@@ -51,8 +51,6 @@ def make_store(request, tmp_path):
             opened.append(SqliteStore(path, now=now))
             return opened[-1]
     else:
-        if not os.path.exists(GCLOUD):
-            pytest.skip(f"no Google Cloud CLI at {GCLOUD}: cannot start the Firestore emulator")
         emulator = request.getfixturevalue("firestore_emulator")
         collection = f"claims_{uuid.uuid4().hex[:12]}"  # every test its own collection
 
@@ -228,7 +226,6 @@ def test_document_ids_are_valid_and_distinct():
         document_id("")
 
 
-@pytest.mark.skipif(not os.path.exists(GCLOUD), reason="no Google Cloud CLI")
 def test_emulator_resets_and_stops_with_its_java():
     with FirestoreEmulator() as emulator:
         client = emulator.client()
@@ -251,13 +248,12 @@ def test_open_store(tmp_path, request):
     assert isinstance(sqlite, SqliteStore) and sqlite.create_claim("Ev1", TTL)
     with pytest.raises(ValueError):
         store.open_store("redis", "", "threadwise_claims", None)
-    if os.path.exists(GCLOUD):
-        request.getfixturevalue("firestore_emulator")  # sets FIRESTORE_EMULATOR_HOST and the project
-        firestore = store.open_store("firestore", "", f"open_{uuid.uuid4().hex[:8]}", None)
-        try:
-            assert firestore.create_claim("Ev1", TTL) and not firestore.create_claim("Ev1", TTL)
-        finally:
-            firestore.close()
+    request.getfixturevalue("firestore_emulator")  # sets FIRESTORE_EMULATOR_HOST and the project
+    firestore = store.open_store("firestore", "", f"open_{uuid.uuid4().hex[:8]}", None)
+    try:
+        assert firestore.create_claim("Ev1", TTL) and not firestore.create_claim("Ev1", TTL)
+    finally:
+        firestore.close()
 
 
 def test_sqlite_purges_now_and_then(tmp_path, clock):

@@ -70,8 +70,10 @@ class ThreadDispatcher(Generic[Opened]):
                 opened = self._open(ask)
             except Exception:
                 log.error("could not start an answer", event_id=ask.event_id, channel=ask.channel, exc_info=True)
-                continue
-            if opened is not None:
+                opened = None
+            if opened is None:
+                _ended(ask)
+            else:
                 self._answers.submit(self._complete_safely, ask, opened)
 
     def _let_the_burst_through(self) -> None:
@@ -88,3 +90,10 @@ class ThreadDispatcher(Generic[Opened]):
             self._complete(opened)
         except Exception:
             log.error("answer failed", event_id=ask.event_id, channel=ask.channel, exc_info=True)
+        finally:
+            _ended(ask)
+
+
+def _ended(ask: Ask) -> None:
+    # Whatever the job decided or wrote, it is over: after this line it writes nothing more.
+    log.debug("job ended", event_id=ask.event_id)

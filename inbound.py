@@ -45,7 +45,7 @@ class SlackInbound:
         if isinstance(event, UrlVerification):
             return EventOutcome(challenge=event.challenge)
         if isinstance(event, Ignore):
-            log.debug("ignored event", reason=event.reason)
+            log.debug("ignored event", reason=event.reason, event_id=_event_id(body))
             return EventOutcome(ignored=True)
         if retry_num:
             # Handed off like any delivery: the event's claim decides. A retry of an
@@ -57,6 +57,8 @@ class SlackInbound:
         except Exception:
             log.error("hand-off failed; Slack will retry", event_id=event.event_id, exc_info=True)
             return EventOutcome()
+        # The one door to a background answer: a request without this line starts nothing later.
+        log.info("handed off", event_id=event.event_id, channel=event.channel)
         return EventOutcome(handed_off=True)
 
     def interaction_form(self, payload: str) -> None:
@@ -92,3 +94,9 @@ class SlackInbound:
         except Exception:
             log.warning("auth.test failed and the event names no bot user")
             return None
+
+
+def _event_id(body: Any) -> str | None:
+    """The event_id of an ignored event's body, when it has one (which event was ignored, in the log)."""
+    event_id = body.get("event_id") if isinstance(body, dict) else None
+    return event_id if isinstance(event_id, str) else None

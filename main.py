@@ -30,12 +30,12 @@ runtime.announce("HTTP function (Events API and interactivity at its URL)")
 
 def slack_bot(request):
     if request.method != "POST":
-        return _reply(405, {"error": "method not allowed"})
+        return _refuse(405, "method not allowed")
     if (request.content_length or 0) > MAX_BODY_BYTES:
-        return _reply(413, {"error": "request body too large"})
+        return _refuse(413, "request body too large")
     body = request.stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
-        return _reply(413, {"error": "request body too large"})
+        return _refuse(413, "request body too large")
     if not verifier.is_authentic(body, request.headers, request.args.get("token")):
         log.warning("unverified request rejected", remote=request.headers.get("X-Forwarded-For", request.remote_addr))
         return _reply(401, {"error": "invalid signature or token"})
@@ -45,11 +45,11 @@ def slack_bot(request):
             return _on_event(text, request.headers)
         if request.mimetype == "application/x-www-form-urlencoded":
             return _on_interaction(text)
-        return _reply(415, {"error": "expected application/json or application/x-www-form-urlencoded"})
+        return _refuse(415, "expected application/json or application/x-www-form-urlencoded")
     except UnicodeDecodeError:
-        return _reply(400, {"error": "body is not UTF-8"})
+        return _refuse(400, "body is not UTF-8")
     except BadRequest as error:
-        return _reply(400, {"error": str(error)})
+        return _refuse(400, str(error))
     except Exception:
         # Slack retrying would not help; the failure is logged for the operator.
         log.error("request handling failed", exc_info=True)
@@ -80,6 +80,12 @@ def _on_interaction(text: str) -> tuple:
         raise BadRequest("missing payload field")
     inbound.interaction_form(payloads[0])
     return _reply(200, {})
+
+
+def _refuse(status: int, reason: str) -> tuple:
+    # Stated in the log: the decision an operator (and a test) can see, not only the caller.
+    log.info("request refused", status=status, reason=reason)
+    return _reply(status, {"error": reason})
 
 
 def _reply(status: int, payload: dict) -> tuple:
@@ -113,6 +119,7 @@ def slack_worker(request):
     log.info("job received", event_id=ask.event_id, message_id=delivery.message_id,
              attempt=delivery.delivery_attempt)
     outcome = runtime.answers.answer(ask)
+    log.info("job ended", event_id=ask.event_id, outcome=outcome)  # (busy: Pub/Sub delivers it again)
     if outcome == "busy":
         return _reply(429, {"status": outcome})
     return _reply(200, {"status": outcome})

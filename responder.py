@@ -73,7 +73,8 @@ def open_answer(ask: Ask, services: Services) -> OpenedAnswer | None:
         ask.channel, ask.thread_ts, PLACEHOLDER_TEXT, streaming_blocks(""), reply_metadata(tag, STATUS_STREAMING)
     )
     if not placeholder.ts:
-        log.error("could not post the placeholder", channel=ask.channel, error=placeholder.error)
+        log.error("could not post the placeholder", event_id=ask.event_id, channel=ask.channel,
+                  error=placeholder.error)
         return None
     log.info("answering", event_id=ask.event_id, channel=ask.channel, reply_ts=placeholder.ts)
     return OpenedAnswer(ask, tag, placeholder.ts, thread)
@@ -233,7 +234,8 @@ def _close_quietly(stream) -> None:
 def _record_usage(ask: Ask, settings: Settings, outcome: Outcome, stopped: bool) -> None:
     usage = outcome.usage
     log.info(
-        "usage",
+        "usage",  # the answer's last line: whatever it wrote to Slack is written
+        event_id=ask.event_id,
         model="practice" if settings.practice_mode else settings.openai_model,
         user=ask.user,
         channel=ask.channel,

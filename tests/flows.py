@@ -51,3 +51,11 @@ def markdown_of(message: dict) -> str:
 
 def updates_of(slack, channel: str, ts: str):
     return [c for c in slack.calls_of("chat.update") if c.params.get("channel") == channel and c.params.get("ts") == ts]
+
+
+def wait_settled(process, event_id: str, deliveries: int = 1, since: int = 0, timeout: float = 20) -> list[dict]:
+    """Until every delivery of ``event_id`` that ``process`` took (since the log mark ``since``) has
+    ended, whatever it decided: the dispatcher (or the Pub/Sub worker) logs "job ended" once the job
+    returns, after which that delivery writes nothing more. The positive signal before checking that
+    nothing more was written."""
+    return process.wait_for_log(timeout, since, deliveries, message="job ended", event_id=event_id)

@@ -62,27 +62,38 @@ class ManagedProcess:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    def log_entries(self) -> list[dict]:
+    def log_mark(self) -> int:
+        """Where the log ends now. Entries ``since`` a mark are what the process did from then on, so a
+        test reads the decisions about its own requests, not those of the tests before it."""
+        return self.log_path.stat().st_size
+
+    def log_entries(self, since: int = 0) -> list[dict]:
+        with open(self.log_path, "rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
         entries = []
-        for line in self.logs().splitlines():
-            if line.startswith("{"):
+        for line in text.splitlines(keepends=True):
+            if line.startswith("{") and line.endswith("\n"):  # (a line still being written is read next time)
                 entries.append(json.loads(line))
         return entries
 
-    def logged(self, **fields) -> list[dict]:
-        """The JSON log entries whose fields have these values."""
-        return [e for e in self.log_entries() if all(e.get(k) == v for k, v in fields.items())]
+    def logged(self, since: int = 0, where=None, **fields) -> list[dict]:
+        """The JSON log entries (after the mark ``since``) whose fields have these values (and ``where(entry)``)."""
+        return [e for e in self.log_entries(since)
+                if all(e.get(k) == v for k, v in fields.items()) and (where is None or where(e))]
 
-    def wait_for_log(self, timeout: float = 15, **fields) -> list[dict]:
-        """Until the process has logged an entry with these fields (a decision it states), then those
-        entries: the positive signal to wait for before checking that nothing else happened."""
+    def wait_for_log(self, timeout: float = 15, since: int = 0, count: int = 1, where=None, **fields) -> list[dict]:
+        """Until the process has logged ``count`` entries with these fields (a decision it states), then
+        those entries: the positive signal to wait for before checking that nothing else happened."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.logged(**fields)
-            if found:
+        while True:
+            found = self.logged(since, where, **fields)
+            if len(found) >= count:
                 return found
-            time.sleep(0.05)
-        raise AssertionError(f"no log entry {fields} within {timeout} s; log:\n{self.logs()[-5000:]}")
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{len(found)} of {count} log entries {fields} within {timeout} s; "
+                                     f"log:\n{self.logs()[-5000:]}")
+            time.sleep(0.02)
 
     def kill(self) -> None:
         """Die at once, mid-answer, as an instance that is shut down does."""

@@ -59,3 +59,8 @@ def wait_settled(process, event_id: str, deliveries: int = 1, since: int = 0, ti
     returns, after which that delivery writes nothing more. The positive signal before checking that
     nothing more was written."""
     return process.wait_for_log(timeout, since, deliveries, message="job ended", event_id=event_id)
+
+
+def handed_off(process, since: int = 0) -> list[str]:
+    """The event ids ``process`` handed to an answer job since the log mark ``since``, in order."""
+    return [e["event_id"] for e in process.logged(since, message="handed off")]

@@ -1,5 +1,7 @@
 """A person asks; the answer streams into the thread (DM, mention, follow-ups)."""
-from flows import ASKER, answer_text, markdown_of, replies_to, say, updates_of, wait_answer
+from flows import (ASKER, answer_text, handed_off, markdown_of, replies_to, say, updates_of, wait_answer,
+                   wait_settled)
+from harness import message_event
 from standins.openai_api import Script
 
 
@@ -36,15 +38,16 @@ def test_mention_is_stripped_and_answered_once(bot, slack, openai_server):
     channel = "C-mention-1"
     text = "<@UBOT> what is a monad?"
     ts = slack.add_message(channel, ASKER, text)
-    from harness import message_event
-
     mention = message_event(channel, ASKER, text, ts, event_type="app_mention")
     also_message = message_event(channel, ASKER, text, ts, channel_type="channel")
     requests_before = len(openai_server.requests)
+    since = bot.log_mark()
     assert bot.send_event(mention).status == 200
     assert bot.send_event(also_message).status == 200
     parts = wait_answer(slack, channel, ts)
     assert parts[0]["thread_ts"] == ts
+    wait_settled(bot, mention["event_id"], since=since)  # the answer's job has ended…
+    assert handed_off(bot, since) == [mention["event_id"]]  # …the only one
     assert len(openai_server.requests) == requests_before + 1
     assert openai_server.requests[-1].body["input"][-1]["content"] == "what is a monad?"
     assert len([c for c in slack.calls_of("chat.postMessage") if c.params["channel"] == channel]) == 1
@@ -89,10 +92,11 @@ def test_channel_thread_without_the_bot_is_left_alone(bot, slack, openai_server)
     channel = "C-follow-2"
     parent = slack.add_message(channel, ASKER, "team chat")
     before = len(openai_server.requests)
+    since = bot.log_mark()
     say(bot, slack, channel, "a reply between people", thread_ts=parent, channel_type="channel")
-    import time
-
-    time.sleep(1.0)
+    [event_id] = handed_off(bot, since)
+    wait_settled(bot, event_id, since=since)
+    assert bot.logged(since, message="not part of this thread", event_id=event_id)
     assert len(openai_server.requests) == before
     assert not [c for c in slack.calls_of("chat.postMessage") if c.params["channel"] == channel]
 

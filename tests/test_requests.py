@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 import harness
-from flows import ASKER, wait_answer, wait_settled
+from flows import ASKER, handed_off, wait_answer, wait_settled
 from harness import FIXTURES, message_event, new_event_id, shortcut_payload, sign, stop_button_payload
 from standins.openai_api import Script
 
@@ -523,7 +523,7 @@ def test_a_mention_is_answered_once_though_slack_sends_two_events(bot, slack, op
     assert bot.logged(since, message="ignored event", event_id=as_message["event_id"],
                       reason="mention: answered through app_mention")
     wait_settled(bot, as_mention["event_id"], since=since)
-    assert [e["event_id"] for e in bot.logged(since, message="handed off")] == [as_mention["event_id"]]
+    assert handed_off(bot, since) == [as_mention["event_id"]]
     assert len(placeholders(slack, channel)) == 1
     assert len(model_requests_for(openai_server, channel)) == 1
 

@@ -1,7 +1,5 @@
 """Stop generating, delete an answer, and a newer question superseding an older answer."""
-import time
-
-from flows import ASKER, replies_to, say, wait_answer
+from flows import ASKER, handed_off, replies_to, say, wait_answer, wait_settled
 from harness import shortcut_payload, stop_button_payload
 from standins.openai_api import Script
 
@@ -66,11 +64,11 @@ def test_stop_on_a_finished_answer_changes_nothing(bot, slack, openai_server, ch
         return [c for c in slack.calls_of("chat.update") if c.params.get("channel") == channel]
 
     updates_before = len(updates_here())
-    bot.send_interaction(shortcut_payload("abort_openai_api", channel, ASKER, final))
-    time.sleep(0.5)
+    # A shortcut is handled inline: when Slack has its 200, the bot has decided and written all it will.
+    assert bot.send_interaction(shortcut_payload("abort_openai_api", channel, ASKER, final)).status == 200
+    assert any("already finished" in e["text"] for e in slack.ephemerals if e.get("channel") == channel)
     assert slack.get(channel, final["ts"])["text"] == "short"
     assert len(updates_here()) == updates_before
-    assert any("already finished" in e["text"] for e in slack.ephemerals if e.get("channel") == channel)
 
 
 def test_shortcuts_on_someone_elses_message_change_nothing(bot, slack, channel):
@@ -78,14 +76,15 @@ def test_shortcuts_on_someone_elses_message_change_nothing(bot, slack, channel):
     human = slack.get(channel, human_ts)
     for callback in ("abort_openai_api", "delete_message"):
         assert bot.send_interaction(shortcut_payload(callback, channel, ASKER, human)).status == 200
-    time.sleep(0.3)
-    assert slack.get(channel, human_ts) is not None
-    notes = [e for e in slack.ephemerals if e.get("channel") == channel]
+    notes = [e for e in slack.ephemerals if e.get("channel") == channel]  # (handled inline: all written by now)
     assert len(notes) == 2 and all("only on Threadwise's answers" in n["text"] for n in notes)
+    assert slack.get(channel, human_ts) is not None
+    assert not [c for c in slack.calls_of("chat.delete") if c.params.get("channel") == channel]
 
 
 def test_delete_removes_a_streaming_answer_and_stops_it(bot, slack, openai_server, channel):
     openai_server.reply = Script(**SLOW)
+    since = bot.log_mark()
     ts, _ = say(bot, slack, channel, "long answer to delete")
     reply = _streaming_reply(slack, channel, ts)
     assert bot.send_interaction(shortcut_payload("delete_message", channel, ASKER, reply)).status == 200
@@ -93,7 +92,8 @@ def test_delete_removes_a_streaming_answer_and_stops_it(bot, slack, openai_serve
     openai_server.wait_for(lambda f: request.outcome is not None, timeout=10)
     assert request.client_closed_early
     assert slack.get(channel, reply["ts"]) is None
-    time.sleep(0.5)
+    [event_id] = handed_off(bot, since)
+    wait_settled(bot, event_id, since=since)  # the answer's job has noticed the delete and ended
     assert replies_to(slack, channel, ts) == []  # nothing re-posted after the delete
     assert [v for v in slack.views if v.get("view", v).get("title", {}).get("text") == "Deleted"]
 
@@ -102,11 +102,11 @@ def test_only_the_asker_may_delete(bot, slack, openai_server, channel):
     openai_server.reply = Script(text="keep me")
     ts, _ = say(bot, slack, channel, "question")
     final = wait_answer(slack, channel, ts)[-1]
-    bot.send_interaction(shortcut_payload("delete_message", channel, "USTRANGER", final))
-    time.sleep(0.5)
-    assert slack.get(channel, final["ts"]) is not None
+    assert bot.send_interaction(shortcut_payload("delete_message", channel, "USTRANGER", final)).status == 200
     assert any("Only <@UASKER>" in e["text"] for e in slack.ephemerals if e.get("user") == "USTRANGER"
-               and e.get("channel") == channel)
+               and e.get("channel") == channel)  # (handled inline: all written by now)
+    assert slack.get(channel, final["ts"]) is not None
+    assert not [c for c in slack.calls_of("chat.delete") if c.params.get("channel") == channel]
 
 
 def test_delete_removes_every_part_of_a_long_answer(bot, slack, openai_server, channel):

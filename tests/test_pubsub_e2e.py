@@ -8,7 +8,6 @@ import base64
 import itertools
 import json
 import threading
-import time
 
 import pytest
 
@@ -80,6 +79,14 @@ def deployment(tmp_path_factory, slack, openai_server, pubsub, firestore):
     deployed.stop()
 
 
+def jobs_ended(worker, event_id, count, since=0) -> list[str]:
+    """Until the worker has ended ``count`` jobs of the event for good (one it found busy comes back later:
+    Pub/Sub delivers it again); their outcomes. After that, nothing of theirs writes to Slack any more."""
+    ended = worker.wait_for_log(60, since, count, where=lambda e: e.get("outcome") != "busy",
+                                message="job ended", event_id=event_id)
+    return [e["outcome"] for e in ended]
+
+
 def ask(deployment, slack, channel, text, **headers):
     ts = slack.add_message(channel, ASKER, text)
     event = message_event(channel, ASKER, text, ts, event_id=new_event_id())
@@ -102,12 +109,15 @@ def test_worker_killed_mid_answer_is_resumed_in_the_same_message(deployment, sla
     channel = "D-ps-kill"
     text = " ".join(f"piece{i}" for i in range(300))
     openai_server.reply = Script(text=text, chunk_chars=6, delta_delay=0.02)
-    ts, _, _ = ask(deployment, slack, channel, "a long answer please")
+    since = deployment.worker.log_mark()
+    ts, event, _ = ask(deployment, slack, channel, "a long answer please")
     slack.wait_for(lambda s: any(p["text"].startswith("piece") for p in replies_to(s, channel, ts)), timeout=30)
     first_reply = replies_to(slack, channel, ts)[0]["ts"]
     deployment.worker.kill()
     deployment.worker = deployment.start_worker()
     parts = wait_answer(slack, channel, ts, timeout=90)
+    # (The killed worker's log ends mid-answer; the new one appends to the same file.)
+    assert jobs_ended(deployment.worker, event["event_id"], 1, since) == ["answered"]
     assert [p["ts"] for p in parts] == [first_reply]  # the same message, no second reply
     assert parts[0]["text"] == text  # and the final text is complete
     placeholders = [c for c in slack.calls_of("chat.postMessage") if c.params.get("channel") == channel]
@@ -120,6 +130,7 @@ def test_duplicate_events_at_the_same_moment_are_answered_once(deployment, slack
     ts = slack.add_message(channel, ASKER, "duplicate delivery")
     event = message_event(channel, ASKER, "duplicate delivery", ts, event_id=new_event_id())
     second_bot = BotProcess(deployment.env, deployment._tmp / f"bot-second-{channel}.log")
+    since = deployment.worker.log_mark()
     try:
         threads = [threading.Thread(target=target.send_event, args=(event,))
                    for target in (deployment.bot, second_bot, deployment.bot)]
@@ -128,7 +139,9 @@ def test_duplicate_events_at_the_same_moment_are_answered_once(deployment, slack
         for thread in threads:
             thread.join()
         wait_answer(slack, channel, ts, timeout=30)
-        time.sleep(3)  # let any duplicate job reach a worker
+        # Each delivery was published as a job of its own; every one has reached the worker and ended.
+        assert sorted(jobs_ended(deployment.worker, event["event_id"], 3, since)) == ["answered", "duplicate",
+                                                                                      "duplicate"]
         assert len([c for c in slack.calls_of("chat.postMessage") if c.params.get("channel") == channel]) == 1
         assert len(replies_to(slack, channel, ts)) == 1
     finally:
@@ -173,13 +186,14 @@ def test_slack_retry_after_a_lost_delivery_is_answered_once(deployment, slack, o
     openai_server.reply = Script(text="answered on the retry")
     ts = slack.add_message(channel, ASKER, "did you get this?")
     event = message_event(channel, ASKER, "did you get this?", ts, event_id=new_event_id())
+    since = deployment.worker.log_mark()
     # The first delivery never reached us; Slack retries it.
     assert deployment.bot.send_event(event, headers={"X-Slack-Retry-Num": "1",
                                                      "X-Slack-Retry-Reason": "http_timeout"}).status == 200
     wait_answer(slack, channel, ts, timeout=30)
     assert deployment.bot.send_event(event, headers={"X-Slack-Retry-Num": "2",
                                                      "X-Slack-Retry-Reason": "http_timeout"}).status == 200
-    time.sleep(3)
+    assert jobs_ended(deployment.worker, event["event_id"], 2, since) == ["answered", "duplicate"]
     assert len([c for c in slack.calls_of("chat.postMessage") if c.params.get("channel") == channel]) == 1
 
 

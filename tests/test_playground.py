@@ -14,6 +14,7 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from browser import PlaygroundProcess
+from flows import handed_off, wait_settled
 from harness import FIXTURES
 from playground.deliveries import (Conversation, Deliverer, Person, Team, block_actions, find_button,
                                    message_action, message_events)
@@ -132,7 +133,8 @@ def test_typed_text_becomes_slack_text():
 @pytest.fixture(scope="module")
 def playground(tmp_path_factory):
     process = PlaygroundProcess(tmp_path_factory.mktemp("playground-api") / "playground.log",
-                                PRACTICE_TOKEN_DELAY="0.01", STREAM_UPDATE_INTERVAL="0.2")
+                                PRACTICE_TOKEN_DELAY="0.01", STREAM_UPDATE_INTERVAL="0.2",
+                                LOG_LEVEL="DEBUG")  # the bot's decisions, in the playground's log
     yield process
     process.stop()
 
@@ -186,6 +188,7 @@ def test_bad_requests_get_a_4xx_and_change_nothing(playground):
 
 
 def test_a_channel_mention_is_answered_once(playground):
+    since = playground.log_mark()
     status, answer = call(playground, "/api/messages", {"person": "U0PLAYGRACE", "channel": "C0PLAYRANDOM",
                                                         "text": "@Threadwise one answer please"})
     assert status == 200
@@ -198,7 +201,10 @@ def test_a_channel_mention_is_answered_once(playground):
                 b.get("type") == "actions" for b in replies[-1].get("blocks") or []):
             break
         time.sleep(0.1)
-    time.sleep(1)  # room for a second answer, were the message event answered too
+    # Slack's two events for the mention: the message one ignored, the app_mention one answered and ended.
+    playground.wait_for_log(since=since, message="ignored event", reason="mention: answered through app_mention")
+    [event_id] = handed_off(playground, since)
+    wait_settled(playground, event_id, since=since)
     replies = [m for m in state(playground, "U0PLAYGRACE")["C0PLAYRANDOM"]
                if m.get("thread_ts") == question and m["ts"] != question]
     assert len(replies) == 1 and replies[0]["is_bot"]

@@ -16,7 +16,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from flows import ASKER, answer_text, replies_to, say, wait_answer
+from flows import ASKER, answer_text, replies_to, say, wait_answer, wait_settled
 from log_scan import assert_logged_masked, secret_echoing_failure
 from harness import BOT_TOKEN, SocketModeProcess, bot_env, message_event, shortcut_payload, stop_button_payload
 from standins.openai_api import Script
@@ -84,18 +84,6 @@ def _acked_in_time(socket_mode, envelope_id):
     return ack
 
 
-def _logged(bot, **fields):
-    return [e for e in bot.log_entries() if all(e.get(k) == v for k, v in fields.items())]
-
-
-def _wait_log(bot, slack, timeout=15, **fields):
-    """Until the bot has logged an entry with these fields (it flushes every line); returns them."""
-    try:
-        return slack.wait_for(lambda: _logged(bot, **fields), timeout=timeout, interval=0.05)
-    except AssertionError:
-        raise AssertionError(f"no log entry {fields} after {timeout}s; bot log:\n{bot.logs()}") from None
-
-
 # ------------------------------------------------------------------- answers
 
 def test_dm_question_is_acknowledged_at_once_and_answered_in_its_thread(over, socket_mode, slack, openai_server,
@@ -149,9 +137,11 @@ def test_redelivered_event_is_not_answered_twice(over, socket_bot, socket_mode, 
     wait_answer(slack, channel, ts)
     requests = len(openai_server.requests)
     event_id = over.last_event["event_id"]
+    since = socket_bot.log_mark()
     _acked_in_time(socket_mode, socket_mode.deliver_event(over.last_event, retry_attempt=1, retry_reason="timeout"))
-    _wait_log(socket_bot, slack, message="already answered", event_id=event_id)
-    assert _wait_log(socket_bot, slack, message="slack retry", event_id=event_id)[0]["retry"] == "1"
+    wait_settled(socket_bot, event_id, since=since)  # the redelivery's job has ended…
+    assert socket_bot.logged(since, message="already answered", event_id=event_id)  # …finding it answered
+    assert socket_bot.logged(since, message="slack retry", event_id=event_id)[0]["retry"] == "1"
     assert len(replies_to(slack, channel, ts)) == 1
     assert len(openai_server.requests) == requests
 
@@ -160,9 +150,11 @@ def test_malformed_event_is_acknowledged_and_nothing_is_posted(over, socket_bot,
     ts = slack.add_message(channel, ASKER, "text that arrives broken")
     body = message_event(channel, ASKER, "text that arrives broken", ts)
     body["event"]["text"] = {"not": "a string"}
+    since = socket_bot.log_mark()
     _acked_in_time(socket_mode, socket_mode.deliver_event(body))
-    _wait_log(socket_bot, slack, message="malformed event acknowledged and dropped",
-              error="missing or invalid field: text")
+    socket_bot.wait_for_log(since=since, message="malformed event acknowledged and dropped",
+                            error="missing or invalid field: text")
+    assert not socket_bot.logged(since, message="handed off")  # dropped: no answer starts later
     assert not [c for c in slack.calls_of("chat.postMessage") if c.params.get("channel") == channel]
 
 
@@ -178,12 +170,12 @@ def test_slash_command_envelope_is_acknowledged_and_ignored(over, socket_mode):
 def test_reconnects_after_an_abrupt_drop_and_answers_the_next_question(reset, over, socket_bot, socket_mode, slack,
                                                                        openai_server, channel):
     opened, opens = socket_mode.connections_opened, len(slack.calls_of("apps.connections.open"))
-    reconnects = len(_logged(socket_bot, message="Socket Mode reconnected"))
+    since = socket_bot.log_mark()
     assert socket_mode.drop_connections(reset=reset) >= 1
     # A reset is seen at once; a bare FIN only when pings start failing (5 in a row, PING_INTERVAL apart).
     _wait_connected(socket_bot, socket_mode, opened_at_least=opened + 1, timeout=60)
     assert len(slack.calls_of("apps.connections.open")) > opens  # a new URL, not the old ticket again
-    slack.wait_for(lambda: len(_logged(socket_bot, message="Socket Mode reconnected")) > reconnects, timeout=15)
+    socket_bot.wait_for_log(since=since, message="Socket Mode reconnected")
     openai_server.reply = Script(text="still here")
     ts, envelope_id = say(over, slack, channel, "are you back?")
     _acked_in_time(socket_mode, envelope_id)
@@ -192,10 +184,12 @@ def test_reconnects_after_an_abrupt_drop_and_answers_the_next_question(reset, ov
 
 def test_reconnects_when_slack_asks_for_a_refresh(over, socket_bot, socket_mode, slack, openai_server, channel):
     opened, opens = socket_mode.connections_opened, len(slack.calls_of("apps.connections.open"))
+    since = socket_bot.log_mark()
     socket_mode.send_disconnect("refresh_requested")
     _wait_connected(socket_bot, socket_mode, opened_at_least=opened + 1)
     assert len(slack.calls_of("apps.connections.open")) > opens
-    _wait_log(socket_bot, slack, message="Slack asked to reconnect; opening a new connection", reason="refresh_requested")
+    socket_bot.wait_for_log(since=since, message="Slack asked to reconnect; opening a new connection",
+                            reason="refresh_requested")
     openai_server.reply = Script(text="refreshed")
     ts, envelope_id = say(over, slack, channel, "after the refresh?")
     _acked_in_time(socket_mode, envelope_id)

@@ -21,7 +21,8 @@ def test_import_main_loads_no_model_google_or_document_libraries(slack):
 
 
 def test_the_first_event_is_acknowledged_without_waiting_for_auth_test(bots, slack, openai_server):
-    slack.set_latency("auth.test", 2.0)  # a slow Slack round trip the acknowledgement must not wait for
+    # A Slack round trip slower than Slack's 3 s window: an acknowledgement that waited for it would miss it.
+    slack.set_latency("auth.test", 4.0)
     try:
         bot = bots.get(CONTEXT_TOKEN_BUDGET="15999")  # a process of this test's own: cold
         channel = "DCOLD0001"
@@ -30,7 +31,7 @@ def test_the_first_event_is_acknowledged_without_waiting_for_auth_test(bots, sla
         response = bot.send_event(message_event(channel, ASKER, "cold question", ts))
         acked_after = time.monotonic() - started
         assert response.status == 200
-        assert acked_after < 1.0
+        assert acked_after < 3.0  # Slack's contract (it retries later events); how fast it is: bench/cold_start.py
         assert wait_answer(slack, channel, ts, timeout=30)[-1]["text"] == "Echo: cold question"
     finally:
         slack.set_latency("auth.test", 0)

@@ -44,29 +44,45 @@ def test_interim_writes_share_the_rate_fairly_and_keep_a_reserve():
     assert budget.try_interim("chat.update", keys[2], last[keys[2]]) > 0  # the reserve stays
 
 
+def blocked(budget, method, count):
+    """Until ``count`` callers are blocked in ``acquire`` for ``method``: the signal that a thread got
+    there (read from the bucket's queue), instead of a sleep that hopes it did."""
+    deadline = time.monotonic() + 10
+    while len(budget._bucket(method, None).waiting) < count:
+        assert time.monotonic() < deadline, f"{count} callers never blocked on {method}"
+        time.sleep(0.001)
+
+
 def test_a_final_write_waits_for_a_token_and_beats_interim_updates():
-    budget = WriteBudget({"chat.update": Limit(600, 1)})  # one token per 0.11 s
+    clock = Clock()
+    budget = WriteBudget({"chat.update": Limit(60, 2)}, clock=clock)  # one token, 0.9 a second
     key = budget.stream_started()
     budget.acquire("chat.update", FINAL)  # the only token
     done = threading.Event()
     threading.Thread(target=lambda: (budget.acquire("chat.update", FINAL), done.set()), daemon=True).start()
-    time.sleep(0.02)
-    assert budget.try_interim("chat.update", key, 0.0) > 0  # a final text is waiting: no interim
-    assert done.wait(1.0)
+    blocked(budget, "chat.update", 1)
+    clock.now += 2  # a token is back…
+    assert budget.try_interim("chat.update", key, 0.0) > 0  # …and the final text waiting for it comes first
+    assert done.wait(5)
 
 
 def test_higher_priority_waiters_are_served_first():
-    budget = WriteBudget({"chat.update": Limit(600, 1)})
+    clock = Clock()
+    budget = WriteBudget({"chat.update": Limit(60, 2)}, clock=clock)  # one token, 0.9 a second
     budget.acquire("chat.update", FINAL)
     served = []
-    threads = [threading.Thread(target=lambda p=p: (budget.acquire("chat.update", p), served.append(p)))
+    threads = [threading.Thread(target=lambda p=p: (budget.acquire("chat.update", p), served.append(p)), daemon=True)
                for p in (PLACEHOLDER, PLACEHOLDER, FINAL)]
-    for t in threads:
-        t.start()
-        time.sleep(0.01)
-    for t in threads:
-        t.join(2)
-    assert served[0] == FINAL
+    for number, thread in enumerate(threads, 1):
+        thread.start()
+        blocked(budget, "chat.update", number)  # queued in arrival order, the final text last
+    for number in (1, 2, 3):
+        clock.now += 1.2  # one token more
+        deadline = time.monotonic() + 5
+        while len(served) < number:
+            assert time.monotonic() < deadline, served
+            time.sleep(0.001)
+    assert served == [FINAL, PLACEHOLDER, PLACEHOLDER]
 
 
 def test_a_person_never_waits_and_a_429_pauses_the_method_for_everyone():
@@ -83,11 +99,9 @@ def test_a_person_never_waits_and_a_429_pauses_the_method_for_everyone():
 
 
 def test_per_channel_methods_have_a_bucket_per_channel():
-    budget = WriteBudget({"chat.postMessage": Limit(60, 1, per_channel=True)})
-    started = time.monotonic()
-    for channel in ("C1", "C2", "C3"):
-        budget.acquire("chat.postMessage", PLACEHOLDER, channel)
-    assert time.monotonic() - started < 0.2  # three channels, three full buckets
+    budget = WriteBudget({"chat.postMessage": Limit(60, 1, per_channel=True)}, clock=Clock())
+    assert all(budget.try_take("chat.postMessage", channel) for channel in ("C1", "C2", "C3"))  # three full buckets
+    assert not budget.try_take("chat.postMessage", "C1")  # each spent on its own
 
 
 def test_unknown_methods_are_not_budgeted():

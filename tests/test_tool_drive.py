@@ -122,9 +122,7 @@ def test_text_is_cut_at_about_8000_characters(tool, google):
 
 def test_a_huge_file_is_read_as_a_bounded_stream(tool, google):
     huge = google.add_file("huge.log", "text/plain", "log line 0123456789\n", ANYONE, endless=True)
-    started = time.monotonic()
-    output = run(tool, "huge")
-    assert time.monotonic() - started < 5
+    output = run(tool, "huge")  # (an unbounded read would never return: the endless body has no end)
     assert output.found[0].text.startswith("log line 0123456789\n")
     assert len(output.found[0].text) <= 8_000 + len(" […cut]")
     deadline = time.monotonic() + 5
@@ -439,11 +437,10 @@ def test_the_api_not_enabled_sentence_points_at_the_operator():
 def test_a_slow_drive_is_a_timeout(google, key_file):
     google.set_latency(2.0, path_contains="/drive/")
     tool = DriveSearch(key_file, google.base_url, EMAILS.get, timeout=0.5)
-    started = time.monotonic()
     with pytest.raises(ToolFailed) as failed:
         run(tool, "anything")
-    assert failed.value.sentence == tool_drive.TIMED_OUT
-    assert time.monotonic() - started < 2.0
+    assert failed.value.sentence == tool_drive.TIMED_OUT  # it gave up (the answer would come after 2 s)…
+    assert len(google.drive_requests()) == 1  # …after one request, not one timeout per retry
 
 
 def test_unreachable_drive_is_a_tool_failure(google, key_file):

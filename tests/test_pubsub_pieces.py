@@ -429,7 +429,7 @@ def test_publish_gives_up_within_its_timeout_when_pubsub_is_unreachable(monkeypa
     started = time.monotonic()
     with pytest.raises(PublishFailed):
         publisher.publish(ASK)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 3  # the contract: slack_bot must still answer 503 within Slack's 3 s
 
 
 def test_emulator_stops_with_its_java_child():

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from flows import ASKER, replies_to, say, wait_answer
+from flows import ASKER, handed_off, replies_to, say, wait_answer, wait_settled
 from harness import shortcut_payload, stop_button_payload
 from standins.openai_api import Script
 
@@ -120,6 +120,7 @@ def test_only_the_asker_may_stop_a_native_stream(native, slack, openai_server, f
 
 def test_delete_on_the_streaming_message_removes_the_whole_answer(native, slack, openai_server, fresh_channel):
     openai_server.reply = Script(**SLOW)
+    since = native.log_mark()
     ts, _ = say(native, slack, fresh_channel, "delete me natively")
     stream = streaming_message(slack, fresh_channel)
     assert native.send_interaction(shortcut_payload("delete_message", fresh_channel, ASKER, stream)).status == 200
@@ -127,6 +128,8 @@ def test_delete_on_the_streaming_message_removes_the_whole_answer(native, slack,
     openai_server.wait_for(lambda f: request.outcome is not None, timeout=10)
     assert request.client_closed_early
     slack.wait_for(lambda f: not bot_messages(f, fresh_channel), timeout=10)
+    [event_id] = handed_off(native, since)
+    wait_settled(native, event_id, since=since)  # the answer's job noticed the delete and ended
     assert replies_to(slack, fresh_channel, ts) == []
 
 

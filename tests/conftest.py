@@ -4,6 +4,7 @@ import json
 import pytest
 
 from harness import BotProcess, bot_env
+from slack_tiers import enforce_slack_tiers
 from standins.openai_api import FakeOpenAI
 from standins.slack_api import FakeSlack
 
@@ -14,6 +15,7 @@ _channels = itertools.count(1)
 def slack():
     fake = FakeSlack(bot_token="xoxb-test")
     fake.start()
+    enforce_slack_tiers(fake)  # Slack's rate tiers, as in production
     yield fake
     fake.stop()
 
@@ -34,6 +36,10 @@ def _fresh_script(request):
     if "openai_server" in request.fixturenames:
         # reply back to Script(), and no script left queued by an earlier test (nor its requests)
         request.getfixturevalue("openai_server").reset()
+    if "slack" in request.fixturenames:
+        # Slack's tiers with full buckets: a test does not pay for the writes of the one before it
+        # (the bots' own budgets carry over, and only ever make them more careful).
+        enforce_slack_tiers(request.getfixturevalue("slack"))
     yield
 
 

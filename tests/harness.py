@@ -202,6 +202,8 @@ def sign(body: bytes, secret: str = SIGNING_SECRET, timestamp: int | None = None
     return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": signature}
 
 
+# The bot's budget as good as off: for a test that measures something else and says why (the tests
+# run the bot with its own default budget, as in production).
 UNTHROTTLED = ("chat.update=60000/1000,chat.delete=60000/1000,conversations.replies=60000/1000,"
                "chat.postMessage=60000/1000,chat.startStream=60000/1000,chat.appendStream=60000/1000,"
                "chat.stopStream=60000/1000,conversations.info=60000/1000")
@@ -215,10 +217,8 @@ def bot_env(slack_url: str, openai_url: str | None = None, **overrides: str) -> 
         "STREAM_UPDATE_INTERVAL": "0.2",
         "PRACTICE_TOKEN_DELAY": "0.005",
         "LOG_LEVEL": "DEBUG",
-        # The stand-in enforces no limits unless a test asks it to; the bot's own
-        # budget (Slack's real tiers by default) would only slow the suite down.
-        # Tests of the budget set realistic limits on both sides.
-        "SLACK_RATE_LIMITS": UNTHROTTLED,
+        # No SLACK_RATE_LIMITS: the bot spends its default write budget (slack_budget.py), as in
+        # production, and the stand-in enforces Slack's tiers (tests/slack_tiers.py).
     }
     if openai_url:
         env.update({"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": openai_url, "OPENAI_MODEL": "test-model",

@@ -8,15 +8,24 @@ import pytest
 
 from flows import ASKER, handed_off, replies_to, say, wait_answer, wait_settled
 from harness import shortcut_payload, stop_button_payload
+from slack_tiers import enforce_slack_tiers
 from standins.openai_api import Script
 
 SLOW = dict(text=" ".join(f"token{i}" for i in range(300)), chunk_chars=7, delta_delay=0.02)
 _ids = itertools.count(1)
 
 
+# Opted out of Slack's Tier 2 for the stream methods, on both sides: each test here needs a native
+# stream of its own, and at Slack's 20 chat.startStream a minute the bot rightly answers with
+# chat.update once the budget is spent (the production-budget test at the end checks just that).
+STREAMS_PER_MINUTE = 200
+
+
 @pytest.fixture
-def native(bots):
-    return bots.get(STREAM_MODE="native")
+def native(bots, slack):
+    enforce_slack_tiers(slack, {"chat.startStream": STREAMS_PER_MINUTE, "chat.stopStream": STREAMS_PER_MINUTE})
+    return bots.get(STREAM_MODE="native", SLACK_RATE_LIMITS=f"chat.startStream={STREAMS_PER_MINUTE}/2,"
+                                                            f"chat.stopStream={STREAMS_PER_MINUTE}/2")
 
 
 @pytest.fixture
@@ -198,7 +207,8 @@ def test_slacks_own_stop_control_on_the_stream_ends_the_answer(native, slack, op
 
 
 def test_with_the_production_budget_answers_past_the_stream_budget_use_chat_update(bots, slack, openai_server):
-    bot = bots.get(STREAM_MODE="native", SLACK_RATE_LIMITS=None)  # the default budget: startStream 20/min
+    # The default budget (startStream 20 a minute), fresh: a process of this test's own.
+    bot = bots.get(STREAM_MODE="native", CONTEXT_TOKEN_BUDGET="15998")
     openai_server.reply = Script(text="budgeted " * 30 + "end.", chunk_chars=6, delta_delay=0.01)
     asked = []
     for _ in range(3):  # three at once: one chat.startStream token now, the others use chat.update

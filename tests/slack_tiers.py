@@ -1,0 +1,33 @@
+"""Slack's rate tiers, as the stand-in enforces them in every end-to-end test (the production configuration).
+
+From /work/shared/SLACK_FACTS.md: limits are per method, per workspace, per app; Tier 2 ≈ 20 a
+minute, Tier 3 ≈ 50, Tier 4 ≈ 100, "with short bursts allowed"; chat.update and
+conversations.replies are Tier 3 (so are chat.delete and conversations.info in Slack's method
+reference), chat.postMessage is about one a second per channel, chat.startStream and
+chat.stopStream Tier 2, chat.appendStream Tier 4. (conversations.replies is far lower for
+commercially distributed apps outside the Marketplace since 2025; Threadwise is a team's own app.)
+
+Slack does not document the size of a burst; these are small on purpose, so a client that leans
+on a bigger one than Slack may grant is refused here first. The bot's own budget (slack_budget.py,
+not set by the tests) has to keep every answer within them; a test that needs other limits on
+either side says so and why.
+"""
+from __future__ import annotations
+
+SLACK_TIERS = {  # calls a minute
+    "chat.update": 50, "chat.delete": 50, "conversations.replies": 50, "conversations.info": 50,
+    "chat.postMessage": 60,  # about one a second, per channel
+    "chat.startStream": 20, "chat.appendStream": 100, "chat.stopStream": 20,
+}
+SLACK_BURSTS = {
+    "chat.update": 3, "chat.delete": 3, "conversations.replies": 3, "conversations.info": 3,
+    "chat.postMessage": 2,  # "short bursts >1 allowed"
+    "chat.startStream": 2, "chat.appendStream": 5, "chat.stopStream": 2,
+}
+PER_CHANNEL = ("chat.postMessage",)
+
+
+def enforce_slack_tiers(fake_slack, faster: dict[str, int] | None = None) -> None:
+    """The tiers on, with full buckets: every test starts in a workspace of its own. ``faster``: calls a
+    minute for some methods, for a test that opts out of their tier (and says why)."""
+    fake_slack.enforce_tiers({**SLACK_TIERS, **(faster or {})}, SLACK_BURSTS, per_channel=PER_CHANNEL)

@@ -214,11 +214,12 @@ def bot_env(slack_url: str, openai_url: str | None = None, **overrides: str) -> 
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack_url,
-        "STREAM_UPDATE_INTERVAL": "0.2",
         "PRACTICE_TOKEN_DELAY": "0.005",
         "LOG_LEVEL": "DEBUG",
-        # No SLACK_RATE_LIMITS: the bot spends its default write budget (slack_budget.py), as in
-        # production, and the stand-in enforces Slack's tiers (tests/slack_tiers.py).
+        # No SLACK_RATE_LIMITS and no STREAM_UPDATE_INTERVAL: the bot spends its default write budget
+        # (slack_budget.py) at its default pace, as in production, and the stand-in enforces Slack's
+        # tiers (tests/slack_tiers.py). (Updating faster only spends the tokens the final text then
+        # waits for.)
     }
     if openai_url:
         env.update({"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": openai_url, "OPENAI_MODEL": "test-model",

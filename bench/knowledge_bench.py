@@ -56,7 +56,8 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from harness import BotProcess, bot_env, message_event, sign  # noqa: E402  (tests/harness.py)
+import harness  # noqa: E402  (tests/harness.py)
+from harness import BotProcess, bot_env, message_event, sign  # noqa: E402
 from common import ASKER, FINAL_STATUSES, Shot, post_event  # noqa: E402  (bench/common.py)
 from measures import summary  # noqa: E402  (bench/measures.py)
 from lifecycle import (  # noqa: E402  (bench/lifecycle.py)
@@ -308,6 +309,7 @@ def run(args: argparse.Namespace) -> int:
         env = bot_env(
             slack.base_url, openai.base_url, DISPATCH="thread", STREAM_UPDATE_INTERVAL=str(args.interval),
             LOG_LEVEL="INFO", SQLITE_PATH=str(work / "claims.sqlite3"), WEB_SEARCH="true",
+            SLACK_RATE_LIMITS=harness.UNTHROTTLED,  # as it has always measured (the tests' old default)
             SLACK_USER_TOKEN=USER_TOKEN, NOTION_TOKEN=NOTION_TOKEN, NOTION_API_URL=notion.base_url,
             GITHUB_TOKEN=GITHUB_TOKEN, GITHUB_API_URL=github.base_url, GITHUB_ORG=GITHUB_ORG,
             GOOGLE_DRIVE_CREDENTIALS=key_file, GOOGLE_API_URL=google.base_url if google else None,

@@ -14,7 +14,7 @@ chat.update, chat.delete and conversations.replies 50 a minute with a burst of
 3 for the workspace, chat.postMessage 60 a minute per channel with a burst of 1)
 and runs the bot with its production write budget (SLACK_RATE_LIMITS unset,
 i.e. slack_budget.DEFAULT_LIMITS). Without it FakeSlack limits nothing and the
-bot runs with the test suite's "unthrottled" SLACK_RATE_LIMITS
+bot runs with the "unthrottled" SLACK_RATE_LIMITS (harness.UNTHROTTLED)
 (``--bot-limits`` chooses otherwise).
 
 Prints: answers completed with the exact final text, 429s, acknowledgement
@@ -73,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "production write budget")
     p.add_argument("--bot-limits", choices=("production", "unthrottled"), default=None,
                    help="the bot's SLACK_RATE_LIMITS: production = unset (slack_budget.DEFAULT_LIMITS), "
-                        "unthrottled = the test suite's value (default: production with --slack-limits, "
+                        "unthrottled = harness.UNTHROTTLED (default: production with --slack-limits, "
                         "else unthrottled)")
     p.add_argument("--interval", type=float, default=0.8, help="STREAM_UPDATE_INTERVAL (production default 0.8)")
     add_model_options(p)
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         slack, openai, total_chars = start_standins(args, stack)
         overrides = bot_overrides(args, log_dir, {
-            # None removes the key bot_env sets for the test suite: the production default budget.
+            # None removes the key bot_overrides sets: the production default budget.
             "SLACK_RATE_LIMITS": None if args.bot_limits == "production" else harness.UNTHROTTLED,
         })
         env = bot_env(slack.base_url, openai.base_url, **overrides)
@@ -294,7 +294,7 @@ def render(r: dict) -> str:
     else:
         limits = "FakeSlack enforces no limits"
     budget = ("production defaults (SLACK_RATE_LIMITS unset)" if r["bot_limits"] == "production"
-              else "unthrottled (the test suite's SLACK_RATE_LIMITS)")
+              else "unthrottled (harness.UNTHROTTLED)")
     w, u, p = r["writes_per_answer"], r["updates_per_answer"], r["posts_per_answer"]
     mem = r["memory_kib"]
     lines = [

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from harness import BotProcess, bot_env
-from slack_tiers import enforce_slack_tiers
+from slack_tiers import enforce_slack_tiers, within_slack_tiers
 from standins.openai_api import FakeOpenAI
 from standins.slack_api import FakeSlack
 
@@ -36,11 +36,19 @@ def _fresh_script(request):
     if "openai_server" in request.fixturenames:
         # reply back to Script(), and no script left queued by an earlier test (nor its requests)
         request.getfixturevalue("openai_server").reset()
-    if "slack" in request.fixturenames:
-        # Slack's tiers with full buckets: a test does not pay for the writes of the one before it
-        # (the bots' own budgets carry over, and only ever make them more careful).
-        enforce_slack_tiers(request.getfixturevalue("slack"))
-    yield
+    if "slack" not in request.fixturenames:
+        yield
+        return
+    # Slack's tiers with full buckets: a test does not pay for the writes of the one before it (the
+    # bots' own budgets carry over, and only ever make them more careful); and no 429 unless on purpose.
+    slack = request.getfixturevalue("slack")
+    enforce_slack_tiers(slack)
+    with within_slack_tiers(slack, on_purpose=request.node.get_closest_marker("slack_429") is not None):
+        yield
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slack_429: the test makes the Slack stand-in answer 429 on purpose")
 
 
 class Bots:

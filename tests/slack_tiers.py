@@ -14,6 +14,8 @@ either side says so and why.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 SLACK_TIERS = {  # calls a minute
     "chat.update": 50, "chat.delete": 50, "conversations.replies": 50, "conversations.info": 50,
     "chat.postMessage": 60,  # about one a second, per channel
@@ -31,3 +33,14 @@ def enforce_slack_tiers(fake_slack, faster: dict[str, int] | None = None) -> Non
     """The tiers on, with full buckets: every test starts in a workspace of its own. ``faster``: calls a
     minute for some methods, for a test that opts out of their tier (and says why)."""
     fake_slack.enforce_tiers({**SLACK_TIERS, **(faster or {})}, SLACK_BURSTS, per_channel=PER_CHANNEL)
+
+
+@contextmanager
+def within_slack_tiers(fake_slack, on_purpose: bool = False):
+    """Around a test: Slack answered no 429, i.e. the bot's own budget kept every call inside the tiers
+    (a bot that overran them would still wait out each 429 and pass, unseen). ``on_purpose``: the test
+    makes Slack refuse (marked ``slack_429``)."""
+    first = len(fake_slack.calls)
+    yield
+    refused = [f"{c.method} {c.params.get('channel') or ''}" for c in fake_slack.calls[first:] if c.status == 429]
+    assert on_purpose or not refused, f"Slack's tiers refused {len(refused)} calls: {refused[:10]}"

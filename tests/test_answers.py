@@ -1,4 +1,6 @@
 """A person asks; the answer streams into the thread (DM, mention, follow-ups)."""
+import pytest
+
 from flows import (ASKER, answer_text, handed_off, markdown_of, replies_to, say, updates_of, wait_answer,
                    wait_settled)
 from harness import message_event
@@ -143,6 +145,7 @@ def test_updates_are_debounced_in_order_and_the_last_lands(bots, slack, openai_s
     assert len(updates) < len(text) / 5  # debounced: far fewer updates than deltas
 
 
+@pytest.mark.slack_429
 def test_rate_limited_final_update_waits_and_lands(bot, slack, openai_server, channel):
     openai_server.reply = Script(text="final words", first_token_delay=0.3)
     ts, _ = say(bot, slack, channel, "go")

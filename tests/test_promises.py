@@ -76,6 +76,7 @@ def assert_waited_out(slack, method: str, channel: str) -> int:
     return len(limited)
 
 
+@pytest.mark.slack_429
 def test_a_rate_limited_final_text_waits_out_retry_after_then_lands(bot, slack, openai_server, channel):
     openai_server.reply = Script(text="final words", first_token_delay=0.3)
     ts, _ = say(bot, slack, channel, "go")
@@ -86,6 +87,7 @@ def test_a_rate_limited_final_text_waits_out_retry_after_then_lands(bot, slack, 
     assert assert_waited_out(slack, "chat.update", channel) >= 1
 
 
+@pytest.mark.slack_429
 def test_a_rate_limited_placeholder_waits_out_retry_after_then_lands(bot, slack, openai_server, channel):
     openai_server.reply = Script(text="after the wait")
     slack.rate_limit_next("chat.postMessage", count=1, retry_after=2)
@@ -96,6 +98,7 @@ def test_a_rate_limited_placeholder_waits_out_retry_after_then_lands(bot, slack,
     assert assert_waited_out(slack, "chat.postMessage", channel) == 1
 
 
+@pytest.mark.slack_429
 def test_a_rate_limited_thread_read_waits_out_retry_after(bot, slack, openai_server, channel):
     openai_server.reply = Script(text="first")
     first, _ = say(bot, slack, channel, "one")

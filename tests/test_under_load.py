@@ -64,6 +64,7 @@ def test_placeholders_in_one_channel_respect_its_one_a_second(bots, limited_slac
     assert slack.ratelimited_count == before
 
 
+@pytest.mark.slack_429
 def test_another_instance_spending_the_budget_slows_everyone_but_loses_nothing(bots, limited_slack,
                                                                                 openai_server):
     slack, before = limited_slack

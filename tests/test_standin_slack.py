@@ -283,15 +283,22 @@ def test_views_open(fake, client):
 # ------------------------------------------------------------------ rate limiting
 
 def test_rate_limit_next_without_retry_handler(fake, client):
-    fake.rate_limit_next("chat.postMessage", count=2, retry_after=3)
-    for _ in range(2):
+    """Each forced 429 holds for its Retry-After, as Slack's do: a call inside the window is refused
+    too (with what is left of it); after the window the next forced 429, then the call lands."""
+    fake.rate_limit_next("chat.postMessage", count=2, retry_after=1)
+    statuses = []
+    for _ in range(2):  # the first forced 429, then one inside its window
         resp = api_error(client.chat_postMessage, channel=C, text="hi")
-        assert resp.status_code == 429 and resp.headers["Retry-After"] == "3"
+        assert resp.status_code == 429 and resp.headers["Retry-After"] == "1"
         assert resp["error"] == "ratelimited"
-    assert fake.messages(C) == [] and fake.ratelimited_count == 2
     client.auth_test()  # other methods are unaffected
+    time.sleep(1.0)  # waiting out Retry-After is the subject here
+    assert api_error(client.chat_postMessage, channel=C, text="hi").status_code == 429  # the second forced one
+    time.sleep(1.0)
     assert client.chat_postMessage(channel=C, text="hi")["ok"]
-    assert [c.status for c in fake.calls_of("chat.postMessage")] == [429, 429, 200]
+    assert fake.messages(C)[0]["text"] == "hi" and fake.ratelimited_count == 3
+    assert [c.status for c in fake.calls_of("chat.postMessage")] == [429, 429, 429, 200]
+    assert [c.retry_after for c in fake.calls_of("chat.postMessage")] == [1, 1, 1, None]
 
 
 def test_rate_limit_with_retry_handler(fake):

@@ -75,6 +75,24 @@ def test_github_issues_feed_the_answer_within_the_org(bots, slack, openai_server
     assert final["text"].startswith("See acme/api#7.\n\n**Sources**\n1. [GitHub: acme/api#7")
 
 
+def test_a_github_query_longer_than_github_allows_is_cut_not_refused(bots, slack, openai_server, github, channel):
+    word = f"numbat{next(_ids)}"
+    details = [f"detail{i}" for i in range(40)]
+    github.add_issue("acme/api", 9, f"{word} leaks memory", " ".join(details))
+    bot = bots.get(GITHUB_TOKEN=github.token, GITHUB_API_URL=github.base_url, GITHUB_ORG="acme")
+    query = " ".join([word, *details])  # over 256 characters once org:acme is added
+    openai_server.queue(Script(tool_calls=(("search_github", {"query": query}),)),
+                        Script(text="See acme/api#9.", chunk_chars=50))
+    ts, _ = say(bot, slack, channel, f"is {word} known?")
+    final = wait_answer(slack, channel, ts)[-1]
+    searched = [r for r in github.requests if r.path == "/search/issues"][-1]
+    assert searched.status == 200 and len(searched.query["q"]) <= 256 and searched.query["q"].endswith("org:acme")
+    [output] = tool_outputs(openai_server.requests[-1])
+    assert [r["title"] for r in output["results"]] == [f"acme/api#9: {word} leaks memory"]
+    assert "longer than GitHub's 256 characters" in output["note"]
+    assert final["text"].startswith("See acme/api#9.")
+
+
 def test_all_tools_at_once_are_offered_and_practice_mode_tries_each(bots, slack, notion, github, channel):
     word = f"tapir{next(_ids)}"
     notion.add_page(f"{word} runbook", [("paragraph", "Restart the worker.")])

@@ -151,6 +151,12 @@ def _check_responses_tools(tools: Any) -> None:
             _check_function(tool, f"tools[{i}]")
         elif kind == "file_search" and not isinstance(tool.get("vector_store_ids"), list):
             raise missing(f"tools[{i}].vector_store_ids")
+        elif kind == "code_interpreter":  # a container id, or {"type": "auto", …}
+            container = tool.get("container")
+            if container is None:
+                raise missing(f"tools[{i}].container")
+            if not isinstance(container, (str, dict)):
+                raise wrong_type(f"tools[{i}].container", "one of a string or an object", container)
 
 
 def _check_chat_tools(body: dict) -> None:

@@ -35,6 +35,10 @@ def _fresh_script(request):
         # reply back to Script(), and no script left queued by an earlier test (nor its requests)
         request.getfixturevalue("openai_server").reset()
     yield
+    if "openai_server" in request.fixturenames:
+        # The stand-in refuses what OpenAI refuses; a refusal here is the bot's bug, whatever the test checked.
+        refused = request.getfixturevalue("openai_server").refused
+        assert not refused, f"OpenAI would refuse the bot's request: {[r.refusal for r in refused]}"
 
 
 class Bots:

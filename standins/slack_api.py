@@ -1,8 +1,10 @@
 """FakeSlack: an in-process stand-in for Slack's Web API, for the tests, the benches and the playground.
 
 Follows /work/shared/SLACK_FACTS.md. Messages, threads and the chat methods live here; native
-streaming in ``slack_streaming.py``, files, channels, people and search in ``slack_knowledge.py``. Point `slack_sdk.WebClient(base_url=fake.base_url)`
-at it. Standard library only; one lock guards all state because slack_sdk
+streaming in ``slack_streaming.py``, files, people and search in ``slack_knowledge.py``,
+conversations, members and scopes (what each call may do) in ``slack_access.py``, trigger ids and
+views in ``slack_views.py``, Block Kit limits in ``slack_blocks.py``. Point
+`slack_sdk.WebClient(base_url=fake.base_url)` at it. Standard library only; one lock guards all state because slack_sdk
 clients may call from several threads at once.
 """
 
@@ -17,16 +19,22 @@ from urllib.parse import parse_qs, urlsplit
 
 try:
     from .http_server import StandinHTTPServer, StandinServer
+    from .slack_access import AccessRules
+    from .slack_blocks import blocks_error, metadata_error
     from .slack_knowledge import KnowledgeMethods
     from .slack_limits import (check_content, decode_json_field, error, fallback_text, page_limit, paginate,
                                time_window, truthy)
     from .slack_streaming import StreamingMethods
+    from .slack_views import ViewMethods
 except ImportError:  # imported as a top-level module
     from http_server import StandinHTTPServer, StandinServer
+    from slack_access import AccessRules
+    from slack_blocks import blocks_error, metadata_error
     from slack_knowledge import KnowledgeMethods
     from slack_limits import (check_content, decode_json_field, error, fallback_text, page_limit, paginate,
                               time_window, truthy)
     from slack_streaming import StreamingMethods
+    from slack_views import ViewMethods
 
 # Params that carry JSON; recorded decoded so tests need not care about transport.
 _JSON_PARAMS = ("blocks", "attachments", "metadata", "view", "chunks")
@@ -57,7 +65,7 @@ class _Server(StandinHTTPServer):
     request_queue_size = 128
 
 
-class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
+class FakeSlack(StreamingMethods, KnowledgeMethods, AccessRules, ViewMethods, StandinServer):
     server_class = _Server
     max_text = 4000             # facts: msg_too_long above 4,000 characters
     max_metadata_chars = 4000   # facts: metadata limit undocumented; adjustable
@@ -74,7 +82,7 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
                  app_id="AAPP", team_id="T1"):
         self.bot_token, self.bot_user_id, self.bot_id = bot_token, bot_user_id, bot_id
         self.app_id, self.team_id = app_id, team_id
-        self.calls, self.ephemerals, self.views = [], [], []
+        self.calls, self.ephemerals = [], []
         self.ratelimited_count = 0
         self._lock = threading.RLock()
         self._channels = {}        # channel id -> list of messages in ts order
@@ -109,7 +117,8 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
         self.user_tokens = {}      # xoxp- token -> user id (search.messages needs one)
         # xapp- app-level token -> its Socket Mode stand-in (slack_socket_mode.FakeSocketMode.attach)
         self.app_tokens = {}
-        self._channel_info = {}    # channel id -> dict(name, is_private, is_im, is_mpim, members, canvas)
+        self._init_access()        # conversations, members, scopes
+        self._init_views()         # trigger ids, views opened
         self._users = {}           # user id -> email
         self._file_meta = {}       # file id -> the file object
         self._caller = None        # the token of the call being served
@@ -129,10 +138,12 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
 
     # ------------------------------------------------------ test-side helpers
     def add_message(self, channel, user, text, thread_ts=None, **extra):
-        """Post as a human (or, with bot_id/app_id in extra, as another bot)."""
+        """Post as a human (or, with bot_id/app_id in extra, as another bot). A new conversation
+        comes into being (see ``add_channel``) and the poster is in it from then on."""
         if "ts" in extra:
             raise ValueError("ts is generated so that ordering stays consistent")
         with self._lock:
+            self._poster_joins(channel, user)
             msg = {"type": "message", "user": user, "text": text, "team": self.team_id}
             msg.update(extra)
             ts = self._insert(channel, msg, thread_ts)["ts"]
@@ -265,7 +276,7 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
                     result = error("not_allowed_token_type")
                 elif not auth.startswith("Bearer "):
                     result = error("not_authed")
-            elif token != self.bot_token and token not in self.user_tokens:
+            elif not self._is_bot_token(token) and token not in self.user_tokens:
                 result = error("invalid_auth")
             self._caller = token
         with self._lock:
@@ -277,7 +288,7 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
                     self.ratelimited_count += 1
                 else:
                     try:
-                        result = self._methods[method](params)
+                        result = self._refusal(method, params) or self._methods[method](params)
                     except Exception as exc:  # a stand-in bug must fail loudly, not hang the client
                         status, result = 500, error("fake_slack_internal_error", detail=repr(exc))
             payload = json.dumps(result, ensure_ascii=False).encode("utf-8")
@@ -416,8 +427,10 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
             msg["metadata"] = content["metadata"]
 
     def _content(self, params):
-        return check_content(params, max_text=self.max_text,
-                             max_metadata_chars=self.max_metadata_chars)
+        err, content = check_content(params, max_text=self.max_text, max_metadata_chars=self.max_metadata_chars)
+        if not err:
+            err = blocks_error(content.get("blocks", [])) or metadata_error(content.get("metadata"))
+        return (err, None) if err else (None, content)
 
     def _own_message(self, params, refuse):
         """(error, msg) for chat.update/chat.delete: must exist and be ours."""
@@ -532,23 +545,3 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
         if self._caller not in self.app_tokens:  # a bot or user token
             return error("not_allowed_token_type")
         return self.app_tokens[self._caller].open_connection()
-
-    def _views_open(self, params):
-        trigger = params.get("trigger_id") or params.get("interactivity_pointer")
-        if not trigger:
-            return error("invalid_arguments")
-        if trigger == "expired":
-            return error("expired_trigger_id")
-        view = params.get("view")
-        if not isinstance(view, dict) or not view.get("type"):
-            return error("invalid_arguments")
-        view_id = f"V{len(self.views) + 1:010d}"
-        opened = {"id": view_id, "team_id": self.team_id, "type": view["type"],
-                  "blocks": [], "private_metadata": "", "callback_id": "",
-                  "state": {"values": {}}, "clear_on_close": False,
-                  "notify_on_close": False, "previous_view_id": None,
-                  "app_id": self.app_id, "external_id": "", "bot_id": self.bot_id}
-        opened.update(copy.deepcopy(view))
-        opened.update(id=view_id, root_view_id=view_id, hash=f"{view_id}.hash")
-        self.views.append({"trigger_id": trigger, "view": opened})
-        return {"ok": True, "view": copy.deepcopy(opened)}

@@ -52,7 +52,7 @@ class Bots:
         if key not in self._running:
             folder = self._tmp.mktemp("bot")
             env.setdefault("SQLITE_PATH", str(folder / "claims.sqlite3"))  # claims of this bot only
-            self._running[key] = BotProcess(env, folder / "bot.log")
+            self._running[key] = BotProcess(env, folder / "bot.log", slack=self._slack)
         return self._running[key]
 
     def all(self) -> list[BotProcess]:

@@ -76,9 +76,11 @@ def bot(bots):
 
 
 @pytest.fixture
-def channel():
-    """A channel id of the test's own, so tests sharing the stand-in never see each other."""
-    return f"D{next(_channels):06d}"
+def channel(slack):
+    """A DM of the test's own between the asker and the bot, so tests sharing the stand-in never see each other."""
+    dm = f"D{next(_channels):06d}"
+    slack.add_channel(dm, members=[slack.bot_user_id, "UASKER"])  # flows.ASKER
+    return dm
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -64,6 +64,17 @@ def test_blocks_over_a_limit_are_invalid_blocks_naming_the_place(fake, client, b
     assert fake.get(CHANNEL, ts)["blocks"] == good
 
 
+def test_blocks_at_the_end_of_a_stream_are_checked_too(fake, client):
+    root = fake.add_message(CHANNEL, "UALICE", "question?")
+    ts = client.chat_startStream(channel=CHANNEL, thread_ts=root, markdown_text="answer",
+                                 recipient_user_id="UALICE", recipient_team_id="T1")["ts"]
+    bad = {"channel": CHANNEL, "ts": ts, "blocks": [actions(button("b" * 76))]}
+    assert api_error(client.chat_stopStream, **bad)["error"] == "invalid_blocks"
+    assert api_error(client.chat_stopStream, channel=CHANNEL, ts=ts,
+                     metadata={"event_type": "Done", "event_payload": {}})["error"] == "invalid_metadata_format"
+    assert client.chat_stopStream(channel=CHANNEL, ts=ts, blocks=[actions(button("b" * 75))])["ok"]
+
+
 def test_the_bots_own_blocks_are_valid(client):
     from reply_format import final_blocks, streaming_blocks
 

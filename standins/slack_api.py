@@ -1,11 +1,11 @@
 """FakeSlack: an in-process stand-in for Slack's Web API, for the tests, the benches and the playground.
 
-Follows /work/shared/SLACK_FACTS.md. Messages, threads and the chat methods live here; native
-streaming in ``slack_streaming.py``, files, people and search in ``slack_knowledge.py``,
-conversations, members and scopes (what each call may do) in ``slack_access.py``, trigger ids and
-views in ``slack_views.py``, Block Kit limits in ``slack_blocks.py``. Point
-`slack_sdk.WebClient(base_url=fake.base_url)` at it. Standard library only; one lock guards all state because slack_sdk
-clients may call from several threads at once.
+Follows /work/shared/SLACK_FACTS.md. The server and the chat methods live here; messages, threads
+and reading them back in ``slack_threads.py``, native streaming in ``slack_streaming.py``, files,
+people and search in ``slack_knowledge.py``, conversations, members and scopes (what each call may
+do) in ``slack_access.py``, trigger ids and views in ``slack_views.py``, Block Kit limits in
+``slack_blocks.py``. Point `slack_sdk.WebClient(base_url=fake.base_url)` at it. Standard library
+only; one lock guards all state because slack_sdk clients may call from several threads at once.
 """
 
 import copy
@@ -22,18 +22,18 @@ try:
     from .slack_access import AccessRules
     from .slack_blocks import blocks_error, metadata_error
     from .slack_knowledge import KnowledgeMethods
-    from .slack_limits import (check_content, decode_json_field, error, fallback_text, page_limit, paginate,
-                               time_window, truthy)
+    from .slack_limits import check_content, decode_json_field, error, fallback_text
     from .slack_streaming import StreamingMethods
+    from .slack_threads import ThreadStore
     from .slack_views import ViewMethods
 except ImportError:  # imported as a top-level module
     from http_server import StandinHTTPServer, StandinServer
     from slack_access import AccessRules
     from slack_blocks import blocks_error, metadata_error
     from slack_knowledge import KnowledgeMethods
-    from slack_limits import (check_content, decode_json_field, error, fallback_text, page_limit, paginate,
-                              time_window, truthy)
+    from slack_limits import check_content, decode_json_field, error, fallback_text
     from slack_streaming import StreamingMethods
+    from slack_threads import ThreadStore
     from slack_views import ViewMethods
 
 # Params that carry JSON; recorded decoded so tests need not care about transport.
@@ -65,7 +65,7 @@ class _Server(StandinHTTPServer):
     request_queue_size = 128
 
 
-class FakeSlack(StreamingMethods, KnowledgeMethods, AccessRules, ViewMethods, StandinServer):
+class FakeSlack(ThreadStore, StreamingMethods, KnowledgeMethods, AccessRules, ViewMethods, StandinServer):
     server_class = _Server
     max_text = 4000             # facts: msg_too_long above 4,000 characters
     max_metadata_chars = 4000   # facts: metadata limit undocumented; adjustable
@@ -113,19 +113,15 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, AccessRules, ViewMethods, St
             "chat.stopStream": self._chat_stop_stream,
             "apps.connections.open": self._apps_connections_open,
         }
-        # Knowledge: channels' kinds, members and canvases; people's emails; user tokens.
         self.user_tokens = {}      # xoxp- token -> user id (search.messages needs one)
-        # xapp- app-level token -> its Socket Mode stand-in (slack_socket_mode.FakeSocketMode.attach)
-        self.app_tokens = {}
+        self.app_tokens = {}       # xapp- token -> its Socket Mode stand-in (FakeSocketMode.attach)
         self._init_access()        # conversations, members, scopes
         self._init_views()         # trigger ids, views opened
         self._users = {}           # user id -> email
         self._file_meta = {}       # file id -> the file object
         self._caller = None        # the token of the call being served
         self._file_redirects = {}  # url path -> Location (a file that answers 302)
-        # (channel, ts) -> {"started": monotonic, "mode": "markdown_text"|"chunks"|None,
-        # "stopped_by_user": bool}: the messages still in streaming state.
-        self._streams = {}
+        self._streams = {}         # (channel, ts) -> {started, mode, stopped_by_user}: still streaming
         # Bumped by every write (an API call that changes state, or a test-side post):
         # the playground's page waits on it to show a reply as it streams.
         self._version = 0
@@ -160,28 +156,6 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, AccessRules, ViewMethods, St
         with self._changed:
             self._version += 1
             self._changed.notify_all()
-
-    def messages(self, channel):
-        with self._lock:
-            return copy.deepcopy(self._channels.get(channel, []))
-
-    def thread(self, channel, thread_ts):
-        with self._lock:
-            return copy.deepcopy(self._thread_of(channel, thread_ts) or [])
-
-    def get(self, channel, ts):
-        with self._lock:
-            return copy.deepcopy(self._find(channel, ts))
-
-    def delete(self, channel, ts):
-        """Delete as if a user removed the message (no ownership check)."""
-        with self._lock:
-            msg = self._find(channel, ts)
-            if msg is None or msg.get("subtype") == "tombstone":
-                return False
-            self._remove(channel, msg)
-            self._bump()
-            return True
 
     def calls_of(self, method):
         with self._lock:
@@ -324,93 +298,13 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, AccessRules, ViewMethods, St
         # Whole seconds, rounded up, so a client that waits exactly that long succeeds.
         return max(1, math.ceil((1 - bucket[0]) * 60.0 / rate))
 
-    # ------------------------------------------------------------- state core
-    def _next_ts(self):
-        self._ts_micro += 100
-        sec, micro = divmod(self._ts_micro, 1_000_000)
-        return f"{1_700_000_000 + sec}.{micro:06d}"
-
-    def _find(self, channel, ts):
-        for msg in self._channels.get(channel, []):
-            if msg["ts"] == ts:
-                return msg
-        return None
-
-    def _root_ts(self, channel, ts):
-        """The thread root for ts: replies point at their parent (Slack keeps threads one level deep)."""
-        msg = self._find(channel, ts)
-        if msg is not None and msg.get("thread_ts") and msg["thread_ts"] != msg["ts"]:
-            return msg["thread_ts"]
-        return ts
-
-    def _insert(self, channel, msg, thread_ts):
-        msg["ts"] = self._next_ts()
-        if thread_ts:
-            root = self._root_ts(channel, thread_ts)
-            msg["thread_ts"] = root
-            parent = self._find(channel, root)
-            if parent is not None:
-                msg["parent_user_id"] = parent.get("user")
-        self._channels.setdefault(channel, []).append(msg)
-        if thread_ts:
-            self._refresh_parent(channel, msg["thread_ts"])
-        return msg
-
-    def _replies(self, channel, root):
-        return [m for m in self._channels.get(channel, [])
-                if m.get("thread_ts") == root and m["ts"] != root]
-
-    def _refresh_parent(self, channel, root):
-        parent = self._find(channel, root)
-        if parent is None:
-            return
-        replies = self._replies(channel, root)
-        for key in ("thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply"):
-            parent.pop(key, None)
-        if replies:
-            users = list(dict.fromkeys(r.get("user") for r in replies))
-            parent.update(thread_ts=root, reply_count=len(replies), reply_users=users,
-                          reply_users_count=len(users), latest_reply=replies[-1]["ts"])
-        elif parent.get("subtype") == "tombstone":
-            self._channels[channel].remove(parent)  # nothing left to keep it for
-
-    def _remove(self, channel, msg):
-        is_parent = msg.get("thread_ts") == msg["ts"] and self._replies(channel, msg["ts"])
-        if is_parent:
-            # Slack leaves a tombstone for a deleted parent whose replies remain.
-            keep = {k: msg[k] for k in ("ts", "thread_ts", "reply_count", "reply_users",
-                                        "reply_users_count", "latest_reply")}
-            msg.clear()
-            msg.update(type="message", subtype="tombstone", text="This message was deleted.",
-                       user="USLACKBOT", hidden=True, **keep)
-            return
-        self._channels[channel].remove(msg)
-        if msg.get("thread_ts") and msg["thread_ts"] != msg["ts"]:
-            self._refresh_parent(channel, msg["thread_ts"])
-
-    def _thread_of(self, channel, ts):
-        msg = self._find(channel, ts)
-        if msg is None:
-            return None
-        root = self._root_ts(channel, ts)
-        parent = self._find(channel, root)
-        return ([parent] if parent else []) + self._replies(channel, root)
-
+    # ------------------------------------------------------------- messages
     def _bot_message(self):
         return {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id,
                 "app_id": self.app_id, "team": self.team_id,
                 "bot_profile": {"id": self.bot_id, "app_id": self.app_id, "name": "threadwise",
                                 "deleted": False, "team_id": self.team_id,
                                 "updated": 1700000000, "icons": {}}}
-
-    @staticmethod
-    def _visible(msgs, params):
-        # Facts: metadata comes back only with include_all_metadata=true.
-        out = copy.deepcopy(msgs)
-        if not truthy(params.get("include_all_metadata", False)):
-            for m in out:
-                m.pop("metadata", None)
-        return out
 
     def _apply_content(self, msg, content):
         if "markdown_text" in content:
@@ -498,48 +392,6 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, AccessRules, ViewMethods, St
                                 "text": content.get("text", ""), "blocks": content.get("blocks"),
                                 "thread_ts": params.get("thread_ts"), "message_ts": ts})
         return {"ok": True, "message_ts": ts}
-
-    def _conversations_replies(self, params):
-        channel, ts = params.get("channel"), params.get("ts")
-        if not channel:
-            return error("channel_not_found")
-        thread = self._thread_of(channel, ts) if ts else None
-        if not thread:
-            return error("thread_not_found")
-        keep, err = time_window(params)
-        if err:
-            return err
-        parent = thread[:1] if thread[0]["ts"] == self._root_ts(channel, ts) else []
-        replies = [m for m in thread[len(parent):] if keep(m)]
-        if parent and params.get("cursor") and self.replies_parent_on_every_page:
-            # Variant: continuation pages start with the parent again (limit counts it).
-            cut, err = paginate(replies, dict(params, limit=max(1, page_limit(params, 1000) - 1)),
-                                 1000, 1000, +1)
-            if cut:
-                cut = (parent + cut[0],) + cut[1:]
-        else:
-            cut, err = paginate(parent + replies, params, 1000, 1000, +1)
-        if err:
-            return err
-        page, more, meta = cut
-        return {"ok": True, "messages": self._visible(page, params), "has_more": more,
-                "response_metadata": meta}
-
-    def _conversations_history(self, params):
-        channel = params.get("channel")
-        if not channel:
-            return error("channel_not_found")
-        keep, err = time_window(params)
-        if err:
-            return err
-        top = [m for m in reversed(self._channels.get(channel, []))
-               if m.get("thread_ts") in (None, m["ts"]) and keep(m)]
-        cut, err = paginate(top, params, 100, 999, -1)
-        if err:
-            return err
-        page, more, meta = cut
-        return {"ok": True, "messages": self._visible(page, params), "has_more": more,
-                "pin_count": 0, "response_metadata": meta}
 
     def _apps_connections_open(self, params):
         if self._caller not in self.app_tokens:  # a bot or user token

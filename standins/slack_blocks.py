@@ -91,7 +91,7 @@ def block_problems(blocks, *, max_blocks, path):
         block_id = block.get("block_id")
         if block_id is not None:
             _too_long(problems, block_id, MAX_ID, f"{where}/block_id")
-            if block_id in block_ids:
+            if block_id in block_ids:  # Block Kit reference: "unique for each message"
                 problems.append(f"duplicate block_id [json-pointer:{where}/block_id]")
             block_ids.add(block_id)
         if block["type"] == "markdown":
@@ -168,7 +168,7 @@ def _element(problems, element, where):
         _text(problems, element.get("text"), f"{where}/text", MAX_BUTTON_TEXT, plain_only=True, required=True)
         _too_long(problems, element.get("value"), MAX_BUTTON_VALUE, f"{where}/value")
         _too_long(problems, element.get("url"), MAX_URL, f"{where}/url")
-        if element.get("style") not in (None, "primary", "danger"):
+        if element.get("style") not in (None, "primary", "danger"):  # the button element's two styles
             problems.append(f"must be one of primary, danger [json-pointer:{where}/style]")
     elif kind == "feedback_buttons":
         for side in ("positive_button", "negative_button"):

@@ -56,7 +56,7 @@ class Bots:
         if key not in self._running:
             folder = self._tmp.mktemp("bot")
             env.setdefault("SQLITE_PATH", str(folder / "claims.sqlite3"))  # claims of this bot only
-            self._running[key] = BotProcess(env, folder / "bot.log")
+            self._running[key] = BotProcess(env, folder / "bot.log", slack=self._slack)
         return self._running[key]
 
     def all(self) -> list[BotProcess]:
@@ -80,9 +80,11 @@ def bot(bots):
 
 
 @pytest.fixture
-def channel():
-    """A channel id of the test's own, so tests sharing the stand-in never see each other."""
-    return f"D{next(_channels):06d}"
+def channel(slack):
+    """A DM of the test's own between the asker and the bot, so tests sharing the stand-in never see each other."""
+    dm = f"D{next(_channels):06d}"
+    slack.add_channel(dm, members=[slack.bot_user_id, "UASKER"])  # flows.ASKER
+    return dm
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -35,6 +35,7 @@ def test_dm_answer_streams_into_a_thread(bot, slack, openai_server, channel):
 def test_mention_is_stripped_and_answered_once(bot, slack, openai_server):
     channel = "C-mention-1"
     text = "<@UBOT> what is a monad?"
+    slack.invite(channel, slack.bot_user_id)  # Slack sends the mention: the bot is in the channel
     ts = slack.add_message(channel, ASKER, text)
     from harness import message_event
 

@@ -148,6 +148,9 @@ def load_settings(env: Mapping[str, str] | None = None, transport: str = "http")
     web_search = _bool(env, "WEB_SEARCH", default=False)
     if web_search and _choice(env, "OPENAI_API", "responses", ("responses", "chat")) == "chat":
         raise ConfigError("WEB_SEARCH=true needs OPENAI_API=responses (web search is a Responses API tool).")
+    if 0 < max_output < 16 and _choice(env, "OPENAI_API", "responses", ("responses", "chat")) == "responses":
+        # The Responses API refuses every request below its minimum (400 integer_below_min_value).
+        raise ConfigError(f"MAX_OUTPUT_TOKENS must be at least 16 for the Responses API, not {max_output:g}.")
     slack_api_url = _text(env, "SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not slack_api_url.endswith("/"):
         slack_api_url += "/"

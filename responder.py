@@ -20,6 +20,7 @@ from reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, ReplyTag, error_ma
                           sources_section, streaming_blocks)
 from shortcuts import supersede
 from slack_client import SlackGateway, SlackMessage
+from slack_refusals import MissingScope
 from native_reply import NativeStreamingReply
 from streaming_reply import StreamingReply
 from thread_files import FileLimits, FilesRead, read_files
@@ -64,7 +65,10 @@ def open_answer(ask: Ask, services: Services) -> OpenedAnswer | None:
     thread: list[SlackMessage] | None = None
     if ask.needs_participation:
         # A channel thread without a mention: answer only where the bot already takes part.
-        thread = slack.thread(ask.channel, ask.thread_ts)
+        try:
+            thread = slack.thread(ask.channel, ask.thread_ts)
+        except MissingScope:  # (logged with the scope) without the thread, whether it takes part is unknown
+            return None
         if not any(slack.is_own(m) for m in thread):
             log.info("not part of this thread", channel=ask.channel, event_id=ask.event_id)
             return None
@@ -124,6 +128,8 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
             thread = slack.thread(ask.channel, ask.thread_ts) if ask.in_thread else []
         supersede(ask.channel, thread, ask.ts, ask.user, slack)
         outcome = _generate(ask, thread, reply, services)
+    except MissingScope as missing:  # (logged with the scope) the admin's to fix: the asker is told so
+        outcome = Outcome(error_marker(missing.sentence), "error")
     except Exception:
         log.error("answer loop failed", event_id=ask.event_id, exc_info=True)
     finally:

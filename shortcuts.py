@@ -12,6 +12,7 @@ from events import ABORTED_EVENT_TYPE, BOT_REPLY_EVENT_TYPES, REPLY_EVENT_TYPE, 
 from reply_format import STATUS_STREAMING, aborted_metadata, fallback_text, streaming_blocks
 from slack_budget import USER_ACTION
 from slack_client import SlackGateway, SlackMessage
+from slack_refusals import MissingScope
 
 log = logs.get(__name__)
 
@@ -38,6 +39,13 @@ class AnswerParts:
 
 
 def handle(action: MessageAction, slack: SlackGateway) -> None:
+    try:
+        _handle(action, slack)
+    except MissingScope as missing:  # (logged with the scope) the person who clicked learns why nothing happened
+        _tell(slack, action, missing.sentence)
+
+
+def _handle(action: MessageAction, slack: SlackGateway) -> None:
     me = slack.identity()
     target = action.message
     thread_ts = target.thread_ts

@@ -17,15 +17,11 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 import logs
 from slack_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteBudget
 from events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, SlackFile, parse_files, parse_metadata
+from slack_refusals import GONE_ERRORS, STREAM_UNAVAILABLE, MissingScope, log_missing_scope
 
 log = logs.get(__name__)
 
 CHANNEL_INFO_TTL = 300.0  # seconds a channel's conversations.info is reused (its canvas id, privacy)
-GONE_ERRORS = ("message_not_found", "channel_not_found", "thread_not_found", "is_archived")
-# Native streaming cannot be used here (old workspace, method not enabled, token or channel type): update instead.
-STREAM_UNAVAILABLE = ("unknown_method", "method_deprecated", "not_allowed_token_type", "missing_scope",
-                      "channel_type_not_supported", "invalid_arguments", "not_authed", "feature_not_enabled",
-                      "team_not_allowed", "http_404")
 
 
 @dataclass(frozen=True)
@@ -165,7 +161,7 @@ class SlackGateway:
         try:
             response = getattr(self._client, method)(**arguments)
         except SlackApiError as error:
-            outcome = self._failure(method, error)
+            outcome = self._failure(method, error, arguments.get("channel"))
             if outcome.status == "rate_limited":
                 self.budget.pause(api_method, outcome.retry_after, arguments.get("channel"))
             return outcome
@@ -178,18 +174,23 @@ class SlackGateway:
         return WriteOutcome(status, ts=response.get("ts"), metadata=metadata)
 
     @staticmethod
-    def _failure(method: str, error: SlackApiError) -> WriteOutcome:
+    def _failure(method: str, error: SlackApiError, channel: str | None) -> WriteOutcome:
         response = error.response
         if response.status_code == 429:
             retry_after = float(response.headers.get("Retry-After", response.headers.get("retry-after", 1)) or 1)
             log.info("slack rate limited", method=method, retry_after=retry_after)
             return WriteOutcome("rate_limited", retry_after=retry_after)
         code = response.get("error") if isinstance(response.data, dict) else None
+        if code == "not_in_channel":
+            log.warning("the bot is not in this channel (removed?); its answer there ends", method=method,
+                        channel=channel, error=code)
         if code in GONE_ERRORS:
             return WriteOutcome("deleted", error=code)
         if response.status_code >= 500:
             return WriteOutcome("failed", error="transient")
-        log.warning("slack call refused", method=method, error=code)
+        if code == "missing_scope":
+            log_missing_scope(method, response)
+        log.warning("slack call refused", method=method, error=code, channel=channel)
         return WriteOutcome("failed", error=code or f"http_{response.status_code}")
 
     # --- Slack-native streaming (STREAM_MODE=native) ------------------------------
@@ -238,6 +239,8 @@ class SlackGateway:
         except SlackApiError as error:
             if error.response.get("error") == "message_not_found":
                 return False
+            if error.response.get("error") == "missing_scope":
+                raise MissingScope("chat.delete", error) from None
             raise
 
     def post_ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
@@ -296,6 +299,8 @@ class SlackGateway:
                     continue
                 if error.response.get("error") in GONE_ERRORS:
                     return None
+                if error.response.get("error") == "missing_scope":
+                    raise MissingScope("conversations.replies", error) from None
                 raise
         raise RuntimeError("conversations.replies stayed rate limited")
 

@@ -43,6 +43,9 @@ PARAMETERS = {
 # Qualifiers that choose whose repositories are searched. GitHub ORs them together,
 # so one written by the model would widen a search otherwise kept to GITHUB_ORG.
 _SCOPE = re.compile(r'(?<!\S)(-?)(org|user|owner|repo):("[^"]*"|\S+)', re.IGNORECASE)
+MAX_QUERY_CHARS = 256  # GitHub refuses a longer q: 422 "The search is longer than 256 characters."
+_TERM = re.compile(r'\S*"[^"]*"\S*|\S+')  # a word, a qualifier or a "quoted phrase", kept whole
+_QUALIFIER = re.compile(r"-?[A-Za-z_]+:")
 
 
 class GitHubSearch:
@@ -68,6 +71,7 @@ class GitHubSearch:
         if kind not in KINDS:
             raise ToolFailed('`kind` must be "issues" or "code".')
         q, dropped = self._scoped(query)
+        q, cut = _within_limit(q)
         data = self._search(kind, q)
         items = [item for item in data.get("items") or [] if isinstance(item, dict)][: self._max_results]
         found = [_issue(item) if kind == "issues" else _code(item) for item in items]
@@ -76,6 +80,8 @@ class GitHubSearch:
         notes = []
         if dropped:
             notes.append(f"Searched only {self._org}: left out {', '.join(dropped)}.")
+        if cut:
+            notes.append(f"The query was longer than GitHub's {MAX_QUERY_CHARS} characters; searched for: {q}")
         if data.get("incomplete_results"):
             notes.append("GitHub's search timed out before finishing; there may be more results.")
         return ToolOutput(found, " ".join(notes) or None)
@@ -116,6 +122,21 @@ class GitHubSearch:
                                     params={"q": q, "per_page": self._max_results})
         except NotOK as refused:
             raise ToolFailed(_refusal(refused.response, kind)) from None
+
+
+def _within_limit(q: str) -> tuple[str, bool]:
+    """q cut to GitHub's length limit by dropping search words from the end (qualifiers, which keep
+    the search inside GITHUB_ORG, stay), and whether it was cut."""
+    if len(q) <= MAX_QUERY_CHARS:
+        return q, False
+    terms = _TERM.findall(q)
+    words = [i for i, term in enumerate(terms) if not _QUALIFIER.match(term)]
+    while len(words) > 1:  # keep one word at least: qualifiers alone would search for anything
+        del terms[words.pop()]
+        if len(" ".join(terms)) <= MAX_QUERY_CHARS:
+            return " ".join(terms), True
+    raise ToolFailed(f"The search is too long for GitHub (at most {MAX_QUERY_CHARS} characters, qualifiers "
+                     "included); use fewer and shorter words or qualifiers.")
 
 
 def _refusal(response: requests.Response, kind: str) -> str:

@@ -12,6 +12,8 @@ responses go in as quoted path segments, and redirects are never followed
 from __future__ import annotations
 
 import re
+import time
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import requests
@@ -26,10 +28,22 @@ log = logs.get(__name__)
 NOTION_VERSION = "2022-06-28"
 PAGE_TEXT_CHARS = 8_000  # per page; the answer's budget cuts further, this bounds the reading
 BLOCK_REQUESTS_PER_PAGE = 5  # 100 blocks each: enough text, and a bound on time per page
+# Notion allows about 3 requests a second and answers more with 429 and Retry-After. A search
+# (up to 1 + 5 x 5 requests) waits that out, up to this many seconds in all; beyond, the model
+# is told Notion is rate limited rather than the answer waiting on.
+RATE_LIMIT_PATIENCE = 5.0
 _LINE_BLOCKS = ("paragraph", "heading_1", "heading_2", "heading_3", "quote", "callout", "code", "toggle")
 _LIST_BLOCKS = ("bulleted_list_item", "numbered_list_item")
 # Notion ids are UUIDs, with or without dashes; anything else is not put in a URL.
 _NOTION_ID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+@dataclass
+class _Reading:
+    """One search's requests: one connection pool, and how long it may still wait out rate limits."""
+
+    session: requests.Session
+    patience: float = RATE_LIMIT_PATIENCE  # seconds of Retry-After
 
 
 class NotionSearch:
@@ -52,7 +66,8 @@ class NotionSearch:
         # A session per call: connections are reused within one search, and no state
         # is shared between answers running on other threads.
         with requests.Session() as session:
-            listing = self._call(session, "POST", "/v1/search", json={
+            reading = _Reading(session)
+            listing = self._call(reading, "POST", "/v1/search", json={
                 "query": query,
                 "filter": {"property": "object", "value": "page"},
                 "page_size": self._max_pages,
@@ -63,7 +78,7 @@ class NotionSearch:
             for page in pages:
                 title = _title(page)
                 try:
-                    text = self._page_text(session, page["id"])
+                    text = self._page_text(reading, page["id"])
                 except ToolFailed as failed:
                     # Keep the title and link: the page matched, only its text is missing.
                     text = ""
@@ -73,7 +88,7 @@ class NotionSearch:
         note = ("The text of these pages could not be read: " + "; ".join(unread)) if unread else None
         return ToolOutput(found, note)
 
-    def _page_text(self, session: requests.Session, page_id: str) -> str:
+    def _page_text(self, reading: _Reading, page_id: str) -> str:
         lines: list[str] = []
         size = 0
         cursor: str | None = None
@@ -82,7 +97,7 @@ class NotionSearch:
             params = {"page_size": 100}
             if cursor:
                 params["start_cursor"] = cursor
-            listing = self._call(session, "GET", path, params=params)
+            listing = self._call(reading, "GET", path, params=params)
             for block in _list(listing.get("results")):
                 line = _block_line(block)
                 if line:
@@ -93,16 +108,22 @@ class NotionSearch:
                 break
         return "\n".join(lines)[:PAGE_TEXT_CHARS]
 
-    def _call(self, session: requests.Session, method: str, path: str, *, json: dict | None = None,
+    def _call(self, reading: _Reading, method: str, path: str, *, json: dict | None = None,
               params: dict | None = None) -> dict:
         headers = {"Notion-Version": NOTION_VERSION}
         if json is not None:
             headers["Content-Type"] = "application/json"
-        try:
-            return request_json(session, method, self._api + path, provider="Notion", auth=self._auth,
-                                timeout=self._timeout, log=log, headers=headers, params=params, json=json)
-        except NotOK as refused:
-            raise ToolFailed(_refusal(refused.response, path)) from None
+        while True:
+            try:
+                return request_json(reading.session, method, self._api + path, provider="Notion", auth=self._auth,
+                                    timeout=self._timeout, log=log, headers=headers, params=params, json=json)
+            except NotOK as refused:
+                wait = _retry_after(refused.response)
+                if wait is None or wait > reading.patience:
+                    raise ToolFailed(_refusal(refused.response, path)) from None
+                reading.patience -= wait
+                log.info("notion rate limited, waiting", seconds=wait, path=path.split("/")[2])
+                time.sleep(wait)
 
 
 def _refusal(response: requests.Response, path: str) -> str:
@@ -119,6 +140,12 @@ def _refusal(response: requests.Response, path: str) -> str:
     if status == 404 and path.startswith("/v1/blocks/"):
         return "the page is not shared with the integration"
     return f"Notion search failed (HTTP {status})."
+
+
+def _retry_after(response: requests.Response) -> int | None:
+    """Seconds Notion asks us to wait before asking again, when it rate limited us."""
+    wait = response.headers.get("Retry-After", "")
+    return int(wait) if response.status_code == 429 and wait.isdigit() else None
 
 
 def _list(value: object) -> list[dict]:

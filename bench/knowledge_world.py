@@ -137,7 +137,8 @@ def _mention(world: World, n: int, canvas: bool) -> Question:
 def _linked(world: World, n: int) -> Question:
     source = f"CL{n:06d}"
     slack = world.slack
-    slack.set_channel(source, name=f"incidents-{n}", members=["UALICE", "UBOB"])
+    # The bot is in it: Slack lets a bot read only the channels it is in.
+    slack.set_channel(source, name=f"incidents-{n}", members=["UALICE", "UBOB", "UBOT"])
     root = slack.add_message(source, "UALICE", f"Incident {n}: payments are failing for some customers")
     for k in range(5):
         slack.add_message(source, "UBOB" if k % 2 else "UALICE",

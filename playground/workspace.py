@@ -11,9 +11,7 @@ changes nothing.
 """
 from __future__ import annotations
 
-import itertools
 import re
-import secrets
 import threading
 import uuid
 
@@ -46,7 +44,6 @@ class Workspace:
         self._triggers: dict[str, str] = {}  # trigger_id -> the person who clicked
         self._closed_views: set[str] = set()
         self._lock = threading.Lock()
-        self._trigger_numbers = itertools.count(1)
         for channel in CHANNELS:
             slack.set_channel(channel.id, name=channel.name, members=[team.bot_user_id, *self._people])
         for person_id, dm in self._dms.items():
@@ -156,7 +153,7 @@ class Workspace:
         return where
 
     def _new_trigger(self, person_id: str) -> str:
-        trigger_id = f"{next(self._trigger_numbers)}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+        trigger_id = self.slack.new_trigger_id()  # Slack issues one with each interaction: views.open checks it
         with self._lock:
             self._triggers[trigger_id] = person_id
         return trigger_id

@@ -7,6 +7,14 @@ items with ``repository`` and, only when the Accept header asks for
 ``application/vnd.github.text-match+json``, ``text_matches``. Errors are
 ``{"message", "documentation_url"}`` with GitHub's status codes and headers.
 
+It refuses what GitHub refuses: a ``q`` over 256 characters (422 "The search
+is longer than 256 characters."), and more searches than the search rate
+limit allows in a minute -- 30 a minute with a token, 10 without, 10 for code
+search -- answered 403 with ``x-ratelimit-remaining: 0`` and the reset time
+(``x-ratelimit-*`` headers on every search answer, per resource "search" /
+"code_search"). More requests in flight at once than ``max_concurrent`` (100)
+is GitHub's secondary rate limit: 403 with ``retry-after``.
+
 Search syntax kept to what the tests need: free words (all must match,
 case-insensitive; "quoted phrases" kept whole), the scope qualifiers
 ``org:``/``user:``/``owner:``/``repo:`` (several are ORed, as GitHub does),
@@ -31,8 +39,19 @@ API_VERSIONS = ("2022-11-28",)
 _TOKEN = re.compile(r'(-?)(?:([A-Za-z_]+):)?("[^"]*"|\S+)')
 
 
+MAX_QUERY_CHARS = 256
+SECONDARY_LIMIT_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+                           "again. If you reach out to GitHub Support for help, please include the request ID "
+                           "0000:1111:2222:3333:44444444.")
+
+
 class FakeGitHub(StandinServer):
-    search_limit = 30  # requests a minute, as in x-ratelimit-limit for the search resource
+    # Search requests a minute (GitHub's "search" and "code_search" resources); tests may lower them.
+    search_limit = 30
+    anonymous_search_limit = 10
+    code_search_limit = 10
+    max_concurrent = 100  # requests in flight at once, beyond which the secondary rate limit answers
+    limited_status = 403  # GitHub answers an exhausted rate limit with 403 (sometimes 429)
 
     def __init__(self, token: str = "ghp_testtoken"):
         self.token = token
@@ -42,6 +61,11 @@ class FakeGitHub(StandinServer):
         self._issues: list[dict] = []
         self._code: list[dict] = []
         self._failures: list[tuple[int, dict | None, dict]] = []
+        self._windows: dict[str, tuple[int, int]] = {}  # rate-limit resource -> (reset epoch, used)
+        self._in_flight = 0
+        # Open by default; a test clears it to hold requests in flight (the secondary limit's trigger).
+        self.gate = threading.Event()
+        self.gate.set()
 
     # ------------------------------------------------------ test-side helpers
     def add_issue(self, repo: str, number: int, title: str, body: str | None, state: str = "open",
@@ -122,21 +146,53 @@ class FakeGitHub(StandinServer):
         with self._lock:
             self._failures.append((status, None, {"Location": location}))
 
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def reset_limits(self) -> None:
+        """Start every rate-limit window afresh (the tests' stand-in for waiting a minute)."""
+        with self._lock:
+            self._windows.clear()
+
     # ------------------------------------------------------------- internals
     def _serve(self, req: BaseHTTPRequestHandler) -> None:
         record, _ = read_request(req)
-        if self.delay:
-            time.sleep(self.delay)
         with self._lock:
-            self.requests.append(record)
-            status, payload, headers = self._answer(req, record)
-            record.status = status
+            self._in_flight += 1
+            crowded = self._in_flight > self.max_concurrent
+        try:
+            if not crowded:
+                self.gate.wait(10)
+            if self.delay:
+                time.sleep(self.delay)
+            with self._lock:
+                self.requests.append(record)
+                if crowded:
+                    status, payload, headers = self.limited_status, {
+                        "message": SECONDARY_LIMIT_MESSAGE, "documentation_url": f"{DOCS}/overview/rate-limits",
+                        "status": str(self.limited_status)}, {"retry-after": "60"}
+                else:
+                    status, payload, headers = self._answer(req, record)
+                record.status = status
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         send_json(req, status, payload, {"X-GitHub-Media-Type": "github.v3; format=json", **headers})
 
-    def _limits(self) -> dict:
-        return {"x-ratelimit-limit": str(self.search_limit), "x-ratelimit-remaining": str(self.search_limit - 1),
-                "x-ratelimit-reset": str(int(time.time()) + 60), "x-ratelimit-used": "1",
-                "x-ratelimit-resource": "search"}
+    def _spend(self, resource: str, limit: int) -> tuple[bool, dict]:
+        """Count one request against ``resource``'s window: (allowed, its x-ratelimit headers)."""
+        now = int(time.time())
+        reset, used = self._windows.get(resource, (0, 0))
+        if now >= reset:
+            reset, used = now + 60, 0
+        allowed = used < limit
+        used += allowed
+        self._windows[resource] = (reset, used)
+        return allowed, {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(limit - used),
+                         "x-ratelimit-reset": str(reset), "x-ratelimit-used": str(used),
+                         "x-ratelimit-resource": resource}
 
     def _answer(self, req, record: Request) -> tuple[int, dict | None, dict]:
         if self._failures:
@@ -155,25 +211,39 @@ class FakeGitHub(StandinServer):
             return 404, {"message": "Not Found", "documentation_url": DOCS, "status": "404"}, {}
         if record.path == "/search/code" and auth is None:
             return 401, {"message": "Requires authentication", "documentation_url": DOCS, "status": "401"}, {}
+        resource = "code_search" if record.path == "/search/code" else "search"
+        limit = (self.code_search_limit if resource == "code_search"
+                 else self.search_limit if auth else self.anonymous_search_limit)
+        allowed, limits = self._spend(resource, limit)
+        if not allowed:
+            who = "user ID 1" if auth else "127.0.0.1"
+            return self.limited_status, {
+                "message": f"API rate limit exceeded for {who}. If you reach out to GitHub Support for help, "
+                           "please include the request ID 0000:1111:2222:3333:44444444.",
+                "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api",
+                "status": str(self.limited_status)}, limits
+        status, payload = self._search(req, record)
+        return status, payload, limits
+
+    def _search(self, req, record: Request) -> tuple[int, dict]:
         try:
             per_page = int(record.query.get("per_page", 30))
             page = int(record.query.get("page", 1))
         except ValueError:
             per_page = page = 0
         if not (1 <= per_page <= 100 and page >= 1):
-            return 422, _invalid("per_page", "invalid"), {}
+            return 422, _invalid("per_page", "invalid")
         q = (record.query.get("q") or "").strip()
         if not q:
-            return 422, _invalid("q", "missing"), {}
+            return 422, _invalid("q", "missing")
+        if len(q) > MAX_QUERY_CHARS:
+            return 422, _invalid("q", "invalid", f"The search is longer than {MAX_QUERY_CHARS} characters.")
         words, filters = _parse(q)
         if record.path == "/search/issues":
             items = [i for i in self._issues if _issue_matches(i, words, filters)]
         else:
             if not words:  # GitHub needs something to look for in the files
-                return 422, {"message": "Validation Failed", "errors": [{
-                    "message": "The search contains only qualifiers; add search terms.",
-                    "resource": "Search", "field": "q", "code": "invalid"}],
-                    "documentation_url": f"{DOCS}/search/search#search-code", "status": "422"}, {}
+                return 422, _invalid("q", "invalid", "The search contains only qualifiers; add search terms.")
             items = [c for c in self._code if _code_matches(c, words, filters)]
         total = len(items)
         items = copy.deepcopy(items[(page - 1) * per_page: page * per_page])
@@ -184,12 +254,15 @@ class FakeGitHub(StandinServer):
                 field = "content" if content is not None else "body"
                 item["text_matches"] = _text_matches(item["url"], content if content is not None
                                                      else item.get("body") or "", words, field)
-        return 200, {"total_count": total, "incomplete_results": False, "items": items}, self._limits()
+        return 200, {"total_count": total, "incomplete_results": False, "items": items}
 
 
-def _invalid(field: str, code: str) -> dict:
-    return {"message": "Validation Failed", "errors": [{"resource": "Search", "field": field, "code": code}],
-            "documentation_url": f"{DOCS}/search/search", "status": "422"}
+def _invalid(field: str, code: str, message: str | None = None) -> dict:
+    error = {"resource": "Search", "field": field, "code": code}
+    if message:
+        error = {"message": message, **error}
+    return {"message": "Validation Failed", "errors": [error], "documentation_url": f"{DOCS}/search/search",
+            "status": "422"}
 
 
 def _parse(q: str) -> tuple[list[str], list[tuple[bool, str, str]]]:

@@ -5,14 +5,24 @@ shapes: list objects with ``next_cursor``/``has_more``, page objects whose
 title is the property of type "title", blocks with ``rich_text``, and error
 objects ``{"object": "error", "status", "code", "message"}``.
 
+It refuses what Notion refuses: no ``Notion-Version`` (400 missing_version),
+``page_size`` outside 1..100, a filter value other than page/database or a
+block id that is not a UUID (400 validation_error), and more requests than
+Notion's rate limit -- "an average of three requests per second, some bursts
+beyond the average rate are allowed" -- with 429 rate_limited and a
+``Retry-After`` of whole seconds (developers.notion.com/reference/request-limits).
+
 Assumptions where Notion's behaviour is not documented precisely: search
 matches when every word of the query is in the title (case-insensitive);
-Authorization is checked before Notion-Version.
+Authorization is checked before the rate limit and Notion-Version; the burst
+is a bucket of ``burst`` requests (10) refilled at ``rate_per_second`` (3).
 Standard library only.
 """
 from __future__ import annotations
 
 import copy
+import math
+import re
 import threading
 import time
 import uuid
@@ -24,6 +34,7 @@ from .http_server import Request, StandinServer, read_request, send_json
 NOTION_VERSIONS = ("2021-08-16", "2022-02-22", "2022-06-28", "2025-09-03")
 RICH_TEXT_BLOCKS = ("paragraph", "heading_1", "heading_2", "heading_3", "bulleted_list_item",
                     "numbered_list_item", "to_do", "quote", "callout", "code", "toggle")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 _USER = {"object": "user", "id": "9a3b5ae0-c6e6-482d-b0e1-ed315ee6dc57"}
 _TIME = "2024-05-01T10:00:00.000Z"
 
@@ -41,11 +52,16 @@ def error(status: int, code: str, message: str) -> dict:
 
 
 class FakeNotion(StandinServer):
+    rate_per_second = 3.0  # Notion's documented average
+    burst = 10  # requests a quiet integration may send at once (Notion: "some bursts"; how many is not said)
+
     def __init__(self, token: str = "secret_notion_test"):
         self.token = token
         self.requests: list[Request] = []
         self.delay = 0.0  # seconds before every answer, for timeout tests
         self._lock = threading.RLock()
+        self._tokens: float | None = None  # the rate limit's bucket; full until the first request
+        self._filled_at = 0.0
         self._pages: list[dict] = []
         self._blocks: dict[str, list[dict]] = {}  # page id -> its child blocks
         self._failures: list[tuple[str | None, int, dict, dict]] = []  # (path prefix, status, body, headers)
@@ -81,6 +97,11 @@ class FakeNotion(StandinServer):
     def redirect_next(self, location: str, path: str | None = None, status: int = 302) -> None:
         with self._lock:
             self._failures.append((path, status, {}, {"Location": location}))
+
+    def reset_limits(self) -> None:
+        """A full bucket again (the tests' stand-in for a quiet while)."""
+        with self._lock:
+            self._tokens = None
 
     def requests_to(self, prefix: str) -> list[Request]:
         with self._lock:
@@ -133,6 +154,10 @@ class FakeNotion(StandinServer):
         auth = req.headers.get("Authorization", "")
         if auth != f"Bearer {self.token}":
             return 401, error(401, "unauthorized", "API token is invalid."), {}
+        wait = self._take_token()
+        if wait:
+            return 429, error(429, "rate_limited", "You have been rate limited. Please try again in a few "
+                              "minutes."), {"Retry-After": str(wait)}
         version = req.headers.get("Notion-Version")
         if not version:
             return 400, error(400, "missing_version", "Notion-Version header failed validation: "
@@ -146,8 +171,25 @@ class FakeNotion(StandinServer):
                 return 400, error(400, "invalid_json", "Error parsing JSON body."), {}
             return self._search(record.body or {})
         if record.method == "GET" and len(parts) == 4 and parts[:2] == ["v1", "blocks"] and parts[3] == "children":
-            return self._children(unquote(parts[2]), record.query)
+            block_id = unquote(parts[2])
+            if not _UUID.fullmatch(block_id):
+                return 400, error(400, "validation_error", "path failed validation: path.block_id should be a "
+                                  f"valid uuid, instead was `\"{block_id}\"`."), {}
+            return self._children(block_id, record.query)
         return 400, error(400, "invalid_request_url", "Invalid request URL."), {}
+
+    def _take_token(self) -> int:
+        """0 when the request is within the rate limit, else the seconds to wait (Retry-After)."""
+        now = time.monotonic()
+        if self._tokens is None:
+            self._tokens = float(self.burst)
+        else:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._filled_at) * self.rate_per_second)
+        self._filled_at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0
+        return max(1, math.ceil((1 - self._tokens) / self.rate_per_second))
 
     def _search(self, body: dict) -> tuple[int, dict, dict]:
         size, err = _page_size(body.get("page_size"))
@@ -157,6 +199,9 @@ class FakeNotion(StandinServer):
         if not isinstance(query, str):
             return 400, error(400, "validation_error", "body failed validation: body.query should be a string."), {}
         wanted = (body.get("filter") or {}).get("value")
+        if wanted not in (None, "page", "database"):
+            return 400, error(400, "validation_error", 'body failed validation: body.filter.value should be '
+                              f'`"page"` or `"database"`, instead was `{wanted!r}`.'), {}
         words = query.lower().split()
         hits = [p for p in self._pages
                 if not p["archived"] and wanted in (None, "page")

@@ -1,9 +1,11 @@
 """FakeSlack: an in-process stand-in for Slack's Web API, for the tests, the benches and the playground.
 
-Follows /work/shared/SLACK_FACTS.md. Messages, threads and the chat methods live here; native
-streaming in ``slack_streaming.py``, files, channels, people and search in ``slack_knowledge.py``. Point `slack_sdk.WebClient(base_url=fake.base_url)`
-at it. Standard library only; one lock guards all state because slack_sdk
-clients may call from several threads at once.
+Follows /work/shared/SLACK_FACTS.md. The server and the chat methods live here; messages, threads
+and reading them back in ``slack_threads.py``, native streaming in ``slack_streaming.py``, files,
+people and search in ``slack_knowledge.py``, conversations, members and scopes (what each call may
+do) in ``slack_access.py``, trigger ids and views in ``slack_views.py``, Block Kit limits in
+``slack_blocks.py``. Point `slack_sdk.WebClient(base_url=fake.base_url)` at it. Standard library
+only; one lock guards all state because slack_sdk clients may call from several threads at once.
 """
 
 import copy
@@ -17,16 +19,22 @@ from urllib.parse import parse_qs, urlsplit
 
 try:
     from .http_server import StandinHTTPServer, StandinServer
+    from .slack_access import AccessRules
+    from .slack_blocks import blocks_error, metadata_error
     from .slack_knowledge import KnowledgeMethods
-    from .slack_limits import (check_content, decode_json_field, error, fallback_text, page_limit, paginate,
-                               time_window, truthy)
+    from .slack_limits import check_content, decode_json_field, error, fallback_text
     from .slack_streaming import StreamingMethods
+    from .slack_threads import ThreadStore
+    from .slack_views import ViewMethods
 except ImportError:  # imported as a top-level module
     from http_server import StandinHTTPServer, StandinServer
+    from slack_access import AccessRules
+    from slack_blocks import blocks_error, metadata_error
     from slack_knowledge import KnowledgeMethods
-    from slack_limits import (check_content, decode_json_field, error, fallback_text, page_limit, paginate,
-                              time_window, truthy)
+    from slack_limits import check_content, decode_json_field, error, fallback_text
     from slack_streaming import StreamingMethods
+    from slack_threads import ThreadStore
+    from slack_views import ViewMethods
 
 # Params that carry JSON; recorded decoded so tests need not care about transport.
 _JSON_PARAMS = ("blocks", "attachments", "metadata", "view", "chunks")
@@ -58,7 +66,7 @@ class _Server(StandinHTTPServer):
     request_queue_size = 128
 
 
-class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
+class FakeSlack(ThreadStore, StreamingMethods, KnowledgeMethods, AccessRules, ViewMethods, StandinServer):
     server_class = _Server
     max_text = 4000             # facts: msg_too_long above 4,000 characters
     max_metadata_chars = 4000   # facts: metadata limit undocumented; adjustable
@@ -75,7 +83,7 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
                  app_id="AAPP", team_id="T1"):
         self.bot_token, self.bot_user_id, self.bot_id = bot_token, bot_user_id, bot_id
         self.app_id, self.team_id = app_id, team_id
-        self.calls, self.ephemerals, self.views = [], [], []
+        self.calls, self.ephemerals = [], []
         self.ratelimited_count = 0
         self._lock = threading.RLock()
         self._channels = {}        # channel id -> list of messages in ts order
@@ -108,18 +116,15 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
             "chat.stopStream": self._chat_stop_stream,
             "apps.connections.open": self._apps_connections_open,
         }
-        # Knowledge: channels' kinds, members and canvases; people's emails; user tokens.
         self.user_tokens = {}      # xoxp- token -> user id (search.messages needs one)
-        # xapp- app-level token -> its Socket Mode stand-in (slack_socket_mode.FakeSocketMode.attach)
-        self.app_tokens = {}
-        self._channel_info = {}    # channel id -> dict(name, is_private, is_im, is_mpim, members, canvas)
+        self.app_tokens = {}       # xapp- token -> its Socket Mode stand-in (FakeSocketMode.attach)
+        self._init_access()        # conversations, members, scopes
+        self._init_views()         # trigger ids, views opened
         self._users = {}           # user id -> email
         self._file_meta = {}       # file id -> the file object
         self._caller = None        # the token of the call being served
         self._file_redirects = {}  # url path -> Location (a file that answers 302)
-        # (channel, ts) -> {"started": monotonic, "mode": "markdown_text"|"chunks"|None,
-        # "stopped_by_user": bool}: the messages still in streaming state.
-        self._streams = {}
+        self._streams = {}         # (channel, ts) -> {started, mode, stopped_by_user}: still streaming
         # Bumped by every write (an API call that changes state, or a test-side post):
         # the playground's page waits on it to show a reply as it streams.
         self._version = 0
@@ -132,10 +137,12 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
 
     # ------------------------------------------------------ test-side helpers
     def add_message(self, channel, user, text, thread_ts=None, **extra):
-        """Post as a human (or, with bot_id/app_id in extra, as another bot)."""
+        """Post as a human (or, with bot_id/app_id in extra, as another bot). A new conversation
+        comes into being (see ``add_channel``) and the poster is in it from then on."""
         if "ts" in extra:
             raise ValueError("ts is generated so that ordering stays consistent")
         with self._lock:
+            self._poster_joins(channel, user)
             msg = {"type": "message", "user": user, "text": text, "team": self.team_id}
             msg.update(extra)
             ts = self._insert(channel, msg, thread_ts)["ts"]
@@ -152,28 +159,6 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
         with self._changed:
             self._version += 1
             self._changed.notify_all()
-
-    def messages(self, channel):
-        with self._lock:
-            return copy.deepcopy(self._channels.get(channel, []))
-
-    def thread(self, channel, thread_ts):
-        with self._lock:
-            return copy.deepcopy(self._thread_of(channel, thread_ts) or [])
-
-    def get(self, channel, ts):
-        with self._lock:
-            return copy.deepcopy(self._find(channel, ts))
-
-    def delete(self, channel, ts):
-        """Delete as if a user removed the message (no ownership check)."""
-        with self._lock:
-            msg = self._find(channel, ts)
-            if msg is None or msg.get("subtype") == "tombstone":
-                return False
-            self._remove(channel, msg)
-            self._bump()
-            return True
 
     def calls_of(self, method):
         with self._lock:
@@ -276,7 +261,7 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
                     result = error("not_allowed_token_type")
                 elif not auth.startswith("Bearer "):
                     result = error("not_authed")
-            elif token != self.bot_token and token not in self.user_tokens:
+            elif not self._is_bot_token(token) and token not in self.user_tokens:
                 result = error("invalid_auth")
             self._caller = token
         with self._lock:
@@ -291,7 +276,7 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
                     self.ratelimited_count += 1
                 else:
                     try:
-                        result = self._methods[method](params)
+                        result = self._refusal(method, params) or self._methods[method](params)
                     except Exception as exc:  # a stand-in bug must fail loudly, not hang the client
                         status, result = 500, error("fake_slack_internal_error", detail=repr(exc))
             payload = json.dumps(result, ensure_ascii=False).encode("utf-8")
@@ -338,93 +323,13 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
         # Whole seconds, rounded up, so a client that waits exactly that long succeeds.
         return max(1, math.ceil((1 - bucket[0]) * 60.0 / rate))
 
-    # ------------------------------------------------------------- state core
-    def _next_ts(self):
-        self._ts_micro += 100
-        sec, micro = divmod(self._ts_micro, 1_000_000)
-        return f"{1_700_000_000 + sec}.{micro:06d}"
-
-    def _find(self, channel, ts):
-        for msg in self._channels.get(channel, []):
-            if msg["ts"] == ts:
-                return msg
-        return None
-
-    def _root_ts(self, channel, ts):
-        """The thread root for ts: replies point at their parent (Slack keeps threads one level deep)."""
-        msg = self._find(channel, ts)
-        if msg is not None and msg.get("thread_ts") and msg["thread_ts"] != msg["ts"]:
-            return msg["thread_ts"]
-        return ts
-
-    def _insert(self, channel, msg, thread_ts):
-        msg["ts"] = self._next_ts()
-        if thread_ts:
-            root = self._root_ts(channel, thread_ts)
-            msg["thread_ts"] = root
-            parent = self._find(channel, root)
-            if parent is not None:
-                msg["parent_user_id"] = parent.get("user")
-        self._channels.setdefault(channel, []).append(msg)
-        if thread_ts:
-            self._refresh_parent(channel, msg["thread_ts"])
-        return msg
-
-    def _replies(self, channel, root):
-        return [m for m in self._channels.get(channel, [])
-                if m.get("thread_ts") == root and m["ts"] != root]
-
-    def _refresh_parent(self, channel, root):
-        parent = self._find(channel, root)
-        if parent is None:
-            return
-        replies = self._replies(channel, root)
-        for key in ("thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply"):
-            parent.pop(key, None)
-        if replies:
-            users = list(dict.fromkeys(r.get("user") for r in replies))
-            parent.update(thread_ts=root, reply_count=len(replies), reply_users=users,
-                          reply_users_count=len(users), latest_reply=replies[-1]["ts"])
-        elif parent.get("subtype") == "tombstone":
-            self._channels[channel].remove(parent)  # nothing left to keep it for
-
-    def _remove(self, channel, msg):
-        is_parent = msg.get("thread_ts") == msg["ts"] and self._replies(channel, msg["ts"])
-        if is_parent:
-            # Slack leaves a tombstone for a deleted parent whose replies remain.
-            keep = {k: msg[k] for k in ("ts", "thread_ts", "reply_count", "reply_users",
-                                        "reply_users_count", "latest_reply")}
-            msg.clear()
-            msg.update(type="message", subtype="tombstone", text="This message was deleted.",
-                       user="USLACKBOT", hidden=True, **keep)
-            return
-        self._channels[channel].remove(msg)
-        if msg.get("thread_ts") and msg["thread_ts"] != msg["ts"]:
-            self._refresh_parent(channel, msg["thread_ts"])
-
-    def _thread_of(self, channel, ts):
-        msg = self._find(channel, ts)
-        if msg is None:
-            return None
-        root = self._root_ts(channel, ts)
-        parent = self._find(channel, root)
-        return ([parent] if parent else []) + self._replies(channel, root)
-
+    # ------------------------------------------------------------- messages
     def _bot_message(self):
         return {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id,
                 "app_id": self.app_id, "team": self.team_id,
                 "bot_profile": {"id": self.bot_id, "app_id": self.app_id, "name": "threadwise",
                                 "deleted": False, "team_id": self.team_id,
                                 "updated": 1700000000, "icons": {}}}
-
-    @staticmethod
-    def _visible(msgs, params):
-        # Facts: metadata comes back only with include_all_metadata=true.
-        out = copy.deepcopy(msgs)
-        if not truthy(params.get("include_all_metadata", False)):
-            for m in out:
-                m.pop("metadata", None)
-        return out
 
     def _apply_content(self, msg, content):
         if "markdown_text" in content:
@@ -441,8 +346,10 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
             msg["metadata"] = content["metadata"]
 
     def _content(self, params):
-        return check_content(params, max_text=self.max_text,
-                             max_metadata_chars=self.max_metadata_chars)
+        err, content = check_content(params, max_text=self.max_text, max_metadata_chars=self.max_metadata_chars)
+        if not err:
+            err = blocks_error(content.get("blocks", [])) or metadata_error(content.get("metadata"))
+        return (err, None) if err else (None, content)
 
     def _own_message(self, params, refuse):
         """(error, msg) for chat.update/chat.delete: must exist and be ours."""
@@ -511,69 +418,7 @@ class FakeSlack(StreamingMethods, KnowledgeMethods, StandinServer):
                                 "thread_ts": params.get("thread_ts"), "message_ts": ts})
         return {"ok": True, "message_ts": ts}
 
-    def _conversations_replies(self, params):
-        channel, ts = params.get("channel"), params.get("ts")
-        if not channel:
-            return error("channel_not_found")
-        thread = self._thread_of(channel, ts) if ts else None
-        if not thread:
-            return error("thread_not_found")
-        keep, err = time_window(params)
-        if err:
-            return err
-        parent = thread[:1] if thread[0]["ts"] == self._root_ts(channel, ts) else []
-        replies = [m for m in thread[len(parent):] if keep(m)]
-        if parent and params.get("cursor") and self.replies_parent_on_every_page:
-            # Variant: continuation pages start with the parent again (limit counts it).
-            cut, err = paginate(replies, dict(params, limit=max(1, page_limit(params, 1000) - 1)),
-                                 1000, 1000, +1)
-            if cut:
-                cut = (parent + cut[0],) + cut[1:]
-        else:
-            cut, err = paginate(parent + replies, params, 1000, 1000, +1)
-        if err:
-            return err
-        page, more, meta = cut
-        return {"ok": True, "messages": self._visible(page, params), "has_more": more,
-                "response_metadata": meta}
-
-    def _conversations_history(self, params):
-        channel = params.get("channel")
-        if not channel:
-            return error("channel_not_found")
-        keep, err = time_window(params)
-        if err:
-            return err
-        top = [m for m in reversed(self._channels.get(channel, []))
-               if m.get("thread_ts") in (None, m["ts"]) and keep(m)]
-        cut, err = paginate(top, params, 100, 999, -1)
-        if err:
-            return err
-        page, more, meta = cut
-        return {"ok": True, "messages": self._visible(page, params), "has_more": more,
-                "pin_count": 0, "response_metadata": meta}
-
     def _apps_connections_open(self, params):
         if self._caller not in self.app_tokens:  # a bot or user token
             return error("not_allowed_token_type")
         return self.app_tokens[self._caller].open_connection()
-
-    def _views_open(self, params):
-        trigger = params.get("trigger_id") or params.get("interactivity_pointer")
-        if not trigger:
-            return error("invalid_arguments")
-        if trigger == "expired":
-            return error("expired_trigger_id")
-        view = params.get("view")
-        if not isinstance(view, dict) or not view.get("type"):
-            return error("invalid_arguments")
-        view_id = f"V{len(self.views) + 1:010d}"
-        opened = {"id": view_id, "team_id": self.team_id, "type": view["type"],
-                  "blocks": [], "private_metadata": "", "callback_id": "",
-                  "state": {"values": {}}, "clear_on_close": False,
-                  "notify_on_close": False, "previous_view_id": None,
-                  "app_id": self.app_id, "external_id": "", "bot_id": self.bot_id}
-        opened.update(copy.deepcopy(view))
-        opened.update(id=view_id, root_view_id=view_id, hash=f"{view_id}.hash")
-        self.views.append({"trigger_id": trigger, "view": opened})
-        return {"ok": True, "view": copy.deepcopy(opened)}

@@ -1,9 +1,9 @@
-"""Files, canvases, channels' kinds and members, people, and message search in FakeSlack.
+"""Files, canvases, people, and message search in FakeSlack.
 
-Mixed into ``FakeSlack``, whose lock and messages these methods use: what the knowledge
-features read (``files.info``, ``url_private`` downloads that need the bot token,
-``conversations.info`` with a channel's canvas, ``conversations.members``, ``users.info``,
-``search.messages`` with user tokens only).
+Mixed into ``FakeSlack``, whose lock, messages and conversations (``slack_access.py``) these
+methods use: what the knowledge features read (``files.info``, ``url_private`` downloads that need
+a token with ``files:read``, a channel's canvas, ``users.info`` with the email only for
+``users:read.email``, ``search.messages`` with user tokens, over what their user can see).
 """
 import copy
 import math
@@ -44,11 +44,6 @@ class KnowledgeMethods:
         self.set_channel(channel, canvas=meta["id"])
         return meta
 
-    def set_channel(self, channel, **info):
-        """name, is_private, is_im, is_mpim, members (list of user ids), canvas (file id)."""
-        with self._lock:
-            self._channel_info.setdefault(channel, {}).update(info)
-
     def set_user(self, user, email):
         with self._lock:
             self._users[user] = email
@@ -65,8 +60,12 @@ class KnowledgeMethods:
 
     def _serve_file(self, req):
         path = urlsplit(req.path).path
-        authorized = req.headers.get("Authorization", "") == f"Bearer {self.bot_token}"
+        auth = req.headers.get("Authorization", "")
         with self._lock:
+            token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+            # Without files:read Slack answers the same sign-in page as without a token.
+            authorized = (token is not None and (self._is_bot_token(token) or token in self.user_tokens)
+                          and "files:read" in self._scopes_of(token))
             self.file_downloads.append((path, authorized))
             found = self._files.get(path)
             redirect = self._file_redirects.get(path)
@@ -87,52 +86,12 @@ class KnowledgeMethods:
         req.wfile.write(body)
 
 
-    def _channel_object(self, channel):
-        info = self._channel_info.get(channel, {})
-        is_im, is_mpim = bool(info.get("is_im")), bool(info.get("is_mpim"))
-        private = bool(info.get("is_private")) or is_im or is_mpim
-        obj = {"id": channel, "name": info.get("name", channel.lower()), "is_channel": not private,
-               "is_group": private and not (is_im or is_mpim), "is_im": is_im, "is_mpim": is_mpim,
-               "is_private": private, "is_archived": False, "is_shared": False, "is_ext_shared": False,
-               "is_org_shared": False, "is_member": True}
-        if info.get("canvas"):
-            obj["properties"] = {"canvas": {"file_id": info["canvas"], "is_empty": False,
-                                            "quip_thread_id": "Q" + info["canvas"]}}
-        return obj
-
-    def _members(self, channel):
-        info = self._channel_info.get(channel, {})
-        if "members" in info:
-            return list(info["members"])
-        posted = [m.get("user") for m in self._channels.get(channel, []) if m.get("user")]
-        return list(dict.fromkeys([self.bot_user_id] + posted))
-
-    def _conversations_info(self, params):
-        channel = params.get("channel")
-        if not channel or (channel not in self._channels and channel not in self._channel_info):
-            return error("channel_not_found")
-        return {"ok": True, "channel": self._channel_object(channel)}
-
-    def _conversations_members(self, params):
-        channel = params.get("channel")
-        if not channel or (channel not in self._channels and channel not in self._channel_info):
-            return error("channel_not_found")
-        members = self._members(channel)
-        limit = min(1000, int(params.get("limit") or 100))
-        cursor = str(params.get("cursor") or "")
-        if cursor and not (cursor.startswith("m:") and cursor[2:].isdigit()):
-            return error("invalid_cursor")
-        start = int(cursor[2:]) if cursor else 0
-        rest = members[start + limit:]
-        return {"ok": True, "members": members[start:start + limit],
-                "response_metadata": {"next_cursor": f"m:{start + limit}" if rest else ""}}
-
     def _users_info(self, params):
         user = params.get("user")
         if not user:
             return error("user_not_found")
         profile = {"real_name": user, "display_name": user}
-        if user in self._users:
+        if user in self._users and "users:read.email" in self._scopes_of(self._caller):
             profile["email"] = self._users[user]
         return {"ok": True, "user": {"id": user, "team_id": self.team_id, "name": user.lower(),
                                      "deleted": False, "is_bot": False, "profile": profile}}
@@ -144,15 +103,15 @@ class KnowledgeMethods:
         return {"ok": True, "file": copy.deepcopy(meta), "comments": [], "response_metadata": {"next_cursor": ""}}
 
     def _search_messages(self, params):
-        # Slack: search.* takes user tokens only.
-        if self._caller not in self.user_tokens:
-            return error("not_allowed_token_type")
+        searcher = self._caller_user()
         words = [w.lower() for w in str(params.get("query", "")).split() if w]
         if not words:
             return error("no_query")
         count = min(100, int(params.get("count") or 20))
         matches = []
         for channel, msgs in self._channels.items():
+            if not self._can_see(channel, searcher):  # Slack searches what its user can see
+                continue
             for msg in msgs:
                 text = msg.get("text") or ""
                 if msg.get("bot_id") or not all(w in text.lower() for w in words):

@@ -196,7 +196,9 @@ class FakeSocketMode:
     def deliver_interaction(self, payload: Any, *, accepts_response_payload: bool = False) -> str:
         """An interactivity payload (block_actions, message_action…) in an ``interactive`` envelope.
         Slack sets accepts_response_payload for the kinds that can answer in the ack (view_submission,
-        block_suggestion); block_actions and shortcuts cannot."""
+        block_suggestion); block_actions and shortcuts cannot. The attached FakeSlack issues its trigger_id."""
+        if self._attached_to is not None:
+            payload = self._attached_to.issue_trigger(payload)
         return self.deliver({"type": "interactive", "payload": payload,
                              "accepts_response_payload": accepts_response_payload})
 

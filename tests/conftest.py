@@ -36,15 +36,19 @@ def _fresh_script(request):
     if "openai_server" in request.fixturenames:
         # reply back to Script(), and no script left queued by an earlier test (nor its requests)
         request.getfixturevalue("openai_server").reset()
-    if "slack" not in request.fixturenames:
-        yield
-        return
     # Slack's tiers with full buckets: a test does not pay for the writes of the one before it (the
     # bots' own budgets carry over, and only ever make them more careful); and no 429 unless on purpose.
-    slack = request.getfixturevalue("slack")
-    enforce_slack_tiers(slack)
-    with within_slack_tiers(slack, on_purpose=request.node.get_closest_marker("slack_429") is not None):
+    if "slack" in request.fixturenames:
+        slack = request.getfixturevalue("slack")
+        enforce_slack_tiers(slack)
+        with within_slack_tiers(slack, on_purpose=request.node.get_closest_marker("slack_429") is not None):
+            yield
+    else:
         yield
+    if "openai_server" in request.fixturenames:
+        # The stand-in refuses what OpenAI refuses; a refusal here is the bot's bug, whatever the test checked.
+        refused = request.getfixturevalue("openai_server").refused
+        assert not refused, f"OpenAI would refuse the bot's request: {[r.refusal for r in refused]}"
 
 
 def pytest_configure(config):
@@ -66,7 +70,7 @@ class Bots:
         if key not in self._running:
             folder = self._tmp.mktemp("bot")
             env.setdefault("SQLITE_PATH", str(folder / "claims.sqlite3"))  # claims of this bot only
-            self._running[key] = BotProcess(env, folder / "bot.log")
+            self._running[key] = BotProcess(env, folder / "bot.log", slack=self._slack)
         return self._running[key]
 
     def all(self) -> list[BotProcess]:
@@ -90,9 +94,11 @@ def bot(bots):
 
 
 @pytest.fixture
-def channel():
-    """A channel id of the test's own, so tests sharing the stand-in never see each other."""
-    return f"D{next(_channels):06d}"
+def channel(slack):
+    """A DM of the test's own between the asker and the bot, so tests sharing the stand-in never see each other."""
+    dm = f"D{next(_channels):06d}"
+    slack.add_channel(dm, members=[slack.bot_user_id, "UASKER"])  # flows.ASKER
+    return dm
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,19 +1,30 @@
 """Small steps the end-to-end tests share: a person writes, the bot answers."""
 from __future__ import annotations
 
+import itertools
+
 from harness import message_event
 
 ASKER = "UASKER"
 FINAL_STATUSES = ("done", "error", "stopped")
+_shared = itertools.count(1)
 
 
 def say(bot, slack, channel: str, text: str, *, user: str = ASKER, thread_ts: str | None = None,
         channel_type: str = "im", event_type: str = "message", **extra):
     """A person posts in Slack; Slack delivers the event to the bot. Returns (ts, HTTP response)."""
+    slack.invite(channel, slack.bot_user_id)  # Slack delivers a conversation's messages to its members only
     ts = slack.add_message(channel, user, text, thread_ts=thread_ts)
     event = message_event(channel, user, text, ts, channel_type=channel_type, thread_ts=thread_ts,
                           event_type=event_type, **extra)
     return ts, bot.send_event(event)
+
+
+def shared_channel(slack, *people: str) -> str:
+    """A public channel of the test's own with the bot and ``people`` in it (mention the bot there)."""
+    channel = f"C{next(_shared):06d}"
+    slack.add_channel(channel, members=[slack.bot_user_id, *people])
+    return channel
 
 
 def bot_replies(slack, channel: str, thread_ts: str) -> list[dict]:

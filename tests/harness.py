@@ -145,7 +145,8 @@ class BotProcess(ManagedProcess):
     """``functions-framework --target=slack_bot`` in its own process, stopped by its pid."""
 
     def __init__(self, env: dict[str, str], log_path: Path, target: str = "slack_bot", port: int | None = None,
-                 source: str = "main.py"):
+                 source: str = "main.py", slack=None):
+        self.slack = slack  # the FakeSlack it talks to: it issues the trigger ids of interactions
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {"THREADS": "16", **env}
@@ -176,6 +177,8 @@ class BotProcess(ManagedProcess):
         return self.post(body, "application/json", {**sign(body, secret, timestamp), **(headers or {})}, query)
 
     def send_interaction(self, payload: dict, secret: str = SIGNING_SECRET, query: str = "") -> Response:
+        if self.slack is not None:
+            payload = self.slack.issue_trigger(payload)  # as Slack does with each interaction it delivers
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return self.post(body, "application/x-www-form-urlencoded", sign(body, secret), query)
 
@@ -258,6 +261,7 @@ def message_event(channel: str, user: str, text: str, ts: str, *, channel_type: 
 def shortcut_payload(callback_id: str, channel: str, user: str, message: dict) -> dict:
     """A message_action built on fixtures/shortcut_message_action.json."""
     payload = json.loads((FIXTURES / "shortcut_message_action.json").read_text())
+    # The trigger_id is a placeholder: the stand-in issues the real one at delivery (send_interaction).
     payload.update({"callback_id": callback_id, "trigger_id": f"trig-{next(_ids)}", "message_ts": message["ts"]})
     payload["channel"]["id"] = channel
     payload["user"].update({"id": user})

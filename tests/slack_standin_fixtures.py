@@ -6,9 +6,13 @@ from slack_sdk.errors import SlackApiError
 from standins.slack_api import FakeSlack
 
 
+CHANNEL = "C123"  # the public channel these tests write in, with the bot in it
+
+
 @pytest.fixture
 def fake():
     with FakeSlack() as f:
+        f.add_channel(CHANNEL, members=[f.bot_user_id])
         yield f
 
 

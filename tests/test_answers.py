@@ -39,6 +39,7 @@ def test_dm_answer_streams_into_a_thread(bot, slack, openai_server, channel):
 def test_mention_is_stripped_and_answered_once(bot, slack, openai_server):
     channel = "C-mention-1"
     text = "<@UBOT> what is a monad?"
+    slack.invite(channel, slack.bot_user_id)  # Slack sends the mention: the bot is in the channel
     ts = slack.add_message(channel, ASKER, text)
     mention = message_event(channel, ASKER, text, ts, event_type="app_mention")
     also_message = message_event(channel, ASKER, text, ts, channel_type="channel")

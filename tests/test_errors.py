@@ -1,7 +1,10 @@
 """Every model failure becomes one plain sentence in the reply; partial text is kept."""
+import subprocess
+
 import pytest
 
 from flows import say, wait_answer
+from harness import FUNCTIONS_FRAMEWORK, ROOT, bot_env
 from standins.openai_api import Script
 
 PARTIAL = "The first part of the answer arrives fine"
@@ -78,3 +81,20 @@ def test_context_too_long_with_nothing_to_trim_is_a_clear_message(bot, slack, op
     ts, _ = say(bot, slack, channel, "one question alone")
     final = wait_answer(slack, channel, ts)[-1]
     assert "too long for the model" in final["text"]
+
+
+def test_max_output_tokens_at_openais_minimum_reaches_the_model(bots, slack, openai_server, channel):
+    bot = bots.get(MAX_OUTPUT_TOKENS="16")
+    openai_server.reply = Script(text="short")
+    ts, _ = say(bot, slack, channel, "briefly?")
+    assert wait_answer(slack, channel, ts)[-1]["text"] == "short"
+    assert openai_server.requests[-1].body["max_output_tokens"] == 16  # and not refused (conftest)
+
+
+def test_max_output_tokens_below_openais_minimum_is_refused_at_start(slack, openai_server):
+    # Every answer would be refused by OpenAI (400 integer_below_min_value): say so at start-up instead.
+    env = bot_env(slack.base_url, openai_server.base_url, MAX_OUTPUT_TOKENS="15")
+    result = subprocess.run([FUNCTIONS_FRAMEWORK, "--target=slack_bot", "--source=main.py", "--port=0"],
+                            cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "MAX_OUTPUT_TOKENS must be at least 16 for the Responses API, not 15." in result.stdout + result.stderr

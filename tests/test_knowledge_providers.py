@@ -59,6 +59,29 @@ def test_notion_pages_feed_the_answer(bots, slack, openai_server, notion, channe
     assert notion.token not in bot.logs()
 
 
+def test_notions_rate_limit_is_waited_out_and_the_pages_still_feed_the_answer(bots, slack, openai_server, notion,
+                                                                             channel):
+    word = f"bilby{next(_ids)}"
+    notion.add_page(f"{word} guide", [("paragraph", "Guide text.")])
+    notion.add_page(f"{word} checklist", [("paragraph", "Checklist text.")])
+    bot = bots.get(NOTION_TOKEN=notion.token, NOTION_API_URL=notion.base_url)
+    openai_server.queue(Script(tool_calls=(("search_notion", {"query": word}),)), Script(text="Both read."))
+    notion.reset_limits()
+    notion.burst = 2  # the search and one page read; the other read gets 429 and Retry-After
+    try:
+        ts, _ = say(bot, slack, channel, f"{word}?")
+        final = wait_answer(slack, channel, ts)[-1]
+    finally:
+        notion.burst = FakeNotion.burst
+        notion.reset_limits()
+    [output] = tool_outputs(openai_server.requests[-1])
+    assert [r["content"] for r in output["results"]] == ["Guide text.", "Checklist text."]
+    assert "note" not in output
+    statuses = [r.status for r in notion.requests[-4:]]
+    assert statuses == [200, 200, 429, 200] and notion.requests[-2].path == notion.requests[-1].path
+    assert final["text"].startswith("Both read.")
+
+
 def test_github_issues_feed_the_answer_within_the_org(bots, slack, openai_server, github, channel):
     word = f"quokka{next(_ids)}"
     github.add_issue("acme/api", 7, f"{word} crashes on start", "Stack trace: KeyError 'region'")
@@ -73,6 +96,24 @@ def test_github_issues_feed_the_answer_within_the_org(bots, slack, openai_server
     searched = [r for r in github.requests if r.path.startswith("/search/issues")]
     assert "org:acme" in searched[-1].query["q"]
     assert final["text"].startswith("See acme/api#7.\n\n**Sources**\n1. [GitHub: acme/api#7")
+
+
+def test_a_github_query_longer_than_github_allows_is_cut_not_refused(bots, slack, openai_server, github, channel):
+    word = f"numbat{next(_ids)}"
+    details = [f"detail{i}" for i in range(40)]
+    github.add_issue("acme/api", 9, f"{word} leaks memory", " ".join(details))
+    bot = bots.get(GITHUB_TOKEN=github.token, GITHUB_API_URL=github.base_url, GITHUB_ORG="acme")
+    query = " ".join([word, *details])  # over 256 characters once org:acme is added
+    openai_server.queue(Script(tool_calls=(("search_github", {"query": query}),)),
+                        Script(text="See acme/api#9.", chunk_chars=50))
+    ts, _ = say(bot, slack, channel, f"is {word} known?")
+    final = wait_answer(slack, channel, ts)[-1]
+    searched = [r for r in github.requests if r.path == "/search/issues"][-1]
+    assert searched.status == 200 and len(searched.query["q"]) <= 256 and searched.query["q"].endswith("org:acme")
+    [output] = tool_outputs(openai_server.requests[-1])
+    assert [r["title"] for r in output["results"]] == [f"acme/api#9: {word} leaks memory"]
+    assert "longer than GitHub's 256 characters" in output["note"]
+    assert final["text"].startswith("See acme/api#9.")
 
 
 def test_all_tools_at_once_are_offered_and_practice_mode_tries_each(bots, slack, notion, github, channel):

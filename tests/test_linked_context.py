@@ -48,7 +48,7 @@ def test_a_dm_has_no_canvas_lookup(bot, slack, openai_server, channel):
 
 
 def test_a_linked_public_message_and_its_thread_are_context(bot, slack, openai_server, channel):
-    source = _channel(slack, "C", members=["UALICE"])  # the asker need not be in a public channel
+    source = _channel(slack, "C", members=["UALICE", "UBOT"])  # the asker need not be in a public channel
     root = slack.add_message(source, "UALICE", "Incident: payments down")
     reply = slack.add_message(source, "UBOB", "Root cause: expired certificate", thread_ts=root)
     link = slack.permalink(source, reply, thread_ts=root)

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from flows import ASKER, handed_off, replies_to, say, wait_answer, wait_settled
+from flows import ASKER, handed_off, replies_to, say, shared_channel, wait_answer, wait_settled
 from harness import shortcut_payload, stop_button_payload
 from slack_tiers import enforce_slack_tiers
 from standins.openai_api import Script
@@ -116,9 +116,11 @@ def test_stop_shortcut_on_the_streaming_message_itself(native, slack, openai_ser
     assert "Stopped" in final["text"]
 
 
-def test_only_the_asker_may_stop_a_native_stream(native, slack, openai_server, fresh_channel):
+def test_only_the_asker_may_stop_a_native_stream(native, slack, openai_server):
+    fresh_channel = shared_channel(slack, ASKER, "USTRANGER")  # where someone else can see the answer
     openai_server.reply = Script(**dict(SLOW, delta_delay=0.005))
-    ts, _ = say(native, slack, fresh_channel, "mine, natively")
+    ts, _ = say(native, slack, fresh_channel, "<@UBOT> mine, natively", channel_type="channel",
+                event_type="app_mention")
     stream = streaming_message(slack, fresh_channel)
     native.send_interaction(shortcut_payload("abort_openai_api", fresh_channel, "USTRANGER", stream))
     final = wait_answer(slack, fresh_channel, ts, timeout=30)[-1]

@@ -302,6 +302,14 @@ def test_standin_says_hello_and_records_acks(standin, sdk_client):
     standin.wait_for_ack(interaction_id)
 
 
+def test_standin_issues_the_trigger_id_of_each_interaction(standin, sdk_client, slack):
+    standin.deliver_interaction({"type": "message_action", "trigger_id": "trig-placeholder"})
+    trigger = sdk_client.received.get(timeout=10).payload["trigger_id"]
+    assert trigger != "trig-placeholder"
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "ok"}, "blocks": []}
+    assert WebClient(token="xoxb-test", base_url=slack.base_url).views_open(trigger_id=trigger, view=view)["ok"]
+
+
 def test_standin_redelivers_an_unacknowledged_event_three_times(standin, sdk_client):
     acked = standin.deliver_event({"type": "event_callback", "event_id": "EvAcked"})
     ignored = standin.deliver_event({"type": "event_callback", "event_id": "EvIgnored", "ack": False})

@@ -204,12 +204,13 @@ def test_delete_in_threads(fake, client):
 # ------------------------------------------------------------------ chat.postEphemeral
 
 def test_post_ephemeral(fake, client):
+    fake.invite(C, "UHUMAN")
     r = client.chat_postEphemeral(channel=C, user="UHUMAN", text="only you")
     assert r["message_ts"]
     assert fake.ephemerals == [{"channel": C, "user": "UHUMAN", "text": "only you", "blocks": None,
                                 "thread_ts": None, "message_ts": r["message_ts"]}]
     assert fake.messages(C) == []
-    assert api_error(client.chat_postEphemeral, channel=C, user="U1", text="")["error"] == "no_text"
+    assert api_error(client.chat_postEphemeral, channel=C, user="UHUMAN", text="")["error"] == "no_text"
 
 
 # ------------------------------------------------------------------ conversations.*
@@ -264,6 +265,7 @@ def test_history(fake, client):
     assert [m["ts"] for m in msgs] == [third, second, first]
     pages = all_pages(client.conversations_history(channel=C, limit=2))
     assert [[m["ts"] for m in p["messages"]] for p in pages] == [[third, second], [first]]
+    fake.add_channel("CEMPTY", members=["UBOT"])
     assert client.conversations_history(channel="CEMPTY")["messages"] == []
 
 
@@ -272,10 +274,10 @@ def test_history(fake, client):
 def test_views_open(fake, client):
     view = {"type": "modal", "callback_id": "ask", "title": {"type": "plain_text", "text": "Ask"},
             "blocks": []}
-    r = client.views_open(trigger_id="t-1", view=view)
+    trigger = fake.new_trigger_id()
+    r = client.views_open(trigger_id=trigger, view=view)
     assert r["view"]["id"].startswith("V") and r["view"]["callback_id"] == "ask"
-    assert fake.views[0]["trigger_id"] == "t-1" and fake.views[0]["view"]["id"] == r["view"]["id"]
-    assert api_error(client.views_open, trigger_id="expired", view=view)["error"] == "expired_trigger_id"
+    assert fake.views[0]["trigger_id"] == trigger and fake.views[0]["view"]["id"] == r["view"]["id"]
     assert api_error(client.api_call, "views.open", json={"view": view})["error"] == "invalid_arguments"
     assert len(fake.views) == 1
 
@@ -283,15 +285,22 @@ def test_views_open(fake, client):
 # ------------------------------------------------------------------ rate limiting
 
 def test_rate_limit_next_without_retry_handler(fake, client):
-    fake.rate_limit_next("chat.postMessage", count=2, retry_after=3)
-    for _ in range(2):
+    """Each forced 429 holds for its Retry-After, as Slack's do: a call inside the window is refused
+    too (with what is left of it); after the window the next forced 429, then the call lands."""
+    fake.rate_limit_next("chat.postMessage", count=2, retry_after=1)
+    statuses = []
+    for _ in range(2):  # the first forced 429, then one inside its window
         resp = api_error(client.chat_postMessage, channel=C, text="hi")
-        assert resp.status_code == 429 and resp.headers["Retry-After"] == "3"
+        assert resp.status_code == 429 and resp.headers["Retry-After"] == "1"
         assert resp["error"] == "ratelimited"
-    assert fake.messages(C) == [] and fake.ratelimited_count == 2
     client.auth_test()  # other methods are unaffected
+    time.sleep(1.0)  # waiting out Retry-After is the subject here
+    assert api_error(client.chat_postMessage, channel=C, text="hi").status_code == 429  # the second forced one
+    time.sleep(1.0)
     assert client.chat_postMessage(channel=C, text="hi")["ok"]
-    assert [c.status for c in fake.calls_of("chat.postMessage")] == [429, 429, 200]
+    assert fake.messages(C)[0]["text"] == "hi" and fake.ratelimited_count == 3
+    assert [c.status for c in fake.calls_of("chat.postMessage")] == [429, 429, 429, 200]
+    assert [c.retry_after for c in fake.calls_of("chat.postMessage")] == [1, 1, 1, None]
 
 
 def test_rate_limit_with_retry_handler(fake):

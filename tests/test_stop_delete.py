@@ -1,5 +1,5 @@
 """Stop generating, delete an answer, and a newer question superseding an older answer."""
-from flows import ASKER, handed_off, replies_to, say, wait_answer, wait_settled
+from flows import ASKER, handed_off, replies_to, say, shared_channel, wait_answer, wait_settled
 from harness import shortcut_payload, stop_button_payload
 from standins.openai_api import Script
 
@@ -44,9 +44,10 @@ def test_stop_button_stops_the_answer(bot, slack, openai_server, channel):
     assert "Stopped" in parts[-1]["text"]
 
 
-def test_only_the_asker_may_stop(bot, slack, openai_server, channel):
+def test_only_the_asker_may_stop(bot, slack, openai_server):
+    channel = shared_channel(slack, ASKER, "USTRANGER")  # where someone else can see the answer
     openai_server.reply = Script(**dict(SLOW, delta_delay=0.005))
-    ts, _ = say(bot, slack, channel, "mine")
+    ts, _ = say(bot, slack, channel, "<@UBOT> mine", channel_type="channel", event_type="app_mention")
     reply = _streaming_reply(slack, channel, ts)
     bot.send_interaction(shortcut_payload("abort_openai_api", channel, "USTRANGER", reply))
     parts = wait_answer(slack, channel, ts, timeout=30)
@@ -98,9 +99,10 @@ def test_delete_removes_a_streaming_answer_and_stops_it(bot, slack, openai_serve
     assert [v for v in slack.views if v.get("view", v).get("title", {}).get("text") == "Deleted"]
 
 
-def test_only_the_asker_may_delete(bot, slack, openai_server, channel):
+def test_only_the_asker_may_delete(bot, slack, openai_server):
+    channel = shared_channel(slack, ASKER, "USTRANGER")  # where someone else can see the answer
     openai_server.reply = Script(text="keep me")
-    ts, _ = say(bot, slack, channel, "question")
+    ts, _ = say(bot, slack, channel, "<@UBOT> question", channel_type="channel", event_type="app_mention")
     final = wait_answer(slack, channel, ts)[-1]
     assert bot.send_interaction(shortcut_payload("delete_message", channel, "USTRANGER", final)).status == 200
     assert any("Only <@UASKER>" in e["text"] for e in slack.ephemerals if e.get("user") == "USTRANGER"

@@ -2,6 +2,7 @@
 import json
 import logging
 import re
+import threading
 import time
 
 import pytest
@@ -38,6 +39,13 @@ def failure(fake_tool, arguments) -> str:
         fake_tool.run(arguments, ASKER)
     assert TOKEN not in caught.value.sentence
     return caught.value.sentence
+
+
+def _get(fake, path="/search/issues", token=TOKEN, **params):
+    headers = {"User-Agent": "test", "X-GitHub-Api-Version": "2022-11-28"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.get(f"{fake.base_url}{path}", params=params, headers=headers)
 
 
 @pytest.fixture
@@ -196,6 +204,86 @@ def test_bad_arguments(github, arguments):
     sentence = failure(tool(github), arguments)
     assert "query" in sentence or "kind" in sentence
     assert github.requests == []
+
+
+def test_a_long_query_is_cut_to_githubs_limit_keeping_the_org(tracker):
+    words = " ".join(["login"] + [f"word{i}" for i in range(60)])  # ~450 characters
+    output = tool(tracker, org="acme").run({"query": words}, ASKER)
+    (request,) = tracker.requests
+    q = request.query["q"]
+    assert request.status == 200 and len(q) <= 256 and q.startswith("login word0 ") and q.endswith(" org:acme")
+    assert [f.title for f in output.found] == []  # the made-up words match nothing; what counts is no 422
+    assert "longer than GitHub's 256 characters" in output.note and q in output.note
+
+
+def test_a_query_too_long_even_cut_is_refused_without_a_request(github):
+    sentence = failure(tool(github, org="acme"), {"query": "x" * 300})
+    assert "too long for GitHub" in sentence and "256" in sentence
+    assert github.requests == []
+
+
+def test_search_rate_limit_through_the_tool(github):
+    github.search_limit = 1
+    tool(github).run({"query": "x"}, ASKER)
+    sentence = failure(tool(github), {"query": "x"})
+    assert "rate limit" in sentence and re.search(r"\(in (59|60) seconds\)", sentence)
+    assert [r.status for r in github.requests] == [200, 403]
+
+
+def _while_one_is_held(github, run):
+    """run() while another search is held in flight at the stand-in (max_concurrent 1)."""
+    github.max_concurrent = 1
+    github.gate.clear()
+    held = threading.Thread(target=lambda: _get(github, q="held"))
+    held.start()
+    try:
+        deadline = time.monotonic() + 10
+        while github.in_flight < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return run()
+    finally:
+        github.gate.set()
+        held.join()
+
+
+def test_secondary_rate_limit_through_the_tool(github):
+    sentence = _while_one_is_held(github, lambda: failure(tool(github), {"query": "x"}))
+    assert sentence == "GitHub's rate limit was reached; try again in 60 seconds."
+
+
+# ------------------------------------------------------- the stand-in refuses what GitHub refuses
+
+
+def test_standin_refuses_a_query_over_256_characters(github):
+    assert _get(github, q="a" * 256).status_code == 200
+    refused = _get(github, q="a" * 257)
+    assert refused.status_code == 422
+    assert refused.json() == {"message": "Validation Failed", "errors": [{
+        "message": "The search is longer than 256 characters.", "resource": "Search", "field": "q",
+        "code": "invalid"}], "documentation_url": "https://docs.github.com/rest/search/search", "status": "422"}
+
+
+@pytest.mark.parametrize("path, token, resource, limit", [
+    ("/search/issues", TOKEN, "search", 30), ("/search/issues", None, "search", 10),
+    ("/search/code", TOKEN, "code_search", 10)])
+def test_standin_search_rate_limit_per_minute(github, path, token, resource, limit):
+    answers = [_get(github, path, token, q="needle") for _ in range(limit + 1)]
+    assert [a.status_code for a in answers] == [200] * limit + [403]
+    remaining = [int(a.headers["x-ratelimit-remaining"]) for a in answers]
+    assert remaining == list(range(limit - 1, -1, -1)) + [0]
+    last = answers[-1]
+    assert last.headers["x-ratelimit-resource"] == resource and last.headers["x-ratelimit-limit"] == str(limit)
+    assert 55 <= int(last.headers["x-ratelimit-reset"]) - time.time() <= 61
+    assert last.json()["message"].startswith("API rate limit exceeded for ")
+    github.reset_limits()
+    assert _get(github, path, token, q="needle").status_code == 200
+
+
+def test_standin_secondary_rate_limit_on_concurrent_requests(github):
+    limited = _while_one_is_held(github, lambda: _get(github, q="x"))
+    assert limited.status_code == 403 and limited.headers["retry-after"] == "60"
+    assert limited.json()["message"].startswith("You have exceeded a secondary rate limit.")
+    assert _get(github, q="x").status_code == 200  # nothing in flight any more
 
 
 # ------------------------------------------------------- where the token goes

@@ -158,6 +158,30 @@ def test_rate_limited(notion):
     assert "rate limit" in sentence and "7 seconds" in sentence
 
 
+def test_rate_limit_is_waited_out(notion):
+    notion.burst = 2  # the search and the first page; the second page's read is refused once
+    notion.add_page("Deploy guide", [("paragraph", "one")])
+    notion.add_page("Deploy checklist", [("paragraph", "two")])
+    output = tool(notion).run({"query": "deploy"}, ASKER)
+    assert [(f.title, f.text) for f in output.found] == [("Deploy guide", "one"), ("Deploy checklist", "two")]
+    assert output.note is None
+    # Retried once, after waiting: had it asked again at once the bucket would still be empty (another 429).
+    assert [r.status for r in notion.requests] == [200, 200, 429, 200]
+    assert notion.requests[2].path == notion.requests[3].path
+
+
+def test_a_longer_rate_limit_becomes_a_clear_result(notion):
+    notion.burst, notion.rate_per_second = 1, 0.1  # Retry-After: 10 s, more than a search waits
+    notion.add_page("Billing FAQ", [("paragraph", "x")])
+    output = tool(notion).run({"query": "billing"}, ASKER)
+    assert [(f.title, f.text) for f in output.found] == [("Billing FAQ", "")]
+    assert "Billing FAQ (Notion's rate limit was reached; try again in 10 seconds.)" in output.note
+    assert [r.status for r in notion.requests] == [200, 429]  # not retried
+    notion.reset_limits()
+    notion.burst = 0
+    assert failure(tool(notion), {"query": "billing"}) == "Notion's rate limit was reached; try again in 10 seconds."
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_server_errors(notion, status):
     notion.fail_next(status)
@@ -254,6 +278,45 @@ def test_standin_speaks_notions_error_format(notion):
     assert {k: listing[k] for k in ("object", "results", "next_cursor", "has_more", "type", "page_or_database")} == {
         "object": "list", "results": [], "next_cursor": None, "has_more": False, "type": "page_or_database",
         "page_or_database": {}}
+
+
+def _post_search(notion, body, version="2022-06-28"):
+    return requests.post(f"{notion.base_url}/v1/search", json=body,
+                         headers={"Authorization": f"Bearer {TOKEN}", "Notion-Version": version})
+
+
+def test_standin_rate_limit_answers_429_with_retry_after(notion):
+    notion.burst, notion.rate_per_second = 3, 0.5
+    answers = [_post_search(notion, {"query": "x"}) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    limited = answers[-1]
+    assert limited.headers["Retry-After"] == "2"  # a token comes back every 1 / 0.5 seconds
+    assert {k: limited.json()[k] for k in ("object", "status", "code")} == {
+        "object": "error", "status": 429, "code": "rate_limited"}
+    notion.reset_limits()
+    assert _post_search(notion, {"query": "x"}).status_code == 200
+
+
+@pytest.mark.parametrize("request_kind, expected", [
+    ("page_size over 100", "page_size should be a number between 1 and 100."),
+    ("filter value", "body failed validation: body.filter.value should be"),
+    ("block id", "path failed validation: path.block_id should be a valid uuid"),
+])
+def test_standin_validates_as_notion_does(notion, request_kind, expected):
+    page = notion.add_page("Valid", [("paragraph", "p")])
+    headers = {"Authorization": f"Bearer {TOKEN}", "Notion-Version": "2022-06-28"}
+    if request_kind == "page_size over 100":
+        refused = _post_search(notion, {"page_size": 101})
+        accepted = _post_search(notion, {"page_size": 100})
+    elif request_kind == "filter value":
+        refused = _post_search(notion, {"filter": {"property": "object", "value": "block"}})
+        accepted = _post_search(notion, {"filter": {"property": "object", "value": "database"}})
+    else:
+        refused = requests.get(f"{notion.base_url}/v1/blocks/not-a-uuid/children", headers=headers)
+        accepted = requests.get(f"{notion.base_url}/v1/blocks/{page['id']}/children", headers=headers)
+    assert (refused.status_code, refused.json()["code"]) == (400, "validation_error")
+    assert refused.json()["message"].startswith(expected)
+    assert accepted.status_code == 200
 
 
 # ------------------------------------------------------ knowledge.run_call

@@ -30,6 +30,7 @@ def ask_many(bot, slack, count, prefix, same_channel=False):
     """`count` questions sent at once; returns [(channel, ts, expected text)]."""
     asked = []
     shared = f"CLOAD{next(_ids):04d}"
+    slack.invite(shared, slack.bot_user_id)  # the channel where people mention the bot
     for n in range(count):
         channel = shared if same_channel else f"DLOAD{next(_ids):05d}"
         text = f"{prefix} question {n}"

@@ -57,10 +57,11 @@ class ManagedProcess:
         self.process = subprocess.Popen(command, cwd=ROOT, env=child_env(env), stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
-    def logs(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
+    def logs(self, since: int = 0) -> str:
+        """The process's output (from the log mark ``since``)."""
+        with open(self.log_path, "rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace")
 
     def log_mark(self) -> int:
         """Where the log ends now. Entries ``since`` a mark are what the process did from then on, so a
@@ -68,11 +69,8 @@ class ManagedProcess:
         return self.log_path.stat().st_size
 
     def log_entries(self, since: int = 0) -> list[dict]:
-        with open(self.log_path, "rb") as log:
-            log.seek(since)
-            text = log.read().decode(errors="replace")
         entries = []
-        for line in text.splitlines(keepends=True):
+        for line in self.logs(since).splitlines(keepends=True):
             if line.startswith("{") and line.endswith("\n"):  # (a line still being written is read next time)
                 entries.append(json.loads(line))
         return entries

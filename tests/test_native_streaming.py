@@ -63,7 +63,8 @@ def control_message(slack, channel, stream_ts):
 
 def test_an_answer_streams_natively_and_ends_as_one_message_with_metadata(native, slack, openai_server,
                                                                           fresh_channel):
-    openai_server.reply = Script(text="Native " * 39 + "end.", chunk_chars=5, delta_delay=0.01)
+    # ~1.7 s of deltas: longer than STREAM_UPDATE_INTERVAL (0.8 s), so some text goes through appendStream
+    openai_server.reply = Script(text="Native " * 39 + "end.", chunk_chars=5, delta_delay=0.03)
     ts, _ = say(native, slack, fresh_channel, "stream it")
     final = wait_answer(slack, fresh_channel, ts)[-1]
     # The placeholder (the control message while streaming) goes right after: one message answers.

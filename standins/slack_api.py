@@ -17,7 +17,7 @@ import time
 try:
     from .http_server import StandinHTTPServer, StandinServer
     from .slack_access import AccessRules
-    from .slack_blocks import blocks_error, metadata_error
+    from .slack_blocks import content_error
     from .slack_http import Call, HttpSide  # noqa: F401 (Call: re-exported)
     from .slack_knowledge import KnowledgeMethods
     from .slack_limits import check_content, error, fallback_text
@@ -27,7 +27,7 @@ try:
 except ImportError:  # imported as a top-level module
     from http_server import StandinHTTPServer, StandinServer
     from slack_access import AccessRules
-    from slack_blocks import blocks_error, metadata_error
+    from slack_blocks import content_error
     from slack_http import Call, HttpSide  # noqa: F401 (Call: re-exported)
     from slack_knowledge import KnowledgeMethods
     from slack_limits import check_content, error, fallback_text
@@ -184,9 +184,9 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, KnowledgeMethods, Acces
             msg["metadata"] = content["metadata"]
 
     def _content(self, params):
-        err, content = check_content(params, max_text=self.max_text, max_metadata_chars=self.max_metadata_chars)
+        err, content = check_content(params, max_text=self.max_text)
         if not err:
-            err = blocks_error(content.get("blocks", [])) or metadata_error(content.get("metadata"))
+            err = content_error(content, self.max_metadata_chars)
         return (err, None) if err else (None, content)
 
     def _own_message(self, params, refuse):

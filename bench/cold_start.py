@@ -21,7 +21,8 @@
     record, the placeholder and the first model text).
 
 Every process it starts runs in a process group of its own and is stopped by
-that group, also on errors, Ctrl-C and SIGTERM.
+that group, also on errors, Ctrl-C and SIGTERM. Part (a) is in cold_start_imports.py, the
+printed report in cold_start_report.py.
 
     python bench/cold_start.py [--repeat 5] [--no-dev-server]
 """
@@ -32,7 +33,6 @@ import http.client
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,42 +50,10 @@ from common import ASKER, ThreadTracker, mention_shot, post_event, wait_answers 
 from lifecycle import (  # noqa: E402  (bench/lifecycle.py)
     git_commit, run_main, signals_deferred, signals_ignored, stop_all,
 )
+from cold_start_imports import import_runs  # noqa: E402  (bench/cold_start_imports.py: part (a))
+from cold_start_report import pyc_state, render, stats  # noqa: E402  (bench/cold_start_report.py)
 from standins.openai_api import FakeOpenAI, Script  # noqa: E402
 from standins.slack_api import FakeSlack  # noqa: E402
-
-WATCHED = ("openai", "google", "pypdf", "requests")  # must not be imported by `import main`
-ALSO_SHOWN = ("slack_sdk", "httpx", "pydantic", "sqlite3", "flask", "functions_framework", "jobs", "responder",
-              "llm", "store", "pubsub_jobs")
-
-# What the first question imports on top of `import main` (Runtime.answers, the dispatcher, llm._client).
-LAZY = (("answer modules (dispatch, jobs, responder, llm, store, tools_enabled)",
-         ("dispatch", "jobs", "responder", "llm", "store", "store_sqlite", "tools_enabled")),
-        ("openai + httpx2 (the model client)", ("httpx2", "openai")))
-
-CHILD = r"""
-import json, sys, time
-before = set(sys.modules)  # what the interpreter and site (.pth files) loaded
-t0 = time.perf_counter()
-import main
-t1 = time.perf_counter()
-mods = set(sys.modules)
-def present(name, among):
-    return sorted(m for m in among if m == name or m.startswith(name + "."))
-lazy = {}
-if sys.argv[1:] == ["lazy"]:  # what the first question imports later (not with -X importtime)
-    for label, names in %(lazy)r:
-        t = time.perf_counter()
-        for name in names:
-            __import__(name)
-        lazy[label] = time.perf_counter() - t
-print("COLD_START_RESULT " + json.dumps({
-    "import_s": t1 - t0, "lazy_s": lazy,
-    "modules": len(mods), "modules_before": len(before),
-    "watched": {name: present(name, mods - before) for name in %(watched)r},
-    "watched_before": {name: present(name, before) for name in %(watched)r},
-    "also": {name: name in mods for name in %(also)r},
-}))
-""" % {"watched": WATCHED, "also": ALSO_SHOWN, "lazy": LAZY}
 
 
 # --------------------------------------------------------------------------- options
@@ -107,14 +75,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------------- helpers
-def stats(values: list[float]) -> dict:
-    ms = [v * 1000 for v in values if v is not None]
-    if not ms:
-        return {"n": 0, "min": None, "median": None, "max": None}
-    return {"n": len(ms), "min": round(min(ms), 1), "median": round(statistics.median(ms), 1),
-            "max": round(max(ms), 1)}
-
-
 def bot_environment(slack_url: str, openai_url: str, sqlite_path: Path) -> dict[str, str]:
     """What BotProcess passes: this environment minus SLACK_*/OPENAI_*, plus bot_env with production settings."""
     env = bot_env(slack_url, openai_url,
@@ -126,20 +86,6 @@ def bot_environment(slack_url: str, openai_url: str, sqlite_path: Path) -> dict[
     full.update(env)
     full.setdefault("THREADS", "16")
     return full
-
-
-def parse_importtime(stderr: str) -> dict[str, tuple[int, int]]:
-    """``-X importtime`` lines -> {module: (self µs, cumulative µs)} (the first import of each name)."""
-    out: dict[str, tuple[int, int]] = {}
-    for line in stderr.splitlines():
-        if not line.startswith("import time:") or "imported package" in line:
-            continue
-        try:
-            self_us, cumulative_us, name = (part.strip() for part in line.split(":", 1)[1].split("|"))
-            out.setdefault(name, (int(self_us), int(cumulative_us)))
-        except ValueError:
-            continue
-    return out
 
 
 class Group:
@@ -184,66 +130,6 @@ class Group:
         if not self._log.closed:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
-
-
-# --------------------------------------------------------------------------- (a) import main
-def import_runs(args, env: dict, stack: list) -> dict:
-    plain, processes, importtime, lazy = [], [], [], {}
-    checks = None
-    for mode in ("plain", "lazy", "importtime"):
-        for _ in range(args.repeat):
-            command = [sys.executable] + {"plain": ["-c", CHILD], "lazy": ["-c", CHILD, "lazy"],
-                                          "importtime": ["-X", "importtime", "-c", CHILD]}[mode]
-            started = time.monotonic()
-            with signals_deferred():
-                child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True, start_new_session=True)
-                stack.append(lambda c=child: _kill_group(c))
-            out, err = child.communicate(timeout=120)
-            wall = time.monotonic() - started
-            stack.pop()
-            line = next((x for x in out.splitlines() if x.startswith("COLD_START_RESULT ")), None)
-            if child.returncode != 0 or line is None:
-                raise RuntimeError(f"import main failed ({child.returncode}):\n{err[-3000:]}")
-            result = json.loads(line.split(" ", 1)[1])
-            if mode == "importtime":
-                importtime.append(parse_importtime(err))
-            elif mode == "lazy":
-                for label, seconds in result["lazy_s"].items():
-                    lazy.setdefault(label, []).append(seconds)
-            else:
-                plain.append(result["import_s"])
-                processes.append(wall)
-                checks = checks or result
-    names = set().union(*importtime)
-    medians = {name: (statistics.median(run[name][0] for run in importtime if name in run),
-                      statistics.median(run[name][1] for run in importtime if name in run)) for name in names}
-    top_cumulative = sorted(medians.items(), key=lambda kv: -kv[1][1])[:args.top]
-    top_self = sorted(medians.items(), key=lambda kv: -kv[1][0])[:5]
-    main_cum = [run.get("main", (0, 0))[1] / 1e6 for run in importtime]
-    return {
-        "import_ms": stats(plain),
-        "first_question_imports_ms": {label: stats(values) for label, values in lazy.items()},
-        "interpreter_run_ms": stats(processes),
-        "importtime_main_cumulative_ms": stats(main_cum),
-        "top_cumulative": [{"module": n, "cumulative_ms": round(c / 1000, 1), "self_ms": round(s / 1000, 1)}
-                           for n, (s, c) in top_cumulative],
-        "top_self": [{"module": n, "self_ms": round(s / 1000, 1)} for n, (s, c) in top_self],
-        "modules_after_import": checks["modules"],
-        "modules_before_import": checks["modules_before"],
-        "watched": checks["watched"],
-        "watched_before": checks["watched_before"],
-        "also": checks["also"],
-        "runs_import_ms": [round(v * 1000, 1) for v in plain],
-    }
-
-
-def _kill_group(child) -> None:
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    child.wait()
 
 
 # --------------------------------------------------------------------------- (b) process start -> first 200
@@ -377,75 +263,6 @@ def run(args: argparse.Namespace) -> int:
     if slow:
         print("cold_start: import main takes more than 300 ms (median)", file=sys.stderr)
     return 0 if result["ok"] else 1
-
-
-def pyc_state() -> dict:
-    """Which of the project's modules have a .pyc matching their source (PYTHONDONTWRITEBYTECODE stops rewrites)."""
-    import importlib.util
-
-    fresh, stale = [], []
-    for source in sorted(ROOT.glob("*.py")):
-        cached = Path(importlib.util.cache_from_source(str(source)))
-        try:
-            header = cached.read_bytes()[:16]
-            mtime, size = int.from_bytes(header[8:12], "little"), int.from_bytes(header[12:16], "little")
-            stat = source.stat()
-            ok = mtime == int(stat.st_mtime) & 0xFFFFFFFF and size == stat.st_size & 0xFFFFFFFF
-        except OSError:
-            ok = False
-        (fresh if ok else stale).append(source.stem)
-    return {"fresh": len(fresh), "stale_or_missing": stale}
-
-
-def render(r: dict, args) -> str:
-    i = r["import"]
-    def s(d: dict) -> str:
-        if not d["n"]:
-            return f"{'(none)':<45}"
-        return f"min {d['min']:>7.1f}   median {d['median']:>7.1f}   max {d['max']:>7.1f}"
-
-    lines = [
-        f"cold_start  repeat={r['repeat']}  python {r['python']}  cpus={r['cpus']}   (commit {r['commit']})",
-        f"  environment: bot_env with production settings (SLACK_RATE_LIMITS, STREAM_UPDATE_INTERVAL, LOG_LEVEL "
-        f"unset), THREADS=16; PYTHONDONTWRITEBYTECODE={'1' if r['pythondontwritebytecode'] else 'unset'}, "
-        f"project .pyc up to date for {r['project_pyc']['fresh']} modules, stale/missing: "
-        f"{r['project_pyc']['stale_or_missing'] or 'none'}",
-        "(a) import main in a fresh interpreter                      (ms)",
-        f"  import main (perf_counter)        {s(i['import_ms'])}   runs: {i['runs_import_ms']}",
-        f"  interpreter start+import+exit     {s(i['interpreter_run_ms'])}",
-        f"  -X importtime: main cumulative    {s(i['importtime_main_cumulative_ms'])}   (importtime's own overhead included)",
-        f"  top {len(i['top_cumulative'])} cumulative (median of {r['repeat']} -X importtime runs):",
-    ]
-    lines += [f"    {m['cumulative_ms']:>7.1f} ms  (self {m['self_ms']:>5.1f})  {m['module']}" for m in i["top_cumulative"]]
-    for label, d in i["first_question_imports_ms"].items():
-        lines.append(f"  then, as the first question does: {label}: {s(d)}")
-    lines.append("  largest self times: " + ", ".join(f"{m['module']} {m['self_ms']:.1f}" for m in i["top_self"]))
-    watched = ", ".join(f"{k}: {'LOADED ' + str(v[:4]) if v else 'no'}" for k, v in i["watched"].items())
-    lines.append(f"  imported by import main ({i['modules_before_import']} modules before it, "
-                 f"{i['modules_after_import']} after): {watched}")
-    early = {k: v for k, v in i["watched_before"].items() if v}
-    if early:
-        lines.append(f"  already in sys.modules before import main (site's .pth namespace stubs): {early}")
-    lines.append("  also: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in i["also"].items()))
-    for name, sv in r["servers"].items():
-        title = ("gunicorn (BotProcess / ./scripts/run: functions-framework, 1 gthread worker)" if name == "gunicorn"
-                 else "dev server (functions-framework --debug: Flask/werkzeug, debugger + reloader)")
-        lines += [
-            f"(b) {title}",
-            f"  $ {sv['command']}",
-            f"  Popen -> port open                {s(sv['popen_to_port_open_ms'])}",
-            f"  Popen -> first 200 (url_verif.)   {s(sv['popen_to_first_200_ms'])}   runs: {sv['runs_first_200_ms']}",
-            f"  first app_mention: ack            {s(sv['first_mention_ack_ms'])}   runs: {sv['runs_mention_ack_ms']}",
-            f"  first app_mention: placeholder    {s(sv['first_mention_placeholder_ms'])}",
-            f"  first app_mention: first text     {s(sv['first_mention_first_text_ms'])}   (model's first token: 300 ms)",
-            f"  first app_mention: final text     {s(sv['first_mention_final_ms'])}   exact answers: "
-            f"{sv['answers_exact']}/{r['repeat']}",
-        ]
-    if r["commit_at_end"] != r["commit"]:
-        lines.append(f"  WARNING: the code changed during the run (commit {r['commit']} at the start, "
-                     f"{r['commit_at_end']} at the end)")
-    lines.append(f"  result: {'OK' if r['ok'] else 'FAILED (a watched module is imported by import main)'}")
-    return "\n".join(lines)
 
 
 def main(argv=None) -> int:

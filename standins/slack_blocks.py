@@ -1,7 +1,7 @@
 """Block Kit as strict as Slack: the element limits of messages and modals, and metadata's event_type.
 
-FakeSlack calls these after ``slack_limits.check_content`` (which checks the text, the block count
-and the markdown total): Slack refuses blocks that break a limit with ``invalid_blocks`` and one
+FakeSlack calls these after ``slack_limits.check_content`` (which checks the text and decodes the
+blocks and metadata): Slack refuses blocks that break a limit with ``invalid_blocks`` and one
 line per problem naming its place (``[json-pointer:/blocks/0/elements/0/text/text]``), and a
 modal that breaks one with ``invalid_arguments`` in the same form.
 
@@ -14,10 +14,13 @@ import json
 import re
 
 try:
-    from .slack_limits import MAX_BLOCKS, MAX_MARKDOWN_TOTAL, MAX_SECTION_TEXT, error
+    from .slack_limits import error
 except ImportError:  # imported as a top-level module
-    from slack_limits import MAX_BLOCKS, MAX_MARKDOWN_TOTAL, MAX_SECTION_TEXT, error
+    from slack_limits import error
 
+MAX_BLOCKS = 50                # facts: "at most 50 per message"
+MAX_SECTION_TEXT = 3000        # facts: "a section's text at most 3,000 characters"
+MAX_MARKDOWN_TOTAL = 12000     # facts: markdown blocks, cumulative per message
 MAX_VIEW_BLOCKS = 100          # modals and Home tabs
 MAX_ID = 255                   # block_id, action_id, callback_id
 MAX_BUTTON_TEXT = 75
@@ -50,9 +53,26 @@ def invalid(code, problems):
     return error(code, errors=problems, response_metadata={"messages": [f"[ERROR] {p}" for p in problems]})
 
 
-def metadata_error(metadata):
-    """``invalid_metadata_format`` for an event_type that is not snake_case, else None."""
-    if isinstance(metadata, dict) and not _EVENT_TYPE.match(str(metadata.get("event_type", ""))):
+def content_error(content, max_metadata_chars):
+    """The error body for a message's decoded ``blocks`` and ``metadata`` (chat.postMessage, chat.update,
+    chat.postEphemeral, chat.stopStream), blocks first, or None."""
+    if "blocks" in content:
+        err = blocks_error(content["blocks"])
+        if err:
+            return err
+    return metadata_error(content["metadata"], max_metadata_chars) if "metadata" in content else None
+
+
+def metadata_error(metadata, max_chars):
+    """``invalid_metadata_format`` for metadata that is not {event_type: snake_case string,
+    event_payload: object}, ``metadata_too_large`` past ``max_chars`` of JSON, else None."""
+    if not (isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload", {}), dict)):
+        return error("invalid_metadata_format")
+    # Facts: the real limit is undocumented; the caller makes it configurable.
+    if len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))) > max_chars:
+        return error("metadata_too_large")
+    if not _EVENT_TYPE.match(metadata["event_type"]):
         return error("invalid_metadata_format")
     return None
 

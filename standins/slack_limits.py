@@ -8,9 +8,6 @@ import base64
 import binascii
 import json
 
-MAX_BLOCKS = 50            # facts: "at most 50 per message"
-MAX_SECTION_TEXT = 3000    # facts: "a section's text at most 3,000 characters"
-MAX_MARKDOWN_TOTAL = 12000  # facts: markdown blocks, cumulative per message
 MAX_MARKDOWN_TEXT = 12000  # facts: markdown_text argument
 
 
@@ -28,31 +25,6 @@ def decode_json_field(value):
     return value
 
 
-def block_errors(blocks):
-    """Slack-style error strings for blocks that break the documented limits."""
-    if not isinstance(blocks, list):
-        return ["blocks must be an array [json-pointer:/blocks]"]
-    errors = []
-    if len(blocks) > MAX_BLOCKS:
-        errors.append(f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
-    markdown_total = 0
-    for i, block in enumerate(blocks):
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            errors.append(f"missing required field: type [json-pointer:/blocks/{i}]")
-            continue
-        if block["type"] == "section":
-            text = block.get("text")
-            if isinstance(text, dict) and len(str(text.get("text", ""))) > MAX_SECTION_TEXT:
-                errors.append(f"must be less than {MAX_SECTION_TEXT + 1} characters "
-                              f"[json-pointer:/blocks/{i}/text/text]")
-        elif block["type"] == "markdown":
-            markdown_total += len(str(block.get("text", "")))
-    if markdown_total > MAX_MARKDOWN_TOTAL:
-        errors.append(f"markdown blocks exceed {MAX_MARKDOWN_TOTAL} characters in total "
-                      "[json-pointer:/blocks]")
-    return errors
-
-
 def fallback_text(blocks):
     """Slack fills `text` from the blocks when only blocks are sent; a bot that
     reads a thread back sees that text. Approximation: join the visible texts."""
@@ -68,9 +40,9 @@ def fallback_text(blocks):
     return "\n".join(parts)
 
 
-def check_content(params, *, max_text, max_metadata_chars):
+def check_content(params, *, max_text):
     """Validate the content arguments shared by chat.postMessage, chat.update
-    and chat.postEphemeral.
+    and chat.postEphemeral; the blocks and metadata themselves are ``slack_blocks.py``'s.
 
     Returns (error_body, None) or (None, content) where content holds the
     decoded `text`, `blocks`, `metadata`, `markdown_text` that were present."""
@@ -94,28 +66,7 @@ def check_content(params, *, max_text, max_metadata_chars):
     # Slack's error for an over-long markdown_text is not documented; this is a guess.
     if len(content.get("markdown_text", "")) > MAX_MARKDOWN_TEXT:
         return error("msg_too_long"), None
-    err = _blocks_and_metadata_error(content, max_metadata_chars)
-    if err:
-        return err, None
     return None, content
-
-
-def _blocks_and_metadata_error(content, max_metadata_chars):
-    """The error body for decoded `blocks`/`metadata` in content, or None."""
-    if "blocks" in content:
-        problems = block_errors(content["blocks"])
-        if problems:
-            return error("invalid_blocks", errors=problems,
-                         response_metadata={"messages": [f"[ERROR] {p}" for p in problems]})
-    if "metadata" in content:
-        md = content["metadata"]
-        if not (isinstance(md, dict) and isinstance(md.get("event_type"), str)
-                and isinstance(md.get("event_payload", {}), dict)):
-            return error("invalid_metadata_format")
-        # Facts: the real limit is undocumented; the caller makes it configurable.
-        if len(json.dumps(md, ensure_ascii=False, separators=(",", ":"))) > max_metadata_chars:
-            return error("metadata_too_large")
-    return None
 
 
 # chat.*Stream chunk types (slack_sdk.models.messages.chunk). Only markdown_text
@@ -123,14 +74,14 @@ def _blocks_and_metadata_error(content, max_metadata_chars):
 STREAM_CHUNK_TYPES = ("markdown_text", "task_update", "plan_update", "blocks")
 
 
-def check_stream_content(params, *, final=False, max_metadata_chars=None, exclusive=True):
+def check_stream_content(params, *, final=False, exclusive=True):
     """Validate the arguments of chat.startStream / chat.appendStream (final=False)
     and chat.stopStream (final=True, which also takes `blocks` and `metadata`).
 
     Returns (error_body, None) or (None, content): content["text"] is the markdown
     this call appends ("" if none), content["mode"] is "markdown_text", "chunks" or
     None (what carried text, for streaming_mode_mismatch), plus decoded `blocks`
-    and `metadata` when final and present.
+    and `metadata` when final and present (checked by ``slack_blocks.py``).
     exclusive: refuse markdown_text together with chunks (documented for
     chat.appendStream and chat.stopStream as cannot_provide_both_markdown_text_and_chunks)."""
     content, parts = {"mode": None}, []
@@ -171,9 +122,6 @@ def check_stream_content(params, *, final=False, max_metadata_chars=None, exclus
     content["text"] = "".join(parts)
     if final:
         err = _decode_blocks_and_metadata(params, content)
-        if err:
-            return err, None
-        err = _blocks_and_metadata_error(content, max_metadata_chars)
         if err:
             return err, None
     return None, content

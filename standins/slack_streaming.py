@@ -9,10 +9,10 @@ import copy
 import time
 
 try:
-    from .slack_blocks import blocks_error, metadata_error
+    from .slack_blocks import content_error
     from .slack_limits import check_stream_content, error, fallback_text
 except ImportError:  # imported as a top-level module
-    from slack_blocks import blocks_error, metadata_error
+    from slack_blocks import content_error
     from slack_limits import check_stream_content, error, fallback_text
 
 
@@ -126,10 +126,9 @@ class StreamingMethods:
         err, msg, stream = self._stream_target(params, "stop")
         if err:
             return err
-        err, content = check_stream_content(params, final=True,
-                                            max_metadata_chars=self.max_metadata_chars)
+        err, content = check_stream_content(params, final=True)
         if not err:
-            err = blocks_error(content.get("blocks", [])) or metadata_error(content.get("metadata"))
+            err = content_error(content, self.max_metadata_chars)
         if err:
             return err
         err = self._mode_error(stream, content)

@@ -14,6 +14,8 @@ from config import load_settings
 from events import Ask
 from slack_budget import Limit, WriteBudget
 from slack_client import SlackGateway
+from store_sqlite import SqliteStore
+from test_store import FakeClock
 
 BOT_TOKEN = "xoxb-test"  # conftest's FakeSlack
 
@@ -26,6 +28,17 @@ def gateway_for(slack, limits: dict[str, Limit] | None = None) -> SlackGateway:
 @pytest.fixture
 def gateway(slack) -> SlackGateway:
     return gateway_for(slack)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def claims(tmp_path, clock) -> SqliteStore:
+    """Claims in a SQLite file of the test's own, on the test's clock."""
+    return SqliteStore(str(tmp_path / "claims.sqlite3"), now=clock)
 
 
 def practice_settings(slack, **env: str):

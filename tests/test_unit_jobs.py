@@ -10,23 +10,13 @@ import pytest
 
 import jobs
 import responder
-from inprocess import ask_in, eventually, gateway, practice_settings  # noqa: F401  (gateway: a fixture)
+from inprocess import ask_in, claims, clock, eventually, gateway, practice_settings  # noqa: F401  (fixtures)
 from jobs import ClaimedAnswers, Lease
 from reply_format import PLACEHOLDER_TEXT, ReplyTag, reply_metadata
 from store_sqlite import SqliteStore
-from test_store import START, FakeClock
+from test_store import START
 
 TTL = 3600.0
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def claims(tmp_path, clock) -> SqliteStore:
-    return SqliteStore(str(tmp_path / "claims.sqlite3"), now=clock)
 
 
 @pytest.fixture

@@ -9,17 +9,8 @@ import pytest
 
 import store
 from store_sqlite import PURGE_EVERY, SqliteStore
-from test_store import LEASE, START, TTL, FakeClock
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def claims(tmp_path, clock) -> SqliteStore:
-    return SqliteStore(str(tmp_path / "claims.sqlite3"), now=clock)
+from inprocess import claims, clock  # noqa: F401  (fixtures)
+from test_store import LEASE, START, TTL
 
 
 def test_acquiring_a_short_claim_makes_it_live_as_long_as_the_answer_may(claims, clock):

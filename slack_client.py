@@ -28,6 +28,15 @@ STREAM_UNAVAILABLE = ("unknown_method", "method_deprecated", "not_allowed_token_
                       "team_not_allowed", "http_404")
 
 
+# slack_sdk files a 429's Retry-After under this spelling and "retry-after" alike.
+RETRY_AFTER_HEADER = "Retry-After"
+
+
+def _retry_after(response) -> float:
+    """The seconds a 429 asks for (one when Slack does not say)."""
+    return float(response.headers.get(RETRY_AFTER_HEADER) or 1)
+
+
 @dataclass(frozen=True)
 class SlackMessage:
     ts: str
@@ -181,7 +190,7 @@ class SlackGateway:
     def _failure(method: str, error: SlackApiError) -> WriteOutcome:
         response = error.response
         if response.status_code == 429:
-            retry_after = float(response.headers.get("Retry-After", response.headers.get("retry-after", 1)) or 1)
+            retry_after = _retry_after(response)
             log.info("slack rate limited", method=method, retry_after=retry_after)
             return WriteOutcome("rate_limited", retry_after=retry_after)
         code = response.get("error") if isinstance(response.data, dict) else None
@@ -291,7 +300,7 @@ class SlackGateway:
                 )
             except SlackApiError as error:
                 if error.response.status_code == 429:
-                    retry_after = float(error.response.headers.get("Retry-After", 1) or 1)
+                    retry_after = _retry_after(error.response)
                     self.budget.pause("conversations.replies", retry_after, channel)  # the next acquire waits
                     continue
                 if error.response.get("error") in GONE_ERRORS:
@@ -352,8 +361,7 @@ class SlackGateway:
             info = self._client.conversations_info(channel=channel).get("channel")
         except SlackApiError as error:
             if error.response.status_code == 429:
-                self.budget.pause("conversations.info",
-                                  float(error.response.headers.get("Retry-After", 1) or 1))
+                self.budget.pause("conversations.info", _retry_after(error.response))
             log.info("channel info not available", channel=channel, error=error.response.get("error"))
             return None
         self._channels[channel] = (now, info)

@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "severity": record.levelname if record.levelname != "WARNING" else "WARNING",
+            "severity": record.levelname,
             "message": record.getMessage(),
             "logger": record.name,
         }
@@ -43,7 +43,21 @@ class JsonFormatter(logging.Formatter):
             entry.update(fields)
         if record.exc_info:
             entry["exception"] = "".join(traceback.format_exception(*record.exc_info))
-        return self._redact(json.dumps(entry, ensure_ascii=False, default=str))
+        # Masked before encoding: JSON writes a secret's " or \ escaped, and the
+        # escaped form would no longer match the secret's value.
+        # No mutation here: mutmut's ensure_ascii=None is as falsy as False, so equivalent.
+        return json.dumps(self._masked(entry), ensure_ascii=False)  # pragma: no mutate
+
+    def _masked(self, value):
+        if isinstance(value, str):
+            return self._redact(value)
+        if isinstance(value, dict):
+            return {self._redact(str(key)): self._masked(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._masked(item) for item in value]
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        return self._redact(str(value))  # anything else is logged as its text
 
 
 def configure(level: str, secrets: Iterable[str]) -> None:

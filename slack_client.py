@@ -24,6 +24,15 @@ log = logs.get(__name__)
 CHANNEL_INFO_TTL = 300.0  # seconds a channel's conversations.info is reused (its canvas id, privacy)
 
 
+# slack_sdk files a 429's Retry-After under this spelling and "retry-after" alike.
+RETRY_AFTER_HEADER = "Retry-After"
+
+
+def _retry_after(response) -> float:
+    """The seconds a 429 asks for (one when Slack does not say)."""
+    return float(response.headers.get(RETRY_AFTER_HEADER) or 1)
+
+
 @dataclass(frozen=True)
 class SlackMessage:
     ts: str
@@ -177,7 +186,7 @@ class SlackGateway:
     def _failure(method: str, error: SlackApiError, channel: str | None) -> WriteOutcome:
         response = error.response
         if response.status_code == 429:
-            retry_after = float(response.headers.get("Retry-After", response.headers.get("retry-after", 1)) or 1)
+            retry_after = _retry_after(response)
             log.info("slack rate limited", method=method, retry_after=retry_after)
             return WriteOutcome("rate_limited", retry_after=retry_after)
         code = response.get("error") if isinstance(response.data, dict) else None
@@ -294,7 +303,7 @@ class SlackGateway:
                 )
             except SlackApiError as error:
                 if error.response.status_code == 429:
-                    retry_after = float(error.response.headers.get("Retry-After", 1) or 1)
+                    retry_after = _retry_after(error.response)
                     self.budget.pause("conversations.replies", retry_after, channel)  # the next acquire waits
                     continue
                 if error.response.get("error") in GONE_ERRORS:
@@ -357,8 +366,7 @@ class SlackGateway:
             info = self._client.conversations_info(channel=channel).get("channel")
         except SlackApiError as error:
             if error.response.status_code == 429:
-                self.budget.pause("conversations.info",
-                                  float(error.response.headers.get("Retry-After", 1) or 1))
+                self.budget.pause("conversations.info", _retry_after(error.response))
             log.info("channel info not available", channel=channel, error=error.response.get("error"))
             return None
         self._channels[channel] = (now, info)

@@ -148,7 +148,10 @@ class StreamingReply:
             self._stop = StopSignal("taken_over")
         if self._stop and self._stop.reason in ("deleted", "taken_over"):
             return FinalReport(list(self._parts), self._stop, landed=False)
-        self._seal_full_parts(self._answer, until_landed=True)
+        if not self._seal_full_parts(self._answer):
+            # The part was deleted or its continuation could not be posted: writing the rest
+            # into the last part would replace the text it was just sealed with.
+            return FinalReport(list(self._parts), self._stop, landed=False)
         current = self._current_text(self._answer)
         if self._stop:
             marker = stopped_marker(self._stop.stopped_by, self._stop.reason)
@@ -192,7 +195,7 @@ class StreamingReply:
         if not self._still_owner():
             self._stop = StopSignal("taken_over")
             return
-        if not self._seal_full_parts(snapshot, until_landed=False):
+        if not self._seal_full_parts(snapshot):
             return
         current = self._current_text(snapshot)
         if must_land:
@@ -236,7 +239,7 @@ class StreamingReply:
     def _current_text(self, snapshot: str) -> str:
         return self._prefix + snapshot[self._sealed_upto:]
 
-    def _seal_full_parts(self, snapshot: str, until_landed: bool) -> bool:
+    def _seal_full_parts(self, snapshot: str) -> bool:
         """Move text past a part's limit into new messages. False if the answer was stopped."""
         while len(self._current_text(snapshot)) > PART_LIMIT:
             current = self._current_text(snapshot)

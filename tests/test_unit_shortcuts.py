@@ -1,0 +1,342 @@
+"""Stop and delete in-process: shortcuts.handle with the real SlackGateway against FakeSlack.
+
+Answers are set up as the bot writes them (posted through the gateway, with the reply metadata),
+and what a click changes is read back from FakeSlack."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import shortcuts
+from events import MessageAction, TargetMessage
+from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
+from reply_format import ReplyTag, reply_metadata, streaming_blocks
+from slack_budget import FINAL, Limit
+
+ASKER = "U1"
+
+
+class Answer:
+    """One answer in a thread of ``channel``: the question, and the bot's parts."""
+
+    def __init__(self, slack, gateway, channel: str, asker: str | None = ASKER):
+        self.slack, self.gateway, self.channel = slack, gateway, channel
+        self.question = slack.add_message(channel, asker or "U9", "a question")
+        self.tag = ReplyTag(asker=asker, question_ts=self.question) if asker else None
+        self.parts: list[str] = []
+
+    def post(self, text: str, status: str = "streaming", event_type: str | None = None, blocks=None,
+             **extra) -> str:
+        if self.tag is None:
+            metadata = {"event_type": "assistant_reply", "event_payload": {"status": status, **extra}}
+        else:
+            tag = self.tag if not self.parts else ReplyTag(self.tag.asker, self.question, self.parts[0],
+                                                           len(self.parts) + 1)
+            metadata = reply_metadata(tag, status, **extra)
+        if event_type:
+            metadata["event_type"] = event_type
+        blocks = streaming_blocks(text) if blocks is None else blocks
+        ts = self.gateway.post(self.channel, self.question, text, blocks, metadata).ts
+        self.parts.append(ts)
+        return ts
+
+    def click(self, ts: str, kind: str = "stop", by: str = ASKER, via: str = "shortcut",
+              trigger_id: str | None = "trigger-1", **target) -> None:
+        message = self.slack.get(self.channel, ts) or {}
+        fields = dict(ts=ts, thread_ts=self.question, user=message.get("user"), bot_id=message.get("bot_id"),
+                      text=message.get("text", ""), blocks=None, metadata=None)
+        fields.update(target)
+        shortcuts.handle(MessageAction(kind, via, self.channel, by, trigger_id, TargetMessage(**fields)),
+                         self.gateway)
+
+    def metadata(self, ts: str) -> dict | None:
+        return (self.slack.get(self.channel, ts) or {}).get("metadata")
+
+    def exists(self, ts: str) -> bool:
+        message = self.slack.get(self.channel, ts)
+        return message is not None and message.get("subtype") != "tombstone"
+
+
+@pytest.fixture
+def answer(slack, gateway, channel) -> Answer:
+    return Answer(slack, gateway, channel)
+
+
+def _ephemerals(slack, channel) -> list[dict]:
+    return [e for e in slack.ephemerals if e["channel"] == channel]
+
+
+def _writes(slack, since: int) -> list[str]:
+    return [c.method for c in slack.calls[since:] if c.method not in ("conversations.replies", "auth.test")]
+
+
+def _told(slack, channel) -> str:
+    [told] = _ephemerals(slack, channel)
+    return told["text"]
+
+
+def test_stop_flags_the_streaming_answer_and_keeps_its_text(slack, channel, answer):
+    # (blocks still showing a status line: the stop writes the text as the blocks show it)
+    ts = answer.post("The answer so far", blocks=streaming_blocks("", "Searching the web…"))
+    views = len(slack.views)
+    answer.click(ts)
+    meta = answer.metadata(ts)
+    assert meta["event_type"] == "aborted"
+    assert meta["event_payload"] == {"asker": ASKER, "question": answer.question, "status": "stopping",
+                                     "stopped_by": ASKER, "reason": "stopped"}
+    message = slack.get(channel, ts)
+    assert message["text"] == "The answer so far"
+    assert message["blocks"] == streaming_blocks("The answer so far")
+    assert _ephemerals(slack, channel) == []
+    [view] = slack.views[views:]
+    assert view["trigger_id"] == "trigger-1"
+    assert view["view"]["title"]["text"] == "Stopped"
+    assert view["view"]["blocks"][0]["text"]["text"] == "Generating stopped. The answer ends where it was."
+
+
+def test_the_stop_button_changes_the_answer_without_a_modal(slack, channel, answer):
+    ts = answer.post("text")
+    views = len(slack.views)
+    answer.click(ts, via="button")
+    assert answer.metadata(ts)["event_type"] == "aborted"
+    assert slack.views[views:] == []
+
+
+def test_a_click_never_waits_for_the_answers_write_budget(slack, channel):
+    # Every chat.update and conversations.replies token spent: an answer's write would wait a minute.
+    limits = {"chat.update": Limit(1, 2), "conversations.replies": Limit(1, 2)}
+    busy = gateway_for(slack, limits)
+    answer = Answer(slack, busy, channel)
+    ts = answer.post("text")
+    busy.budget.acquire("chat.update", FINAL)
+    busy.budget.acquire("conversations.replies", FINAL)
+    clicked = threading.Thread(target=answer.click, args=(ts,), daemon=True)
+    clicked.start()
+    clicked.join(10)
+    assert not clicked.is_alive(), "the person's click waited behind the budget"
+    assert answer.metadata(ts)["event_type"] == "aborted"
+
+
+def test_a_click_spends_from_the_budget_the_answers_share(slack, gateway, channel):
+    # One token each (6 a minute: none comes back during the test); the click takes it.
+    answer, control, stream = _native_answer(slack, gateway, channel)
+    answer.gateway = clicking = gateway_for(slack, {"chat.update": Limit(6, 2), "chat.stopStream": Limit(6, 2)})
+    answer.click(stream)
+    assert answer.metadata(stream)["event_type"] == "aborted"
+    assert not clicking.budget.try_take("chat.update"), "the stop's chat.update was counted"
+    assert not clicking.budget.try_take("chat.stopStream"), "the stop's chat.stopStream was counted"
+
+
+def test_stopping_a_native_stream_never_waits_for_the_budget(slack, channel):
+    limits = {"chat.stopStream": Limit(1, 2), "chat.startStream": Limit(600, 5)}
+    busy = gateway_for(slack, limits)
+    answer, control, stream = _native_answer(slack, busy, channel)
+    busy.budget.acquire("chat.stopStream", FINAL)
+    clicked = threading.Thread(target=answer.click, args=(stream,), daemon=True)
+    clicked.start()
+    clicked.join(10)
+    assert not clicked.is_alive(), "the person's click waited behind the budget"
+    assert not slack.is_streaming(channel, stream)
+
+
+def test_stop_reaches_every_streaming_part_of_a_long_answer(slack, channel, answer):
+    first = answer.post("part one", status="continued")
+    second = answer.post("part two")
+    answer.click(first)
+    assert answer.metadata(first)["event_type"] == "assistant_reply", "a sealed part stays as it is"
+    assert answer.metadata(second)["event_type"] == "aborted"
+    assert answer.metadata(second)["event_payload"]["answer"] == first
+
+
+def test_only_the_asker_may_stop_or_delete(slack, channel, answer):
+    ts = answer.post("text")
+    calls = len(slack.calls)
+    answer.click(ts, by="U2")
+    assert _told(slack, channel) == (f"Only <@{ASKER}>, who asked the question, can stop this answer; "
+                                     "nothing was changed.")
+    answer.click(ts, kind="delete", by="U2")
+    assert _ephemerals(slack, channel)[-1]["text"] == (f"Only <@{ASKER}>, who asked the question, can delete "
+                                                       "this answer; nothing was changed.")
+    assert _ephemerals(slack, channel)[-1]["user"] == "U2"
+    assert _ephemerals(slack, channel)[-1]["thread_ts"] == answer.question
+    assert _writes(slack, calls) == ["chat.postEphemeral", "chat.postEphemeral"]
+    assert answer.metadata(ts)["event_type"] == "assistant_reply" and answer.exists(ts)
+
+
+def test_an_answer_without_an_asker_can_be_stopped_by_nobody(slack, gateway, channel):
+    answer = Answer(slack, gateway, channel, asker=None)
+    ts = answer.post("text")
+    answer.click(ts, by="U2")
+    assert _told(slack, channel) == "Only the person who asked, who asked the question, can stop this answer; " \
+                                    "nothing was changed."
+
+
+def test_messages_that_are_not_the_bots_answers_are_refused(slack, channel, answer):
+    human = slack.add_message(channel, ASKER, "my own message", thread_ts=answer.question)
+    answer.click(human)
+    # Another app's message, even one shaped like our answers, is not ours to stop.
+    other_bot = slack.add_message(channel, "UOTHER", "another app", thread_ts=answer.question, bot_id="BOTHER",
+                                  metadata=reply_metadata(ReplyTag(ASKER, answer.question), "streaming"))
+    answer.click(other_bot)
+    no_metadata = answer.gateway.post(channel, answer.question, "a plain bot message", [], None).ts
+    answer.click(no_metadata)
+    other_kind = answer.gateway.post(channel, answer.question, "x", [],
+                                     {"event_type": "something_else", "event_payload": {"asker": ASKER}}).ts
+    answer.click(other_kind)
+    top_level = answer.gateway.post(channel, None, "a bot message outside any thread", [], None).ts
+    answer.click(top_level, thread_ts=None)
+    assert [e["text"] for e in _ephemerals(slack, channel)] == [shortcuts.NOT_A_REPLY] * 5
+    assert slack.get(channel, other_kind)["metadata"]["event_type"] == "something_else"
+    assert slack.get(channel, other_bot)["metadata"]["event_type"] == "assistant_reply"
+
+
+def test_the_bot_is_recognised_by_its_bot_id_alone(slack, channel, answer):
+    ts = answer.post("text")
+    answer.click(ts, user=None)  # some payloads carry only the bot_id
+    assert answer.metadata(ts)["event_type"] == "aborted"
+
+
+def test_a_message_deleted_meanwhile(slack, channel, answer):
+    ts = answer.post("text")
+    slack.delete(channel, ts)
+    answer.click(ts, user="UBOT", bot_id="BBOT")  # (the click's payload still shows the message)
+    assert _told(slack, channel) == "That message no longer exists."
+
+
+def test_stopping_a_finished_or_stopped_answer_says_so(slack, channel, answer):
+    done = answer.post("all of it", status="done")
+    answer.click(done)
+    assert _ephemerals(slack, channel)[-1]["text"] == "This answer has already finished."
+    other = Answer(slack, answer.gateway, channel)
+    stopped = other.post("half", status="stopping", event_type="aborted")
+    calls = len(slack.calls)
+    other.click(stopped)
+    assert _ephemerals(slack, channel)[-1]["text"] == "This answer was already stopped."
+    assert _writes(slack, calls) == ["chat.postEphemeral"]
+
+
+def test_delete_removes_every_part_and_confirms(slack, channel, answer):
+    first = answer.post("part one", status="continued")
+    second = answer.post("part two", status="done")
+    unrelated = Answer(slack, answer.gateway, channel).post("another answer", status="done")
+    views = len(slack.views)
+    answer.click(second, kind="delete")
+    assert not answer.exists(first) and not answer.exists(second)
+    assert answer.exists(unrelated)
+    [view] = slack.views[views:]
+    assert view["view"]["title"]["text"] == "Deleted"
+    assert view["view"]["blocks"][0]["text"]["text"] == "The answer was deleted."
+
+
+def test_delete_by_button_without_a_trigger_opens_nothing(slack, channel, answer):
+    ts = answer.post("text", status="done")
+    views = len(slack.views)
+    answer.click(ts, kind="delete", via="button", trigger_id=None)
+    assert not answer.exists(ts)
+    assert slack.views[views:] == []
+
+
+# --- Slack-native streams (STREAM_MODE=native) -----------------------------------
+
+def _native_answer(slack, gateway, channel, named: bool = True, answer: Answer | None = None
+                   ) -> tuple[Answer, str, str]:
+    answer = answer or Answer(slack, gateway, channel)
+    control = answer.post("_Thinking…_")
+    stream = gateway.start_stream(channel, answer.question, "streamed words", ASKER, "T1", 0, 0.0).ts
+    if named:
+        gateway.update(channel, control, "_Thinking…_", streaming_blocks(""),
+                       reply_metadata(answer.tag, "streaming", stream=stream))
+    return answer, control, stream
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["named", "not yet named"])
+def test_stop_on_a_native_stream_ends_it_through_its_control_message(slack, gateway, channel, named):
+    answer = Answer(slack, gateway, channel)
+    earlier = answer.post("an earlier answer in this thread", status="done")
+    answer.parts.clear()
+    answer, control, stream = _native_answer(slack, gateway, channel, named, answer)
+    assert slack.get(channel, stream).get("metadata") is None  # a stream carries none while written
+    answer.click(stream)
+    control_meta = answer.metadata(control)
+    assert control_meta["event_type"] == "aborted"
+    if named:
+        assert not slack.is_streaming(channel, stream)
+        meta = answer.metadata(stream)
+        assert meta["event_type"] == "aborted"
+        assert meta["event_payload"] == {"asker": ASKER, "question": answer.question, "status": "stopping",
+                                         "stopped_by": ASKER, "reason": "stopped"}
+        assert "stream" not in meta["event_payload"]
+    else:
+        assert slack.is_streaming(channel, stream), "its writer reads the Stop from the placeholder"
+    assert answer.metadata(earlier)["event_type"] == "assistant_reply"
+
+
+def test_a_new_stream_belongs_to_the_latest_unnamed_placeholder_before_it(slack, gateway, channel):
+    # Two answers in one thread at once: C1's stream S1 arrives after C2 (which names S2 already),
+    # with a person's message in between; a third answer starts after S1.
+    answer = Answer(slack, gateway, channel)
+    c1 = answer.post("_Thinking…_")
+    other = Answer(slack, gateway, channel)
+    other.question = answer.question
+    _, c2, s2 = _native_answer(slack, gateway, channel, answer=other)
+    slack.add_message(channel, "U2", "someone else talks", thread_ts=answer.question)
+    s1 = gateway.start_stream(channel, answer.question, "words of S1", ASKER, "T1", 0, 0.0).ts
+    third = Answer(slack, gateway, channel)
+    third.question = answer.question
+    c3 = third.post("_Thinking…_")
+    answer.click(s1)
+    assert answer.metadata(c1)["event_type"] == "aborted"
+    assert [answer.metadata(ts)["event_type"] for ts in (c2, c3)] == ["assistant_reply", "assistant_reply"]
+    assert slack.is_streaming(channel, s2)
+
+
+def test_a_stream_without_a_control_message_is_not_an_answer(slack, gateway, channel):
+    answer = Answer(slack, gateway, channel)
+    stream = gateway.start_stream(channel, answer.question, "words", ASKER, "T1", 0, 0.0).ts
+    answer.click(stream)
+    assert _told(slack, channel) == shortcuts.NOT_A_REPLY
+    assert slack.is_streaming(channel, stream)
+
+
+def test_delete_takes_the_native_stream_with_its_control_message(slack, gateway, channel):
+    answer, control, stream = _native_answer(slack, gateway, channel)
+    answer.click(control, kind="delete")
+    assert not answer.exists(control) and not answer.exists(stream)
+
+
+# --- a newer question supersedes ----------------------------------------------------
+
+def test_a_newer_question_stops_the_earlier_streaming_answers(slack, gateway, channel):
+    answer = Answer(slack, gateway, channel)
+    streaming = answer.post("still writing", blocks=streaming_blocks("", "Searching the web…"))
+    done = Answer(slack, gateway, channel).post("finished", status="done")
+    human = slack.add_message(channel, "U2", "a person", thread_ts=answer.question)
+    native, control, stream = _native_answer(slack, gateway, channel)
+    newer = slack.add_message(channel, "U3", "a newer question", thread_ts=answer.question)
+    later = answer.post("posted after the question")
+    thread = gateway.thread(channel, answer.question)
+    everything = thread + gateway.thread(channel, native.question)
+    assert shortcuts.supersede(channel, everything, newer, "U3", gateway) == 2
+    meta = answer.metadata(streaming)
+    assert meta["event_type"] == "aborted"
+    assert (meta["event_payload"]["stopped_by"], meta["event_payload"]["reason"]) == ("U3", "superseded")
+    assert slack.get(channel, streaming)["text"] == "still writing"
+    assert slack.get(channel, streaming)["blocks"] == streaming_blocks("still writing")
+    assert answer.metadata(control)["event_payload"]["reason"] == "superseded"
+    stream_meta = answer.metadata(stream)["event_payload"]
+    assert (stream_meta["reason"], stream_meta["stopped_by"]) == ("superseded", "U3")
+    assert not slack.is_streaming(channel, stream)
+    assert answer.metadata(done)["event_type"] == "assistant_reply"
+    assert answer.metadata(later)["event_type"] == "assistant_reply"
+    assert slack.get(channel, human).get("metadata") is None
+
+
+def test_supersede_leaves_other_apps_answers_alone(slack, gateway, channel):
+    question = slack.add_message(channel, ASKER, "q")
+    metadata = reply_metadata(ReplyTag(ASKER, question), "streaming")
+    other = slack.add_message(channel, "UOTHER", "another app's answer", thread_ts=question, bot_id="BOTHER",
+                              metadata=metadata)
+    newer = slack.add_message(channel, "U3", "newer", thread_ts=question)
+    assert shortcuts.supersede(channel, gateway.thread(channel, question), newer, "U3", gateway) == 0
+    assert slack.get(channel, other)["metadata"]["event_type"] == "assistant_reply"

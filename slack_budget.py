@@ -55,6 +55,10 @@ DEFAULT_LIMITS: dict[str, Limit] = {
 }
 
 
+# A method we do not budget still waits out Slack's Retry-After: after its first 429 it gets a
+# bucket with this limit, which only the pause ever empties.
+UNBUDGETED = Limit(6_000_000, 100_000)
+
 # A deferred interim write asks again within this many seconds (so the fair choice sees it).
 MAX_INTERIM_WAIT = 2.0
 
@@ -210,9 +214,7 @@ class WriteBudget:
 
     def pause(self, method: str, seconds: float, channel: str | None = None) -> None:
         """Slack answered 429: nobody calls ``method`` (in ``channel``) for ``seconds``."""
-        bucket = self._bucket(method, channel)
-        if bucket is None:
-            return
+        bucket = self._bucket(method, channel, paused=True)
         with self._cond:
             now = self._clock()
             bucket.paused_until = max(bucket.paused_until, now + seconds)
@@ -220,10 +222,13 @@ class WriteBudget:
             bucket.stamp = max(bucket.stamp, bucket.paused_until)  # refilling starts after the pause
             self._cond.notify_all()
 
-    def _bucket(self, method: str, channel: str | None) -> _Bucket | None:
+    def _bucket(self, method: str, channel: str | None, paused: bool = False) -> _Bucket | None:
+        """``method``'s bucket; None for a method we do not budget, until Slack pauses it."""
         limit = self._limits.get(method)
         if limit is None:
-            return None
+            if not paused and (method, None) not in self._buckets:
+                return None
+            limit = UNBUDGETED
         key = (method, channel if limit.per_channel else None)
         with self._cond:
             bucket = self._buckets.get(key)

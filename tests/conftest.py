@@ -38,7 +38,12 @@ def _fresh_script(request):
         request.getfixturevalue("openai_server").reset()
     # Slack's tiers with full buckets: a test does not pay for the writes of the one before it (the
     # bots' own budgets carry over, and only ever make them more careful); and no 429 unless on purpose.
-    if "slack" in request.fixturenames:
+    if "slack" in request.fixturenames and request.node.get_closest_marker("in_process"):
+        # In-process unit tests drive one module with no write budget of its own: they test its
+        # logic (a 429 only when a test asks for one), not Slack's tiers, which the bots' tests keep.
+        request.getfixturevalue("slack").enforce_tiers(None)
+        yield
+    elif "slack" in request.fixturenames:
         slack = request.getfixturevalue("slack")
         enforce_slack_tiers(slack)
         with within_slack_tiers(slack, on_purpose=request.node.get_closest_marker("slack_429") is not None):
@@ -53,6 +58,8 @@ def _fresh_script(request):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slack_429: the test makes the Slack stand-in answer 429 on purpose")
+    config.addinivalue_line("markers", "in_process: a unit test of one module, inside the pytest process (mutmut "
+                                       "sees what it covers); the Slack stand-in enforces no tiers for it")
 
 
 class Bots:

@@ -16,6 +16,8 @@ from reply_format import PLACEHOLDER_TEXT, ReplyTag, reply_metadata
 from store_sqlite import SqliteStore
 from test_store import START
 
+pytestmark = pytest.mark.in_process
+
 TTL = 3600.0
 
 

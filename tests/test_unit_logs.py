@@ -11,6 +11,8 @@ import pytest
 import logs
 from logs import JsonFormatter, Redactor
 
+pytestmark = pytest.mark.in_process
+
 NOISY = ("urllib3", "httpx", "httpx2", "httpcore", "httpcore2", "openai", "slack_sdk")
 
 

@@ -9,10 +9,13 @@ import threading
 import pytest
 
 import shortcuts
+from flows import shared_channel
 from events import MessageAction, TargetMessage
 from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
 from reply_format import ReplyTag, reply_metadata, streaming_blocks
 from slack_budget import FINAL, Limit
+
+pytestmark = pytest.mark.in_process
 
 ASKER = "U1"
 
@@ -42,7 +45,10 @@ class Answer:
         return ts
 
     def click(self, ts: str, kind: str = "stop", by: str = ASKER, via: str = "shortcut",
-              trigger_id: str | None = "trigger-1", **target) -> None:
+              trigger_id: str | None = "fresh", **target) -> None:
+        if trigger_id == "fresh":  # as Slack issues one with the interaction: valid for 3 s, once
+            trigger_id = self.slack.new_trigger_id()
+        self.last_trigger = trigger_id
         message = self.slack.get(self.channel, ts) or {}
         fields = dict(ts=ts, thread_ts=self.question, user=message.get("user"), bot_id=message.get("bot_id"),
                       text=message.get("text", ""), blocks=None, metadata=None)
@@ -56,6 +62,13 @@ class Answer:
     def exists(self, ts: str) -> bool:
         message = self.slack.get(self.channel, ts)
         return message is not None and message.get("subtype") != "tombstone"
+
+
+@pytest.fixture
+def channel(slack) -> str:
+    """A channel where the asker, other people (U2, U9) and the bot all are: only there can someone
+    other than the asker see an answer and click on it."""
+    return shared_channel(slack, ASKER, "U2", "U9")
 
 
 @pytest.fixture
@@ -90,7 +103,7 @@ def test_stop_flags_the_streaming_answer_and_keeps_its_text(slack, channel, answ
     assert message["blocks"] == streaming_blocks("The answer so far")
     assert _ephemerals(slack, channel) == []
     [view] = slack.views[views:]
-    assert view["trigger_id"] == "trigger-1"
+    assert view["trigger_id"] == answer.last_trigger
     assert view["view"]["title"]["text"] == "Stopped"
     assert view["view"]["blocks"][0]["text"]["text"] == "Generating stopped. The answer ends where it was."
 

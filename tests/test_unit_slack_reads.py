@@ -7,11 +7,14 @@ import time
 
 import pytest
 
+from flows import shared_channel
 from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
 from scripted_slack import Reply, error
 from slack_budget import Limit, WriteBudget
 from slack_client import SlackGateway, WriteOutcome
 from test_unit_slack_client import SLOW, Clock, _meta, scripted, scripted_gateway  # noqa: F401  (scripted: a fixture)
+
+pytestmark = pytest.mark.in_process
 
 
 # --- threads ---------------------------------------------------------------------
@@ -113,8 +116,8 @@ def _eventually(condition, timeout=5.0):
 
 
 def test_other_read_errors_are_raised_and_linked_messages_that_cannot_be_read_are_none(scripted):
-    scripted.script("conversations.replies", error("not_in_channel"))
-    with pytest.raises(Exception, match="not_in_channel"):
+    scripted.script("conversations.replies", error("internal_error"))
+    with pytest.raises(Exception, match="internal_error"):
         scripted_gateway(scripted).thread("C1", "1.1")
     scripted.script("conversations.replies", error("not_in_channel"))
     assert scripted_gateway(scripted).message_with_thread("C1", "1.1") is None
@@ -212,7 +215,7 @@ def test_a_stream_in_a_dm_names_no_recipient_and_one_in_a_channel_does(slack, ga
     assert started.status == "ok" and slack.is_streaming(channel, started.ts)
     assert slack.calls_of("chat.startStream")[-1].params == {"channel": channel, "thread_ts": question,
                                                               "markdown_text": "Hello"}
-    room = "C" + channel[1:]
+    room = shared_channel(slack, "U1")
     question = slack.add_message(room, "U1", "q")
     assert gateway.start_stream(room, question, "Hi", "U1", "T1", 0, 0.0).status == "ok"
     params = slack.calls_of("chat.startStream")[-1].params

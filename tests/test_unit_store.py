@@ -12,6 +12,8 @@ from store_sqlite import PURGE_EVERY, SqliteStore
 from inprocess import claims, clock  # noqa: F401  (fixtures)
 from test_store import LEASE, START, TTL
 
+pytestmark = pytest.mark.in_process
+
 
 def test_acquiring_a_short_claim_makes_it_live_as_long_as_the_answer_may(claims, clock):
     claims.create_claim("Ev1", 10)  # the HTTP handler's claim: short

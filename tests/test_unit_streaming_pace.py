@@ -3,6 +3,8 @@ SlackGateway, FakeSlack): a 429 and a busy write budget stretch the interval ins
 check_stop waits for the budget because its write must land, and a finished answer leaves the fair share."""
 from __future__ import annotations
 
+import pytest
+
 import threading
 import time
 
@@ -10,6 +12,8 @@ from inprocess import BOT_TOKEN, clock, eventually, gateway, gateway_for  # noqa
 from slack_budget import Limit, WriteBudget
 from slack_client import SlackGateway
 from test_unit_streaming_reply import Answer, answer  # noqa: F401  (answer: a fixture)
+
+pytestmark = pytest.mark.in_process
 
 
 def test_check_stop_lands_even_when_the_budget_puts_updates_off(slack, channel):

@@ -12,6 +12,8 @@ from slack_client import SlackGateway
 from streaming_reply import FinalReport, StopSignal, StreamingReply
 from test_unit_streaming_reply import ASKER, Answer, answer, bounded  # noqa: F401  (answer: a fixture)
 
+pytestmark = pytest.mark.in_process
+
 
 def paragraphs(count: int) -> str:
     return "".join(f"Paragraph {n}: " + "word " * 60 + "\n\n" for n in range(count))

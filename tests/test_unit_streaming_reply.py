@@ -19,6 +19,8 @@ from reply_format import (PLACEHOLDER_TEXT, ReplyTag, aborted_metadata, final_bl
 from slack_budget import USER_ACTION
 from streaming_reply import StopSignal, StreamingReply
 
+pytestmark = pytest.mark.in_process
+
 ASKER = "U1"
 
 

@@ -13,6 +13,8 @@ from inprocess import BOT_TOKEN
 from test_documents import make_docx, make_pdf, para, text_page
 from thread_files import FileLimits, FileText, _is_slack_host, kind_of, read_files
 
+pytestmark = pytest.mark.in_process
+
 SLACK_HOSTS = {"127.0.0.1"}
 LIMITS = FileLimits(max_files=5, max_bytes=1000, max_chars=500)
 

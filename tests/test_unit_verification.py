@@ -9,6 +9,8 @@ import pytest
 
 from verification import RawBodySignatureVerifier, RequestVerifier
 
+pytestmark = pytest.mark.in_process
+
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "query-token-123"
 

@@ -36,6 +36,22 @@ def test_a_text_file_is_read_with_the_bot_token(slack):
     assert _downloads(slack, file) == [True], "once, though shared twice"
 
 
+def test_each_skip_moves_on_to_the_next_file(slack):
+    first, png, later = shared(slack, "a.txt", b"a"), shared(slack, "p.png", b"png", "image/png", "png"), \
+        shared(slack, "b.txt", b"b")
+    read = read_files([first, first, png, later], BOT_TOKEN, HOSTS, LIMITS)
+    assert list(read.texts) == [first.id, later.id]
+    assert read.skipped == ["p.png (the configured model is not set to take images: MODEL_ACCEPTS_IMAGES)"]
+    many = [shared(slack, f"m{n}.txt", b"m") for n in range(4)]
+    assert read_files(many, BOT_TOKEN, HOSTS, FileLimits(2, 1000, 100)).skipped == [
+        "m2.txt (more than 2 files)", "m3.txt (more than 2 files)"]
+
+
+def test_text_is_read_as_utf8_verbatim(slack):
+    file = shared(slack, "odd.txt", b"caf\xe9 <b>bold</b> a &amp; b")
+    assert read_files([file], BOT_TOKEN, HOSTS, LIMITS).texts[file.id].text == "caf\ufffd <b>bold</b> a &amp; b"
+
+
 def test_text_longer_than_the_limit_is_cut_and_said_so(slack):
     exact = shared(slack, "exact.txt", b"x" * 100)
     longer = shared(slack, "long.md", b"y" * 101, "text/markdown", "markdown")
@@ -49,9 +65,11 @@ def test_bytes_past_the_limit_are_never_read(slack):
     file = shared(slack, content=b"z" * 1500)
     small = FileLimits(max_files=10, max_bytes=2000, max_chars=5000)
     assert read_files([file], BOT_TOKEN, HOSTS, small).texts[file.id].text == "z" * 1500
+    exactly = read_files([file], BOT_TOKEN, HOSTS, FileLimits(max_files=10, max_bytes=1500, max_chars=5000))
+    assert exactly.texts[file.id].text == "z" * 1500, "a file of exactly max_bytes is read"
     too_big = read_files([file], BOT_TOKEN, HOSTS, LIMITS)
     assert too_big.skipped == ["notes.txt (larger than 1,000 bytes)"] and too_big.texts == {}
-    assert _downloads(slack, file) == [True], "the size Slack gives is checked before downloading"
+    assert _downloads(slack, file) == [True, True], "the size Slack gives is checked before downloading"
     lying = SlackFile(file.id, "lying.txt", "text/plain", "text", 10, file.url)  # says 10 bytes, has 1500
     cut = read_files([lying], BOT_TOKEN, HOSTS, FileLimits(10, 1000, 5000)).texts[file.id]
     assert cut.text == "z" * 1000

@@ -20,9 +20,9 @@ from test_store import FakeClock
 BOT_TOKEN = "xoxb-test"  # conftest's FakeSlack
 
 
-def gateway_for(slack, limits: dict[str, Limit] | None = None) -> SlackGateway:
+def gateway_for(slack, limits: dict[str, Limit] | None = None, token: str = BOT_TOKEN) -> SlackGateway:
     """``limits`` {} (the default here): no write budget, so a test never waits for a token."""
-    return SlackGateway(BOT_TOKEN, slack.base_url, budget=WriteBudget({} if limits is None else limits))
+    return SlackGateway(token, slack.base_url, budget=WriteBudget({} if limits is None else limits))
 
 
 @pytest.fixture

@@ -353,3 +353,17 @@ def test_supersede_leaves_other_apps_answers_alone(slack, gateway, channel):
     newer = slack.add_message(channel, "U3", "newer", thread_ts=question)
     assert shortcuts.supersede(channel, gateway.thread(channel, question), newer, "U3", gateway) == 0
     assert slack.get(channel, other)["metadata"]["event_type"] == "assistant_reply"
+
+
+def test_a_click_the_app_lacks_a_scope_for_is_answered_with_the_scope(slack, channel, answer):
+    """Installed without channels:history, the bot cannot read the answer back: the person who
+    clicked is told which permission is missing, in the thread, and nothing changes."""
+    ts = answer.post("text")
+    narrow = "xoxb-narrow-shortcuts-0123456789"  # another token of the bot, with fewer scopes
+    slack.grant(narrow, slack.bot_scopes - {"channels:history"})
+    answer.gateway = gateway_for(slack, token=narrow)
+    answer.click(ts)
+    [told] = _ephemerals(slack, channel)
+    assert (told["user"], told["thread_ts"]) == (ASKER, answer.question)
+    assert "`channels:history`" in told["text"]
+    assert answer.metadata(ts)["event_type"] == "assistant_reply"

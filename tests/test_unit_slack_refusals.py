@@ -9,9 +9,8 @@ import logging
 import pytest
 
 from flows import ASKER
-from inprocess import gateway  # noqa: F401  (a fixture)
+from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
 from reply_format import ReplyTag, reply_metadata, streaming_blocks
-from slack_budget import WriteBudget
 from slack_client import SlackGateway
 from slack_refusals import MissingScope
 
@@ -22,7 +21,7 @@ NARROW_TOKEN = "xoxb-narrow-0123456789"  # another token of the bot, installed w
 
 def narrow_gateway(slack, without: str) -> SlackGateway:
     slack.grant(NARROW_TOKEN, slack.bot_scopes - {without})
-    return SlackGateway(NARROW_TOKEN, slack.base_url, budget=WriteBudget({}))
+    return gateway_for(slack, token=NARROW_TOKEN)
 
 
 def _answer(slack, gateway, channel) -> str:

@@ -22,9 +22,10 @@ FINAL_LINE = "to get real answers"  # the practice answer's last words
 
 @pytest.fixture(scope="module")
 def playground(tmp_path_factory):
-    # Slow enough words (0.1 s each, ~70 words) that a person can press Stop mid-answer.
+    # Slow enough words (0.2 s each, ~70 words) that a person can press Stop mid-answer, also when
+    # the bot's write budget (Slack's tiers, as in production) notices the Stop only at its next update.
     process = PlaygroundProcess(tmp_path_factory.mktemp("playground") / "playground.log",
-                                PRACTICE_TOKEN_DELAY="0.1", STREAM_UPDATE_INTERVAL="0.3")
+                                PRACTICE_TOKEN_DELAY="0.2", STREAM_UPDATE_INTERVAL="0.3")
     yield process
     process.stop()
 

@@ -73,7 +73,7 @@ class SlackInbound:
         if isinstance(action, MessageAction):
             import shortcuts
 
-            shortcuts.handle(action, self._runtime.slack)
+            shortcuts.handle(action, self._runtime.slack, self._runtime.stops)
         else:
             log.debug("ignored interaction", reason=action.reason)
 

@@ -92,7 +92,7 @@ class ClaimedAnswers:
                 opened = responder.resume_answer(ask, self._services, claim.reply_ts)
             else:
                 opened = responder.open_answer(ask, self._services)
-                if opened is not None:
+                if opened is not None and opened.placeholder_ts:
                     self._store.set_reply(ask.event_id, owner, opened.placeholder_ts)
         except Exception:
             lease.release()
@@ -106,7 +106,10 @@ class ClaimedAnswers:
     def complete(self, claimed: ClaimedAnswer) -> None:
         ask = claimed.opened.ask
         try:
-            responder.complete_answer(claimed.opened, self._services, still_owner=claimed.lease.held)
+            # An answer begun with a thread status records its reply when it posts it, for a redelivery to reuse.
+            responder.complete_answer(claimed.opened, self._services, still_owner=claimed.lease.held,
+                                      on_first_message=lambda ts: self._store.set_reply(ask.event_id,
+                                                                                        claimed.lease.owner, ts))
         finally:
             claimed.lease.release()
         if claimed.lease.held():

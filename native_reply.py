@@ -5,10 +5,12 @@ rate) / ``chat.stopStream``. A streaming message cannot carry metadata or a
 Stop button until it is stopped, so the placeholder stays as the answer's
 *control* message while the text streams below it: it keeps the metadata
 (who asked, and ``stream``: the streaming message's ts) and the Stop button.
-Stop, Delete and a newer question find the stream through it and end the
-stream with ``chat.stopStream`` (Stop, supersede) or delete it; the writer
-learns of it from its next ``chat.appendStream`` (``message_not_in_streaming_state``
-plus the aborted metadata, or ``message_not_found``). When the answer is done
+Stop, Delete and a newer question reach the writer as a signal
+(``answer_signals``); when they could not (the answer runs in a process that
+did not acknowledge), they find the stream through the control message and end
+it with ``chat.stopStream`` or delete it, and the writer learns of it from its
+next ``chat.appendStream`` (``message_not_in_streaming_state`` plus the
+aborted metadata, or ``message_not_found``). When the answer is done
 the stream is stopped with the final metadata and the control message goes.
 
 Everything else falls back to ``chat.update`` exactly as STREAM_MODE=update
@@ -48,17 +50,15 @@ class NativeStreamingReply(StreamingReply):
         return self._native and self._stream_ts is not None
 
     # --- the writer thread ------------------------------------------------------
-    def _write_interim(self, snapshot: str, must_land: bool = False) -> None:
+    def _write_interim(self, snapshot: str) -> None:
         if not self._native or not snapshot:
-            return super()._write_interim(snapshot, must_land)  # statuses and heartbeats on the control message
+            return super()._write_interim(snapshot)  # statuses and heartbeats on the control message
         if not self._still_owner():
             self._stop = StopSignal("taken_over")
             return
         if len(snapshot) > PART_LIMIT:  # longer than one part: parts are chat.update's business
             self._leave_native("the answer is longer than one part")
-            return super()._write_interim(snapshot, must_land)
-        if must_land and self._stream_ts is not None:
-            return self._check_stream()
+            return super()._write_interim(snapshot)
         if self._stream_ts is None:
             self._start(snapshot)
         else:
@@ -102,10 +102,6 @@ class NativeStreamingReply(StreamingReply):
             self._stream_ended()
             return
         self._after_write(outcome, snapshot)
-
-    def _check_stream(self) -> None:
-        """Before another model request (tools): has the stream been stopped or deleted meanwhile?"""
-        self._stop = self._stop_signal_of_stream() or self._stop
 
     def _stream_ended(self) -> None:
         """Slack ended the stream: a Stop (its metadata says so) or its ~5-minute expiry."""

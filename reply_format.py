@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from events import ABORTED_EVENT_TYPE, REPLY_EVENT_TYPE, STOP_BUTTON_ACTION_ID
 
 PLACEHOLDER_TEXT = "_Thinking…_"
+THINKING_STATUS = "is thinking…"  # the thread status (assistant.threads.setStatus) when no placeholder is posted
 CURSOR = " …"
 # Room left in a part for a closing fence, the cursor and an end marker.
 PART_LIMIT = 3800

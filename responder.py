@@ -11,18 +11,19 @@ from urllib.parse import urlsplit
 
 import llm
 import logs
+from answer_signals import RunningAnswer, StopBoard
 from config import Settings
 from context import ModelInput, QuestionTooLong, drop_older_half, earlier_files, history_turns, trim_to_budget
 from events import ABORTED_EVENT_TYPE, Ask
 from knowledge import Asker, KnowledgeTool, ToolBox
 from linked_context import channel_canvas, message_links, read_links
-from reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, ReplyTag, error_marker, reply_metadata,
-                          sources_section, streaming_blocks)
+from reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, THINKING_STATUS, ReplyTag, error_marker,
+                          reply_metadata, sources_section, streaming_blocks)
 from shortcuts import supersede
 from slack_client import SlackGateway, SlackMessage
 from slack_refusals import MissingScope
 from native_reply import NativeStreamingReply
-from streaming_reply import StreamingReply
+from streaming_reply import FinalReport, StreamingReply
 from thread_files import FileLimits, FilesRead, read_files
 
 log = logs.get(__name__)
@@ -34,6 +35,7 @@ class Services:
     slack: SlackGateway
     system_prompt: str
     tools: dict[str, KnowledgeTool] = field(default_factory=dict)  # knowledge tools switched on
+    stops: StopBoard = field(default_factory=StopBoard)  # the answers this process runs, for Stop to reach
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,15 @@ class Outcome:
 
 @dataclass(frozen=True)
 class OpenedAnswer:
-    """A question with its placeholder posted, waiting for a model stream slot."""
+    """A question shown as being answered (its placeholder posted, or its thread status set), waiting
+    for a model stream slot."""
 
     ask: Ask
     tag: ReplyTag
-    placeholder_ts: str
+    placeholder_ts: str | None  # None: no room in the update budget, the thread status shows it instead
     thread: list[SlackMessage] | None  # read already (participation check), or None
+    budget_key: int  # the answer in the write budget (its reserved final)
+    running: RunningAnswer  # where Stop, Delete and a newer question reach it
 
 
 def answer(ask: Ask, services: Services) -> None:
@@ -73,15 +78,26 @@ def open_answer(ask: Ask, services: Services) -> OpenedAnswer | None:
             log.info("not part of this thread", channel=ask.channel, event_id=ask.event_id)
             return None
     tag = ReplyTag(asker=ask.user, question_ts=ask.ts)
+    key = slack.budget.stream_started()
+    running = services.stops.start(ask.channel, ask.ts, ask.thread_ts)
+    if services.settings.stream_mode != "native" and not slack.budget.reserve_streaming(key):
+        # Many answers at once: chat.update's workspace-wide budget is kept for final texts. The thread
+        # status shows the answer is coming; its text is posted when it has some (chat.postMessage).
+        shown = slack.set_thread_status(ask.channel, ask.thread_ts, THINKING_STATUS)
+        log.info("answering", event_id=ask.event_id, channel=ask.channel, reply_ts=None,
+                 shown="thread status" if shown else "nothing yet")
+        return OpenedAnswer(ask, tag, None, thread, key, running)
     placeholder = slack.post_until_landed(
         ask.channel, ask.thread_ts, PLACEHOLDER_TEXT, streaming_blocks(""), reply_metadata(tag, STATUS_STREAMING)
     )
     if not placeholder.ts:
         log.error("could not post the placeholder", event_id=ask.event_id, channel=ask.channel,
                   error=placeholder.error)
+        slack.budget.stream_ended(key)
+        services.stops.end(running)
         return None
     log.info("answering", event_id=ask.event_id, channel=ask.channel, reply_ts=placeholder.ts)
-    return OpenedAnswer(ask, tag, placeholder.ts, thread)
+    return OpenedAnswer(ask, tag, placeholder.ts, thread, key, running)
 
 
 def resume_answer(ask: Ask, services: Services, reply_ts: str) -> OpenedAnswer | None:
@@ -108,33 +124,45 @@ def resume_answer(ask: Ask, services: Services, reply_ts: str) -> OpenedAnswer |
                                   reply_metadata(tag, STATUS_STREAMING))
     log.info("resuming answer", event_id=ask.event_id, reply_ts=reply_ts, removed_parts=len(continuations))
     gone = {m.ts for m in continuations}
-    return OpenedAnswer(ask, tag, reply_ts, [m for m in thread if m.ts not in gone])
+    key = slack.budget.stream_started()
+    slack.budget.reserve_final(key)  # (best effort: the reply exists whatever the budget says)
+    running = services.stops.start(ask.channel, ask.ts, ask.thread_ts)
+    return OpenedAnswer(ask, tag, reply_ts, [m for m in thread if m.ts not in gone], key, running)
 
 
-def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda: True) -> None:
-    """Stream the answer into the placeholder and always end it with a final text."""
+def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda: True,
+                    on_first_message=None) -> FinalReport:
+    """Stream the answer into the placeholder (or post it) and always end it with a final text.
+    ``on_first_message(ts)``: an answer begun without a placeholder has posted its first message."""
     ask, slack = opened.ask, services.slack
+    common = dict(still_owner=still_owner, running=opened.running, budget_key=opened.budget_key)
     if services.settings.stream_mode == "native":
         reply = NativeStreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
-                                     services.settings.stream_update_interval, still_owner=still_owner,
+                                     services.settings.stream_update_interval, **common,
                                      recipient_user=ask.user, recipient_team=ask.team_id or None)
     else:
         reply = StreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
-                               services.settings.stream_update_interval, still_owner=still_owner)
+                               services.settings.stream_update_interval, on_first_message=on_first_message,
+                               **common)
     outcome = Outcome(error_marker("Something went wrong on my side; please try again."), "error")
     try:
-        thread = opened.thread
-        if thread is None:
-            thread = slack.thread(ask.channel, ask.thread_ts) if ask.in_thread else []
-        supersede(ask.channel, thread, ask.ts, ask.user, slack)
-        outcome = _generate(ask, thread, reply, services)
+        if opened.running.stop is not None:  # stopped while it waited for a slot: no model request at all
+            outcome = Outcome(None, "done")
+        else:
+            thread = opened.thread
+            if thread is None:
+                thread = slack.thread(ask.channel, ask.thread_ts) if ask.in_thread else []
+            supersede(ask, thread, slack, services.stops)
+            outcome = _generate(ask, thread, reply, services)
     except MissingScope as missing:  # (logged with the scope) the admin's to fix: the asker is told so
         outcome = Outcome(error_marker(missing.sentence), "error")
     except Exception:
         log.error("answer loop failed", event_id=ask.event_id, exc_info=True)
     finally:
         report = reply.finish(outcome.marker, outcome.status)
+        services.stops.end(opened.running)
     _record_usage(ask, services.settings, outcome, report.stop is not None)
+    return report
 
 
 def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, services: Services) -> Outcome:
@@ -189,6 +217,8 @@ def read_thread_files(ask: Ask, thread: list[SlackMessage], services: Services) 
 
 
 def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Settings, toolbox: ToolBox | None = None):
+    if reply.stop:  # stopped while the input was being built: no model request at all
+        return None, None
     stream = llm.open_stream(settings, model_input, toolbox)
     reply.set_on_stop(stream.close)
     deadline = llm.FirstTokenDeadline(stream, settings.first_token_timeout)

@@ -12,6 +12,7 @@ import threading
 import logs
 import prompts
 from config import Settings
+from answer_signals import StopBoard
 from events import Ask
 from slack_budget import WriteBudget, parse_limits
 from slack_client import SlackGateway
@@ -24,6 +25,8 @@ class Runtime:
         self.slack = SlackGateway(settings.slack_bot_token, settings.slack_api_url, app_id=settings.slack_app_id,
                                   budget=WriteBudget(parse_limits(settings.slack_rate_limits)))
         self._lock = threading.RLock()
+        # The answers this process runs, for Stop to reach; stop records for the others go through the store.
+        self.stops = StopBoard(records=lambda: self.store)
         if settings.dispatch == "pubsub":
             from pubsub_jobs import topic_path
 
@@ -67,7 +70,7 @@ class Runtime:
             from tools_enabled import enabled_tools
 
             services = responder.Services(self.settings, self.slack, self.system_prompt,
-                                          enabled_tools(self.settings, self.slack))
+                                          enabled_tools(self.settings, self.slack), self.stops)
             return ClaimedAnswers(self.store, services, self.settings.claim_lease, self.settings.claim_ttl)
 
         return self._built("_answers", build)

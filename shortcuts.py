@@ -2,21 +2,33 @@
 
 Only the person who asked may stop or delete an answer; the asker is read
 from the reply's metadata, fresh from Slack, never from the click itself.
+Stop reaches the running answer as a signal (``answer_signals``): the answer
+closes its model stream and writes its own stop marker. Only when no process
+acknowledges it (nobody runs the answer any more) does the handler write the
+stopped state itself. Every write a person waits for is checked: Slack's 429
+is waited out for a bounded time, and the person is told what really happened.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import time
+
 import logs
+from answer_signals import StopBoard, StopSignal
 from events import ABORTED_EVENT_TYPE, BOT_REPLY_EVENT_TYPES, REPLY_EVENT_TYPE, MessageAction
-from reply_format import STATUS_STREAMING, aborted_metadata, fallback_text, streaming_blocks
+from reply_format import (STATUS_STOPPED, STATUS_STREAMING, aborted_metadata, fallback_text, final_blocks,
+                          stopped_marker, with_marker)
 from slack_budget import USER_ACTION
-from slack_client import SlackGateway, SlackMessage
+from slack_client import SlackGateway, SlackMessage, StillRateLimited
 from slack_refusals import MissingScope
 
 log = logs.get(__name__)
 
 NOT_A_REPLY = "This works only on Threadwise's answers; nothing was changed."
+SLACK_BUSY = "Slack is too busy to {verb} the answer right now; nothing was changed. Please try again in a moment."
+# A person's own writes wait out Slack's 429 for at most this long (Slack wants its 200 within 3 s).
+PERSON_WAITS = 2.0
 
 
 @dataclass(frozen=True)
@@ -38,18 +50,20 @@ class AnswerParts:
         return any(m.metadata and m.metadata.event_type == ABORTED_EVENT_TYPE for m in self.messages)
 
 
-def handle(action: MessageAction, slack: SlackGateway) -> None:
+def handle(action: MessageAction, slack: SlackGateway, stops: StopBoard) -> None:
     try:
-        _handle(action, slack)
+        _handle(action, slack, stops)
     except MissingScope as missing:  # (logged with the scope) the person who clicked learns why nothing happened
         _tell(slack, action, missing.sentence)
 
 
-def _handle(action: MessageAction, slack: SlackGateway) -> None:
+def _handle(action: MessageAction, slack: SlackGateway, stops: StopBoard) -> None:
     me = slack.identity()
     target = action.message
     thread_ts = target.thread_ts
     if target.user != me.user_id and (target.bot_id is None or target.bot_id != me.bot_id):
+        if action.kind == "stop" and target.user == action.user:
+            return stop_question(action, slack, stops)
         return _tell(slack, action, NOT_A_REPLY)
     # A person is waiting (and Slack's 3-second acknowledgement): these calls never queue behind answers.
     thread = slack.thread(action.channel, thread_ts or target.ts, priority=USER_ACTION)
@@ -70,9 +84,9 @@ def _handle(action: MessageAction, slack: SlackGateway) -> None:
         return _tell(slack, action, f"Only {who}, who asked the question, can {verb} this answer; nothing was changed.")
     parts = answer_parts(thread, fresh, slack)
     if action.kind == "stop":
-        stop(action, parts, slack)
+        stop(action, parts, slack, stops)
     else:
-        delete(action, parts, slack)
+        delete(action, parts, slack, stops)
 
 
 def answer_parts(thread: list[SlackMessage], target: SlackMessage, slack: SlackGateway) -> AnswerParts:
@@ -87,43 +101,94 @@ def answer_parts(thread: list[SlackMessage], target: SlackMessage, slack: SlackG
     return AnswerParts(parts or [target])
 
 
-def stop(action: MessageAction, parts: AnswerParts, slack: SlackGateway, reason: str = "stopped") -> None:
+def stop(action: MessageAction, parts: AnswerParts, slack: SlackGateway, stops: StopBoard) -> None:
     streaming = parts.streaming
     if not streaming:
         message = "This answer was already stopped." if parts.stopped else "This answer has already finished."
         return _tell(slack, action, message)
-    for message in streaming:
-        # The streaming loop reads this flag back from its next chat.update and
-        # ends the answer; the text written here is what the message already shows.
-        slack.update(
-            action.channel, message.ts, fallback_text(message.text), streaming_blocks(message.text),
-            aborted_metadata(message.metadata.payload, action.user, reason), priority=USER_ACTION,
-        )
-        stop_native_stream(action.channel, message, action.user, reason, slack)
-    log.info("answer stopped", channel=action.channel, ts=streaming[-1].ts, via=action.via)
+    question = streaming[0].metadata.payload.get("question")
+    signal = StopSignal("stopped", action.user)
+    if question and stops.reach(action.channel, str(question), signal):
+        log.info("answer stopped", channel=action.channel, ts=streaming[-1].ts, via=action.via, reached="signal")
+    elif not _stop_unattended(action.channel, streaming, action.user, slack):
+        return _tell(slack, action, SLACK_BUSY.format(verb="stop"))
     if action.via == "shortcut":
         slack.open_notice(action.trigger_id, "Stopped", "Generating stopped. The answer ends where it was.")
 
 
-def delete(action: MessageAction, parts: AnswerParts, slack: SlackGateway) -> None:
+def stop_question(action: MessageAction, slack: SlackGateway, stops: StopBoard) -> None:
+    """*Stop generating* on one's own question: for an answer that has no reply to press it on yet."""
+    question = action.message
+    if stops.reach(action.channel, question.ts, StopSignal("stopped", action.user)):
+        log.info("answer stopped", channel=action.channel, question=question.ts, via=action.via, reached="signal")
+        return slack.open_notice(action.trigger_id, "Stopped", "Generating stopped. The answer ends where it was.")
+    thread = slack.thread(action.channel, question.thread_ts or question.ts, priority=USER_ACTION)
+    replies = [m for m in thread if slack.is_own(m) and m.metadata is not None
+               and m.metadata.payload.get("question") == question.ts]
+    if replies:
+        return stop(action, AnswerParts(replies), slack, stops)
+    _tell(slack, action, "No answer to this message is being written.")
+
+
+def _stop_unattended(channel: str, streaming: list[SlackMessage], by_user: str, slack: SlackGateway) -> bool:
+    """Nobody acknowledged the stop: no process runs this answer (it died, or its store is not ours).
+    The reply is ended here, as it stands, re-read first so a final that landed meanwhile is kept."""
+    deadline = time.monotonic() + PERSON_WAITS
+    for message in streaming:
+        fresh = slack.find(channel, message.ts, message.thread_ts, priority=USER_ACTION)
+        meta = fresh.metadata if fresh else None
+        if meta is None or meta.event_type != REPLY_EVENT_TYPE or meta.payload.get("status") != STATUS_STREAMING:
+            continue  # gone, finished or stopped meanwhile
+        text = with_marker(fresh.text, stopped_marker(by_user, "stopped"))
+        while True:
+            outcome = slack.update(channel, fresh.ts, fallback_text(text), final_blocks(text),
+                                   aborted_metadata(meta.payload, by_user, "stopped", STATUS_STOPPED),
+                                   priority=USER_ACTION)
+            if outcome.status != "rate_limited" or time.monotonic() + outcome.retry_after > deadline:
+                break
+            time.sleep(outcome.retry_after)
+        if outcome.status == "rate_limited" or (outcome.status == "failed" and outcome.error == "transient"):
+            log.warning("stop not written: Slack refused", channel=channel, ts=fresh.ts, status=outcome.status)
+            return False
+        stop_native_stream(channel, fresh, by_user, "stopped", slack)
+    log.info("answer stopped", channel=channel, ts=streaming[-1].ts, reached="unattended reply ended here")
+    return True
+
+
+def delete(action: MessageAction, parts: AnswerParts, slack: SlackGateway, stops: StopBoard) -> None:
+    question = next((m.metadata.payload.get("question") for m in parts.messages if m.metadata), None)
+    if question and parts.streaming:
+        # The answer stops writing first (its next part would land after the deletion otherwise).
+        stops.reach(action.channel, str(question), StopSignal("deleted", action.user), wait=0.0)
+    deadline = time.monotonic() + PERSON_WAITS
+    left = []
     for message in parts.messages:
-        slack.delete(action.channel, message.ts)
+        try:
+            slack.delete(action.channel, message.ts, give_up_after=max(0.0, deadline - time.monotonic()))
+        except StillRateLimited:
+            left.append(message)
+    if left:
+        log.warning("answer not deleted: Slack refused", channel=action.channel, parts=len(parts.messages),
+                    left=len(left))
+        return _tell(slack, action, SLACK_BUSY.format(verb="delete") if len(left) == len(parts.messages) else
+                     f"Slack is too busy right now: {len(left)} of the answer's {len(parts.messages)} messages "
+                     "are still there. Please delete them again in a moment.")
     log.info("answer deleted", channel=action.channel, parts=len(parts.messages))
     slack.open_notice(action.trigger_id, "Deleted", "The answer was deleted.")
 
 
-def supersede(channel: str, thread: list[SlackMessage], before_ts: str, by_user: str, slack: SlackGateway) -> int:
-    """A newer question in a thread stops the answers still streaming there."""
-    stopped = 0
+def supersede(ask, thread: list[SlackMessage], slack: SlackGateway, stops: StopBoard) -> int:
+    """A newer question in a thread stops the answers still being written there (signalled, wherever
+    they run; this process's answers with no reply shown yet too)."""
+    signal = StopSignal("superseded", ask.user)
+    stopped = stops.supersede_here(ask.channel, ask.thread_ts, ask.ts, signal)
     for message in thread:
         meta = message.metadata
         if (meta and meta.event_type == REPLY_EVENT_TYPE and meta.payload.get("status") == STATUS_STREAMING
-                and float(message.ts) < float(before_ts) and slack.is_own(message)):
-            slack.update(
-                channel, message.ts, fallback_text(message.text), streaming_blocks(message.text),
-                aborted_metadata(meta.payload, by_user, "superseded"),
-            )
-            stop_native_stream(channel, message, by_user, "superseded", slack)
+                and float(message.ts) < float(ask.ts) and slack.is_own(message) and meta.payload.get("question")
+                and not stops.runs_here(ask.channel, str(meta.payload["question"]))):  # (signalled above)
+            # (no wait: the newer answer does not wait for the older one to acknowledge)
+            stops.request_elsewhere(ask.channel, str(meta.payload["question"]), signal, wait=0.0)
             stopped += 1
     return stopped
 

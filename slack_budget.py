@@ -1,23 +1,31 @@
 """One budget for the Slack Web API calls of this process, shared by every answer in flight.
 
 Slack limits calls per method, per workspace, per app (``chat.update`` is
-Tier 3, about 50 a minute; ``chat.postMessage`` about one a second per
-channel). Fifty answers each updated every 0.8 s would ask for thousands of
-updates a minute, so every call takes a token from its method's bucket first:
+Tier 3, "50+ a minute" with bursts; ``chat.postMessage`` about one a second
+per channel). Fifty answers each updated every 0.8 s would ask for thousands
+of updates a minute, so every call takes a token from its method's bucket:
 
 * ``acquire`` waits for a token, in priority order: a person's action (Stop,
   Delete) never waits at all; an answer's final text comes next; placeholders
   and continuation messages after it; a blocked caller is served before any
   interim update.
+* Finals are owed: an answer that shows a message it will have to update
+  reserves its final write first (``reserve_streaming`` / ``reserve_final``),
+  and interim updates never spend the reserved tokens, so a final text or a
+  stop marker never queues behind them. An answer that finds no room shows a
+  thread status instead and posts its text with ``chat.postMessage``
+  (limited per channel, not per workspace).
 * ``try_interim`` is for the interim updates of a streaming answer: it never
-  waits. It grants a token only when nobody more important is waiting, and
-  only once per fair share of the rate (answers in flight ÷ rate), so under
-  load each answer's update interval stretches instead of Slack answering 429.
+  waits. It grants a token only when nobody more important is waiting, the
+  reserve stays whole, and this answer's text has waited longest.
 * ``pause`` is for a 429 anyway (another instance spends the same workspace
-  budget): the whole method waits ``Retry-After``, not only the one stream.
+  budget, or Slack's burst is smaller than ours): the whole method waits
+  ``Retry-After``, and the bucket learns: its burst and rate shrink, and grow
+  back a step a minute while Slack refuses nothing.
 
-Token buckets are conservative (a small burst) so a fresh process never
-exceeds Slack's own bucket; the limits are configurable (``SLACK_RATE_LIMITS``).
+A bucket starts from Slack's documented rate with a burst of the same size,
+which serves a burst of people at once; the limits are configurable
+(``SLACK_RATE_LIMITS``).
 """
 from __future__ import annotations
 
@@ -41,18 +49,32 @@ class Limit:
     per_channel: bool = False  # chat.postMessage: about one a second per channel
 
 
-# From SLACK_FACTS.md: Tier 2 ≈ 20/min, Tier 3 ≈ 50/min, Tier 4 ≈ 100/min, short
-# bursts allowed (their size is not documented, so ours stay small).
+# From SLACK_FACTS.md: Tier 2 ≈ 20/min, Tier 3 ≈ "50+"/min, Tier 4 ≈ 100/min, bursts allowed (their
+# size is not documented: we start from a minute's worth and learn from 429s). chat.postMessage: about
+# one a second per channel. assistant.threads.setStatus is "special" (no number published): we
+# assume no more than its sibling methods' Tier 4, and only ever try it, never wait for it.
 DEFAULT_LIMITS: dict[str, Limit] = {
-    "chat.update": Limit(50, 3),
-    "chat.delete": Limit(50, 3),
-    "conversations.replies": Limit(50, 3),
-    "conversations.info": Limit(50, 3),
-    "chat.postMessage": Limit(60, 1, per_channel=True),
-    "chat.startStream": Limit(20, 2),
-    "chat.appendStream": Limit(100, 5),
-    "chat.stopStream": Limit(20, 2),
+    "chat.update": Limit(50, 50),
+    "chat.delete": Limit(50, 50),
+    "conversations.replies": Limit(50, 50),
+    "conversations.info": Limit(50, 50),
+    "chat.postMessage": Limit(60, 2, per_channel=True),
+    "chat.startStream": Limit(20, 20),
+    "chat.appendStream": Limit(100, 100),
+    "chat.stopStream": Limit(20, 20),
+    "assistant.threads.setStatus": Limit(100, 100),
 }
+
+# Learning from 429s: each one halves the burst and the rate (never below
+# MIN_SHARE of Slack's documented numbers); every LEARN_PERIOD without one gives back a step.
+MIN_SHARE = 0.2
+LEARN_PERIOD = 60.0
+RECOVER_STEP = 0.1
+
+# An answer streams into a placeholder only while the budget has this many tokens to spare for it
+# (and for each answer already streaming) beyond every final owed: about STREAM_UPDATE_INTERVAL's
+# first seconds of updates. Past that, answers show a thread status and post their text.
+STREAM_ROOM = 8
 
 
 # A method we do not budget still waits out Slack's Retry-After: after its first 429 it gets a
@@ -96,16 +118,33 @@ RATE_MARGIN = 0.9
 
 class _Bucket:
     def __init__(self, limit: Limit, now: float):
-        self.rate = limit.per_minute / 60.0 * RATE_MARGIN
-        self.capacity = float(max(1, limit.burst - 1))
+        self.limit = limit
+        self.share = 1.0  # of Slack's documented rate and burst: what proved ours (see ``learn``)
+        self.learned_at = now
+        self._apply_share()
         self.tokens = self.capacity
         self.stamp = now
         self.paused_until = 0.0
+        self.owed = 0  # final writes reserved by answers showing a message
         self.waiting: list[tuple[int, int]] = []  # (priority, arrival) of blocked callers
         # answers waiting for an interim slot -> (their last write, when they last asked)
         self.wanting: dict[int, tuple[float, float]] = {}
 
+    def _apply_share(self) -> None:
+        self.rate = self.limit.per_minute / 60.0 * RATE_MARGIN * max(self.share, MIN_SHARE)
+        self.capacity = float(max(1, round((self.limit.burst - 1) * self.share)))
+
+    def learn(self, now: float) -> None:
+        """Slack refused a call our bucket allowed: spend less of it from now on."""
+        self.share = max(MIN_SHARE, self.share * 0.5)
+        self.learned_at = now
+        self._apply_share()
+
     def refill(self, now: float) -> None:
+        if self.share < 1.0 and now - self.learned_at >= LEARN_PERIOD:
+            self.share = min(1.0, self.share + RECOVER_STEP)
+            self.learned_at = now
+            self._apply_share()
         if now > self.stamp:  # (after a pause the stamp lies in the future: nothing refills before it)
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
@@ -125,21 +164,67 @@ class WriteBudget:
         self._buckets: dict[tuple[str, str | None], _Bucket] = {}
         self._arrivals = itertools.count()
         self._streams = 0
+        self._streaming: set[int] = set()  # answers streaming into a placeholder
+        self._owed: dict[int, str] = {}  # answer -> the method of the final write it reserved
         self.waited_seconds = 0.0  # total time callers spent blocked (for benchmarks)
         self.deferred_interims = 0
+        self.refusals_learned = 0
 
-    # --- answers in flight (the fair share) ---------------------------------
+    # --- answers in flight ------------------------------------------------------
     def stream_started(self) -> int:
-        """A streaming answer begins; the key names it in ``try_interim``."""
+        """An answer begins; the key names it in ``try_interim`` and its reservation."""
         with self._cond:
             self._streams += 1
             return next(self._arrivals)
 
     def stream_ended(self, key: int) -> None:
+        self.release_final(key)
         with self._cond:
             self._streams = max(0, self._streams - 1)
+            self._streaming.discard(key)
             for bucket in self._buckets.values():
                 bucket.wanting.pop(key, None)
+
+    def reserve_streaming(self, key: int, method: str = "chat.update") -> bool:
+        """May this answer show a placeholder now and stream into it? Yes while the budget has room
+        for its updates and for those of every answer already streaming, beyond the finals owed;
+        its final write is then reserved."""
+        with self._cond:
+            bucket = self._bucket(method, None)
+            # (a small configured burst scales the room down, so one answer still streams)
+            per_answer = min(STREAM_ROOM, max(1.0, bucket.capacity // 4)) if bucket else 0
+            if not self._reserve(key, method, per_answer * (len(self._streaming) + 1)):
+                return False
+            self._streaming.add(key)
+            return True
+
+    def reserve_final(self, key: int, method: str = "chat.update") -> bool:
+        """Reserve one final write for an answer about to show a message (no room for its updates)."""
+        with self._cond:
+            return self._reserve(key, method, 0)
+
+    def _reserve(self, key: int, method: str, room: float) -> bool:
+        if key in self._owed:
+            return True
+        bucket = self._bucket(method, None)
+        if bucket is None:
+            return True
+        now = self._clock()
+        bucket.refill(now)
+        if now < bucket.paused_until or bucket.tokens - bucket.owed - room < 1:
+            return False
+        bucket.owed += 1
+        self._owed[key] = method
+        return True
+
+    def release_final(self, key: int) -> None:
+        """The answer's final write is about to take its token (or will never be made)."""
+        with self._cond:
+            method = self._owed.pop(key, None)
+            bucket = self._buckets.get((method, None)) if method else None
+            if bucket is not None:
+                bucket.owed = max(0, bucket.owed - 1)
+                self._cond.notify_all()
 
     # --- spending -------------------------------------------------------------
     def acquire(self, method: str, priority: int, channel: str | None = None) -> None:
@@ -178,7 +263,7 @@ class WriteBudget:
         with self._cond:
             now = self._clock()
             bucket.refill(now)
-            if bucket.waiting or now < bucket.paused_until or bucket.tokens < 1:
+            if bucket.waiting or now < bucket.paused_until or bucket.tokens - bucket.owed < 1:
                 return False
             bucket.tokens -= 1
             return True
@@ -188,7 +273,7 @@ class WriteBudget:
 
         Fair: of the answers that want an interim slot, the one whose text has
         waited longest gets the next token, and only when no final text or
-        placeholder is waiting and one token stays in reserve for them.
+        placeholder is waiting and the finals owed keep their tokens.
         """
         bucket = self._bucket(method, channel)
         if bucket is None:
@@ -200,8 +285,7 @@ class WriteBudget:
             # An answer that stopped asking (no new text for a while) does not hold the others back.
             for other in [k for k, (_, asked) in bucket.wanting.items() if now - asked > MAX_INTERIM_WAIT + 0.5]:
                 del bucket.wanting[other]
-            # Keep a token for a final text when answers outnumber the burst (if the burst allows).
-            reserve = 1.0 if self._streams > bucket.capacity and bucket.capacity >= 2 else 0.0
+            reserve = float(bucket.owed)  # every final owed keeps its token
             stalest = min(bucket.wanting, key=lambda k: (bucket.wanting[k][0], k))
             if (stalest != key or bucket.waiting or now < bucket.paused_until
                     or bucket.tokens < 1 + reserve):
@@ -217,6 +301,9 @@ class WriteBudget:
         bucket = self._bucket(method, channel, paused=True)
         with self._cond:
             now = self._clock()
+            if now >= bucket.paused_until:  # one lesson per refusal, not per caller that saw it
+                bucket.learn(now)
+                self.refusals_learned += 1
             bucket.paused_until = max(bucket.paused_until, now + seconds)
             bucket.tokens = min(bucket.tokens, 0.0)
             bucket.stamp = max(bucket.stamp, bucket.paused_until)  # refilling starts after the pause

@@ -17,12 +17,10 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 import logs
 from slack_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteBudget
 from events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, SlackFile, parse_files, parse_metadata
+from slack_knowledge_calls import KnowledgeCalls
 from slack_refusals import GONE_ERRORS, STREAM_UNAVAILABLE, MissingScope, log_missing_scope
 
 log = logs.get(__name__)
-
-CHANNEL_INFO_TTL = 300.0  # seconds a channel's conversations.info is reused (its canvas id, privacy)
-
 
 # slack_sdk files a 429's Retry-After under this spelling and "retry-after" alike.
 RETRY_AFTER_HEADER = "Retry-After"
@@ -31,6 +29,14 @@ RETRY_AFTER_HEADER = "Retry-After"
 def _retry_after(response) -> float:
     """The seconds a 429 asks for (one when Slack does not say)."""
     return float(response.headers.get(RETRY_AFTER_HEADER) or 1)
+
+
+class StillRateLimited(RuntimeError):
+    """Slack refused a person's action (429) for longer than they can wait."""
+
+    def __init__(self, method: str, retry_after: float):
+        super().__init__(f"{method} rate limited (Retry-After {retry_after:g} s)")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ class WriteOutcome:
         return self.status in ("ok", "aborted")
 
 
-class SlackGateway:
+class SlackGateway(KnowledgeCalls):
     def __init__(self, token: str, base_url: str, app_id: str | None = None, timeout: float = 10.0,
                  budget: WriteBudget | None = None):
         # Shared by every answer of this process: Slack's limits are per workspace, not per answer.
@@ -239,18 +245,48 @@ class SlackGateway:
             return WriteOutcome("stopped_by_user", error=outcome.error)
         return outcome
 
-    def delete(self, channel: str, ts: str, priority: int = USER_ACTION) -> bool:
-        """Delete one of the bot's messages. False when it was already gone."""
-        self.budget.acquire("chat.delete", priority, channel)
+    def delete(self, channel: str, ts: str, priority: int = USER_ACTION, give_up_after: float = 30.0) -> bool:
+        """Delete one of the bot's messages. False when it was already gone; ``StillRateLimited``
+        when Slack kept refusing for ``give_up_after`` seconds (each Retry-After waited out)."""
+        deadline = time.monotonic() + give_up_after
+        while True:
+            self.budget.acquire("chat.delete", priority, channel)
+            try:
+                self._client.chat_delete(channel=channel, ts=ts)
+                return True
+            except SlackApiError as error:
+                if error.response.status_code == 429:
+                    retry_after = _retry_after(error.response)
+                    self.budget.pause("chat.delete", retry_after, channel)
+                    if time.monotonic() + retry_after > deadline:
+                        raise StillRateLimited("chat.delete", retry_after) from None
+                    time.sleep(retry_after)  # (a person's action spends into debt: wait here, not in acquire)
+                    continue
+                if error.response.get("error") == "message_not_found":
+                    return False
+                if error.response.get("error") == "missing_scope":
+                    raise MissingScope("chat.delete", error) from None
+                raise
+
+    def set_thread_status(self, channel: str, thread_ts: str, status: str) -> bool:
+        """``assistant.threads.setStatus``: "<app> is thinking…" under the thread, from Slack's own
+        budget for it, not chat.update's. Never waits: False when there is no room or Slack refused."""
+        if not self.budget.try_take("assistant.threads.setStatus"):
+            return False
         try:
-            self._client.chat_delete(channel=channel, ts=ts)
+            self._client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status=status)
             return True
         except SlackApiError as error:
-            if error.response.get("error") == "message_not_found":
-                return False
-            if error.response.get("error") == "missing_scope":
-                raise MissingScope("chat.delete", error) from None
-            raise
+            if error.response.status_code == 429:
+                self.budget.pause("assistant.threads.setStatus", _retry_after(error.response))
+            elif error.response.get("error") == "missing_scope":
+                log_missing_scope("assistant.threads.setStatus", error.response)
+            else:
+                log.info("thread status not shown", channel=channel, error=error.response.get("error"))
+            return False
+        except Exception as error:  # network trouble: a status is not worth waiting for
+            log.info("thread status not shown", channel=channel, error=type(error).__name__)
+            return False
 
     def post_ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
         try:
@@ -319,73 +355,3 @@ class SlackGateway:
             if message.ts == ts:
                 return message
         return None
-
-    # --- knowledge: people, channels, canvases -------------------------------
-    def email_of(self, user_id: str) -> str | None:
-        """The person's Slack profile email (scope ``users:read.email``), or None when hidden."""
-        try:
-            response = self._client.users_info(user=user_id)
-        except SlackApiError as error:
-            log.info("email not available", user=user_id, error=error.response.get("error"))
-            return None
-        email = ((response.get("user") or {}).get("profile") or {}).get("email")
-        return email if isinstance(email, str) and "@" in email else None
-
-    def is_member(self, channel: str, user_id: str) -> bool:
-        """Whether the person is in the conversation (``conversations.members``); False when we cannot tell."""
-        cursor = None
-        try:
-            for _ in range(20):
-                page = self._client.conversations_members(channel=channel, limit=1000, cursor=cursor)
-                if user_id in (page.get("members") or []):
-                    return True
-                cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    return False
-        except SlackApiError as error:
-            log.info("membership not confirmed", channel=channel, error=error.response.get("error"))
-        return False
-
-    def conversation(self, channel: str) -> dict | None:
-        """``conversations.info`` of a channel, or None when the bot cannot see it.
-
-        Asked for every question in a channel (does it have a canvas?), and Tier 3
-        like ``chat.update``: budgeted, and remembered for a few minutes per channel
-        for when the budget has no room.
-        """
-        now = time.monotonic()
-        cached = self._channels.get(channel)
-        if cached is not None and now - cached[0] < CHANNEL_INFO_TTL:
-            # Fresh when the budget has room (a canvas added a minute ago is seen); the
-            # remembered answer when it has not (under load a question does not wait for it).
-            if not self.budget.try_take("conversations.info"):
-                return cached[1]
-        else:
-            self.budget.acquire("conversations.info", PLACEHOLDER, channel)
-        try:
-            info = self._client.conversations_info(channel=channel).get("channel")
-        except SlackApiError as error:
-            if error.response.status_code == 429:
-                self.budget.pause("conversations.info", _retry_after(error.response))
-            log.info("channel info not available", channel=channel, error=error.response.get("error"))
-            return None
-        self._channels[channel] = (now, info)
-        return info
-
-    def file_info(self, file_id: str) -> SlackFile | None:
-        try:
-            raw = self._client.files_info(file=file_id).get("file")
-        except SlackApiError as error:
-            log.info("file info not available", file=file_id, error=error.response.get("error"))
-            return None
-        files = parse_files([raw]) if raw else ()
-        return files[0] if files else None
-
-    def message_with_thread(self, channel: str, ts: str) -> list[SlackMessage] | None:
-        """The linked message and, when it has one, its thread; None when it cannot be read."""
-        try:
-            messages = self.thread(channel, ts)
-        except SlackApiError as error:
-            log.info("linked message not readable", channel=channel, error=error.response.get("error"))
-            return None
-        return messages or None

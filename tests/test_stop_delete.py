@@ -73,7 +73,7 @@ def test_stop_on_a_finished_answer_changes_nothing(bot, slack, openai_server, ch
 
 
 def test_shortcuts_on_someone_elses_message_change_nothing(bot, slack, channel):
-    human_ts = slack.add_message(channel, ASKER, "a person's message")
+    human_ts = slack.add_message(channel, "USOMEONE", "a person's message")
     human = slack.get(channel, human_ts)
     for callback in ("abort_openai_api", "delete_message"):
         assert bot.send_interaction(shortcut_payload(callback, channel, ASKER, human)).status == 200
@@ -81,6 +81,21 @@ def test_shortcuts_on_someone_elses_message_change_nothing(bot, slack, channel):
     assert len(notes) == 2 and all("only on Threadwise's answers" in n["text"] for n in notes)
     assert slack.get(channel, human_ts) is not None
     assert not [c for c in slack.calls_of("chat.delete") if c.params.get("channel") == channel]
+
+
+def test_stop_on_ones_own_message_without_an_answer_says_so(bot, slack, channel):
+    """*Stop generating* works on one's own question (for an answer with no reply to press it on yet);
+    on a message nothing answers it says so, and Delete there is refused as before."""
+    own_ts = slack.add_message(channel, ASKER, "my own message, never a question to the bot")
+    own = slack.get(channel, own_ts)
+    for callback in ("abort_openai_api", "delete_message"):
+        assert bot.send_interaction(shortcut_payload(callback, channel, ASKER, own)).status == 200
+    notes = [e["text"] for e in slack.ephemerals if e.get("channel") == channel]
+    assert notes == ["No answer to this message is being written.", "This works only on Threadwise's answers; "
+                     "nothing was changed."]
+    assert slack.get(channel, own_ts) is not None
+    assert not [c for c in slack.calls if c.params.get("channel") == channel
+                and c.method in ("chat.delete", "chat.update", "chat.postMessage")]
 
 
 def test_delete_removes_a_streaming_answer_and_stops_it(bot, slack, openai_server, channel):

@@ -252,3 +252,28 @@ def test_unauthenticated_or_malformed_pushes_are_rejected(deployment, slack):
     bad = json.dumps({"message": {"data": base64.b64encode(b"{}").decode(), "messageId": "x"}}).encode()
     assert deployment.worker.post(bad, "application/json", query=f"?token={WORKER_TOKEN}").status == 400
     assert len(slack.calls) == before
+
+
+@pytest.mark.slack_429
+def test_stop_reaches_the_worker_through_the_store_while_slack_refuses_updates(deployment, slack, openai_server):
+    """The Stop is handled by slack_bot, the answer runs in slack_worker: the stop record in Firestore
+    reaches it (acknowledged), not the answer's next chat.update, which Slack refuses meanwhile."""
+    from harness import stop_button_payload
+
+    channel = "D-ps-stop"
+    openai_server.reply = Script(text=" ".join(f"word{i}" for i in range(600)), chunk_chars=6, delta_delay=0.02)
+    since = deployment.bot.log_mark()
+    ts, event, _ = ask(deployment, slack, channel, "a long answer to stop")
+    reply = slack.wait_for(lambda s: next((p for p in replies_to(s, channel, ts) if p["text"].startswith("word")),
+                                          None), timeout=30)
+    request = openai_server.requests[-1]
+    first = len(slack.calls)
+    slack.rate_limit_next("chat.update", count=1, retry_after=6)
+    slack.wait_for(lambda s: any(c.method == "chat.update" and c.status == 429 for c in s.calls[first:]), timeout=10)
+    assert deployment.bot.send_interaction(stop_button_payload(channel, ASKER, reply)).status == 200
+    openai_server.wait_for(lambda f: request.outcome is not None, timeout=3)
+    assert request.outcome == "client_closed"
+    assert deployment.bot.logged(since, message="answer stopped", reached="signal")
+    final = wait_answer(slack, channel, ts, timeout=20)[-1]
+    assert final["metadata"]["event_type"] == "aborted" and final["text"].endswith(f"_⏹ Stopped by <@{ASKER}>._")
+    assert jobs_ended(deployment.worker, event["event_id"], 1) == ["answered"]

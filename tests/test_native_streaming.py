@@ -24,8 +24,8 @@ STREAMS_PER_MINUTE = 200
 @pytest.fixture
 def native(bots, slack):
     enforce_slack_tiers(slack, {"chat.startStream": STREAMS_PER_MINUTE, "chat.stopStream": STREAMS_PER_MINUTE})
-    return bots.get(STREAM_MODE="native", SLACK_RATE_LIMITS=f"chat.startStream={STREAMS_PER_MINUTE}/2,"
-                                                            f"chat.stopStream={STREAMS_PER_MINUTE}/2")
+    return bots.get(STREAM_MODE="native", SLACK_RATE_LIMITS=f"chat.startStream={STREAMS_PER_MINUTE}/{STREAMS_PER_MINUTE},"
+                                                            f"chat.stopStream={STREAMS_PER_MINUTE}/{STREAMS_PER_MINUTE}")
 
 
 @pytest.fixture
@@ -210,8 +210,9 @@ def test_slacks_own_stop_control_on_the_stream_ends_the_answer(native, slack, op
 
 
 def test_with_the_production_budget_answers_past_the_stream_budget_use_chat_update(bots, slack, openai_server):
-    # The default budget (startStream 20 a minute), fresh: a process of this test's own.
-    bot = bots.get(STREAM_MODE="native", CONTEXT_TOKEN_BUDGET="15998")
+    # Slack's 20 chat.startStream a minute, with a burst of 2 (smaller than the default's minute's worth, so
+    # that three answers at once outrun it), fresh: a process of this test's own.
+    bot = bots.get(STREAM_MODE="native", CONTEXT_TOKEN_BUDGET="15998", SLACK_RATE_LIMITS="chat.startStream=20/2")
     openai_server.reply = Script(text="budgeted " * 30 + "end.", chunk_chars=6, delta_delay=0.01)
     asked = []
     for _ in range(3):  # three at once: one chat.startStream token now, the others use chat.update

@@ -157,9 +157,6 @@ def _stop_unattended(channel: str, streaming: list[SlackMessage], by_user: str, 
 
 def delete(action: MessageAction, parts: AnswerParts, slack: SlackGateway, stops: StopBoard) -> None:
     question = next((m.metadata.payload.get("question") for m in parts.messages if m.metadata), None)
-    if question and parts.streaming:
-        # The answer stops writing first (its next part would land after the deletion otherwise).
-        stops.reach(action.channel, str(question), StopSignal("deleted", action.user), wait=0.0)
     deadline = time.monotonic() + PERSON_WAITS
     left = []
     for message in parts.messages:
@@ -167,6 +164,10 @@ def delete(action: MessageAction, parts: AnswerParts, slack: SlackGateway, stops
             slack.delete(action.channel, message.ts, give_up_after=max(0.0, deadline - time.monotonic()))
         except StillRateLimited:
             left.append(message)
+    if question and parts.streaming and len(left) < len(parts.messages):
+        # The answer stops at once (its next write would only find the message gone); while Slack refused
+        # every deletion it goes on, so that no half answer is left without its final text.
+        stops.reach(action.channel, str(question), StopSignal("deleted", action.user), wait=0.0)
     if left:
         log.warning("answer not deleted: Slack refused", channel=action.channel, parts=len(parts.messages),
                     left=len(left))

@@ -54,6 +54,11 @@ class HttpSide:
         with self._lock:
             self._forced_429[method] = [count, int(retry_after)]
 
+    def refusal_ends_in(self, method):
+        """Seconds until the Retry-After window of a forced 429 on `method` is over (0 when none holds)."""
+        with self._lock:
+            return max(0.0, self._held_until.get(method, 0) - time.monotonic())
+
     def fail_next(self, method, body, status=200, count=1):
         """The next `count` calls of `method` get `body` (a scripted fault: an error Slack
         gives, or a body carrying something that must never reach a log)."""

@@ -7,6 +7,8 @@ interim update read the reply's metadata back, so nothing stopped while Slack re
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from flows import ASKER, replies_to, say, wait_answer
@@ -15,6 +17,13 @@ from standins.openai_api import Script
 
 SLOW = dict(text=" ".join(f"token{i}" for i in range(600)), chunk_chars=7, delta_delay=0.02)
 REFUSED_FOR = 6  # seconds Slack answers chat.update with 429
+
+
+@pytest.fixture(autouse=True)
+def _refusals_end_with_their_test(slack):
+    """Slack's refusal windows (and the bot's pause for them) end before the next test begins."""
+    yield
+    time.sleep(max(slack.refusal_ends_in("chat.update"), slack.refusal_ends_in("chat.delete")))
 
 
 def _shown(slack, channel, question_ts):
@@ -68,3 +77,63 @@ def test_delete_stops_the_answer_while_slack_refuses_every_update(bot, slack, op
     openai_server.wait_for(lambda f: request.outcome is not None, timeout=REFUSED_FOR / 2)
     assert request.outcome == "client_closed"
     assert slack.get(channel, reply["ts"]) is None
+
+
+def _orphaned_reply(slack, channel, question_ts, text="half an answer"):
+    """A streaming reply no process runs any more (its worker died), as Slack shows it."""
+    from reply_format import STATUS_STREAMING, ReplyTag, reply_metadata, streaming_blocks
+
+    ts = slack.add_message(channel, slack.bot_user_id, text, thread_ts=question_ts, bot_id=slack.bot_id,
+                           blocks=streaming_blocks(text),
+                           metadata=reply_metadata(ReplyTag(ASKER, question_ts), STATUS_STREAMING))
+    return slack.get(channel, ts)
+
+
+def test_stop_on_a_reply_nobody_runs_any_more_ends_it_there(bot, slack, channel):
+    """Nobody acknowledges the stop (no process runs the answer): the handler ends the reply itself,
+    with the text it shows, the stop marker and no Stop button."""
+    slack.invite(channel, slack.bot_user_id)
+    question_ts = slack.add_message(channel, ASKER, "a question whose worker died")
+    reply = _orphaned_reply(slack, channel, question_ts)
+    since = bot.log_mark()
+    assert bot.send_interaction(stop_button_payload(channel, ASKER, reply)).status == 200
+    final = slack.get(channel, reply["ts"])  # (handled inline: written by now)
+    assert final["text"] == f"half an answer\n\n_⏹ Stopped by <@{ASKER}>._"
+    assert final["metadata"]["event_type"] == "aborted"
+    assert final["metadata"]["event_payload"]["status"] == "stopped"
+    assert not any(b["type"] == "actions" for b in final["blocks"])
+    assert bot.logged(since, message="answer stopped", reached="unattended reply ended here")
+
+
+@pytest.mark.slack_429
+def test_stop_on_an_unattended_reply_slack_keeps_refusing_tells_the_truth(bot, slack, channel):
+    slack.invite(channel, slack.bot_user_id)
+    question_ts = slack.add_message(channel, ASKER, "another orphan")
+    reply = _orphaned_reply(slack, channel, question_ts)
+    slack.rate_limit_next("chat.update", count=1, retry_after=10)
+    assert bot.send_interaction(stop_button_payload(channel, ASKER, reply)).status == 200
+    notes = [e["text"] for e in slack.ephemerals if e.get("channel") == channel]
+    assert notes == ["Slack is too busy to stop the answer right now; nothing was changed. "
+                     "Please try again in a moment."]
+    assert slack.get(channel, reply["ts"])["metadata"]["event_payload"]["status"] == "streaming"
+
+
+@pytest.mark.slack_429
+def test_delete_that_slack_keeps_refusing_tells_the_truth_and_the_answer_still_lands(bot, slack, openai_server,
+                                                                                      channel):
+    openai_server.reply = Script(text=" ".join(f"token{i}" for i in range(60)), chunk_chars=7, delta_delay=0.02)
+    ts, _ = say(bot, slack, channel, "an answer Slack will not let me delete")
+    reply = _shown(slack, channel, ts)
+    deleted_notices = _deleted_notices(slack)
+    slack.rate_limit_next("chat.delete", count=1, retry_after=10)
+    assert bot.send_interaction(shortcut_payload("delete_message", channel, ASKER, reply)).status == 200
+    notes = [e["text"] for e in slack.ephemerals if e.get("channel") == channel]
+    assert notes == ["Slack is too busy to delete the answer right now; nothing was changed. "
+                     "Please try again in a moment."]
+    final = wait_answer(slack, channel, ts)[-1]  # not left half written with a Stop button
+    assert final["ts"] == reply["ts"] and final["metadata"]["event_payload"]["status"] == "done"
+    assert _deleted_notices(slack) == deleted_notices, "no \"Deleted\" modal for what was not deleted"
+
+
+def _deleted_notices(slack) -> int:
+    return len([v for v in slack.views if v.get("view", v).get("title", {}).get("text") == "Deleted"])

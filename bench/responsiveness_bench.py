@@ -43,8 +43,10 @@ for _path in (str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")):
 
 import harness  # noqa: E402  (tests/harness.py)
 from harness import OPENAI_KEY, BotProcess, bot_env  # noqa: E402
-from common import run_setup  # noqa: E402  (bench/common.py)
-from lifecycle import git_commit, run_main, signals_deferred, signals_ignored, stop_all  # noqa: E402
+from common import add_model_options, run_setup  # noqa: E402  (bench/common.py)
+from lifecycle import (  # noqa: E402  (bench/lifecycle.py)
+    add_run_options, git_commit, remove_logs, run_main, signals_deferred, signals_ignored, stop_all,
+)
 from log_scan import leaks_in, secrets_of  # noqa: E402  (tests/log_scan.py)
 from responsiveness_pubsub import PubSubDeployment  # noqa: E402
 from responsiveness_report import as_json, figures, render, rounded  # noqa: E402
@@ -74,16 +76,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=4, help="slack_worker processes with --pubsub")
     sizes = p.add_argument_group("sizes and times (default: the full run's, or --quick's)")
     for name, full in FULL.items():
+        if name == "deltas":
+            continue  # add_model_options' (an answer's length: deltas x chunk chars)
         sizes.add_argument(f"--{name.replace('_', '-')}", type=type(full), default=None,
                            help=f"full run {full}, --quick {QUICK[name]}")
-    p.add_argument("--first-token-delay", type=float, default=0.3, help="model: seconds before the first delta")
-    p.add_argument("--chunk-chars", type=int, default=4, help="model: characters per delta")
-    p.add_argument("--delta-delay", type=float, default=0.02, help="model: seconds between deltas")
+    add_model_options(p)  # --first-token-delay, --deltas (an answer's), --chunk-chars, --delta-delay, --api
+    p.set_defaults(deltas=None)
     p.add_argument("--ack-timeout", type=float, default=30.0, help="socket timeout of one event POST")
-    p.add_argument("--stock-backlog", action="store_true",
-                   help="keep the stand-ins' listen backlogs (FakeOpenAI: 5) instead of raising them to 1024")
-    p.add_argument("--keep-log", action="store_true", help="keep the logs and print their folder")
-    p.add_argument("--json-only", action="store_true", help="print only the JSON line")
+    add_run_options(p)
     args = p.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:
@@ -116,7 +116,7 @@ def start(args, stack: list, log_dir: Path):
     openai.reply = Script(chunk_chars=args.chunk_chars, first_token_delay=args.first_token_delay,
                           delta_delay=args.delta_delay)
     # The production defaults: no SLACK_RATE_LIMITS, no STREAM_UPDATE_INTERVAL, LOG_LEVEL INFO.
-    env = bot_env(slack.base_url, openai.base_url, LOG_LEVEL="INFO", PRACTICE_TOKEN_DELAY=None)
+    env = bot_env(slack.base_url, openai.base_url, LOG_LEVEL="INFO", OPENAI_API=args.api, PRACTICE_TOKEN_DELAY=None)
     if args.pubsub:
         deployment = PubSubDeployment(env, slack, args.workers, log_dir, stack)
         return slack, openai, deployment.bot, deployment.processes
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         slack, openai, bot, processes = start(args, stack, log_dir)
         world = World(slack, openai, bot, args, say)
         warm_up(world)
-        say(f"responsiveness_bench: {', '.join(args.scenarios)}  ({'Pub/Sub, ' + str(args.workers) + ' workers' if args.pubsub else 'DISPATCH=thread'})")
+        say(f"responsiveness_bench: {', '.join(args.scenarios)}  ({dispatch_text(args)})")
         for name in args.scenarios:
             began = time.monotonic()
             if name == "quiet":
@@ -167,26 +167,10 @@ def run(args: argparse.Namespace) -> int:
             stop_all(stack, "responsiveness_bench")
             leaks = [leak for p in processes for leak in leaks_in(p.log_path, secrets_of(p.env))]
             if not args.keep_log:
-                for leftover in sorted(log_dir.rglob("*"), reverse=True):
-                    try:
-                        leftover.rmdir() if leftover.is_dir() else leftover.unlink()
-                    except OSError:
-                        pass
-                try:
-                    log_dir.rmdir()
-                except OSError:
-                    pass
+                remove_logs(log_dir)
     results["leaks"] = len(leaks)
     rows = figures(results, args.pubsub)
-    header = (f"responsiveness_bench  {'DISPATCH=pubsub, ' + str(args.workers) + ' slack_worker' if args.pubsub else 'DISPATCH=thread'}"
-              f"  commit {commit}  cpus={os.cpu_count()}{'  --quick' if args.quick else ''}\n"
-              f"  FakeSlack enforces tests/slack_tiers.py: {tiers_text()}\n"
-              f"  bot: default settings (no SLACK_RATE_LIMITS, STREAM_UPDATE_INTERVAL 0.8, LOG_LEVEL INFO)\n"
-              f"  model: first token {args.first_token_delay} s, {args.chunk_chars} chars every {args.delta_delay} s;"
-              f" answers {args.answer_chars} chars ({seconds_of(args, args.deltas)} s), long {args.long_chars}"
-              f" ({seconds_of(args, args.long_deltas)} s), short {args.short_chars}"
-              f" ({seconds_of(args, args.short_deltas)} s); Stop {args.stop_after} s after the question")
-    say(render(rows, header))
+    say(render(rows, header(args, commit)))
     for leak in leaks[:5]:
         say(f"  secret in a log: {leak}")
     say(f"  whole run {time.monotonic() - run_start:.1f} s")
@@ -194,15 +178,27 @@ def run(args: argparse.Namespace) -> int:
         say(f"logs: {log_dir}")
     ok = results["lost"] == 0 and not leaks
     print(json.dumps({"bench": "responsiveness_bench", "commit": commit, "commit_at_end": git_commit(),
-                      "dispatch": "pubsub" if args.pubsub else "thread", "workers": args.workers if args.pubsub else None,
-                      "quick": args.quick, "scenarios": args.scenarios, "figures": as_json(rows),
-                      "raw": rounded(results), "ok": ok}, ensure_ascii=False, separators=(",", ":"), default=str))
+                      "dispatch": "pubsub" if args.pubsub else "thread",
+                      "workers": args.workers if args.pubsub else None, "quick": args.quick,
+                      "scenarios": args.scenarios, "figures": as_json(rows), "raw": rounded(results), "ok": ok},
+                     ensure_ascii=False, separators=(",", ":"), default=str))
     return 0 if ok else 1
 
 
-def tiers_text() -> str:
-    return ", ".join(f"{m} {rate}/min burst {SLACK_BURSTS[m]}" for m, rate in SLACK_TIERS.items()) + \
-        " (chat.postMessage per channel)"
+def dispatch_text(args) -> str:
+    return f"DISPATCH=pubsub, {args.workers} slack_worker" if args.pubsub else "DISPATCH=thread"
+
+
+def header(args, commit: str | None) -> str:
+    tiers = ", ".join(f"{m} {rate}/min burst {SLACK_BURSTS[m]}" for m, rate in SLACK_TIERS.items())
+    return (f"responsiveness_bench  {dispatch_text(args)}  commit {commit}  cpus={os.cpu_count()}"
+            f"{'  --quick' if args.quick else ''}\n"
+            f"  FakeSlack enforces tests/slack_tiers.py: {tiers} (chat.postMessage per channel)\n"
+            f"  bot: default settings (no SLACK_RATE_LIMITS, STREAM_UPDATE_INTERVAL 0.8, LOG_LEVEL INFO)\n"
+            f"  model ({args.api}): first token {args.first_token_delay} s, {args.chunk_chars} chars every"
+            f" {args.delta_delay} s; answers {args.answer_chars} chars ({seconds_of(args, args.deltas)} s),"
+            f" long {args.long_chars} ({seconds_of(args, args.long_deltas)} s), short {args.short_chars}"
+            f" ({seconds_of(args, args.short_deltas)} s); Stop {args.stop_after} s after the question")
 
 
 def main(argv=None) -> int:

@@ -19,10 +19,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from emulators import start_emulators
 from harness import BotProcess, free_port
 from lifecycle import signals_deferred
-from firestore_emulator import FirestoreEmulator  # tests/firestore_emulator.py
-from pubsub_emulator import PubSubEmulator  # tests/pubsub_emulator.py
 
 WORKER_TOKEN = "bench-worker-push-secret-0123456789"
 ACK_DEADLINE = 600  # seconds: longer than any answer, as in production (scripts/deploy)
@@ -86,13 +85,7 @@ class PubSubDeployment:
 
     def __init__(self, env: dict[str, str], slack, workers: int, log_dir: Path, stack: list):
         run_id = f"{os.getpid()}-{int(time.time())}"
-        with signals_deferred():
-            self.pubsub = PubSubEmulator()
-            stack.append(self.pubsub.stop)
-        with signals_deferred():
-            self.firestore = FirestoreEmulator(log_dir=str(log_dir))
-            stack.append(self.firestore.stop)  # a no-op until it has started
-            self.firestore.start()
+        self.pubsub, self.firestore = start_emulators(log_dir, stack)
         topic = f"bench-jobs-{run_id}"
         self.pubsub.create_topic(topic)
         self.env = {**env, "DISPATCH": "pubsub", "PUBSUB_TOPIC": topic, "STORE": "firestore",

@@ -88,8 +88,8 @@ def figures(results: dict, pubsub: bool) -> list[Figure]:
                      percentile(f"{n} at once: first words p99", c["first_words"], 99, 5.0, n)]
         rows += [percentile(f"{n} at once: final p99", c["final"], 99, final_goal, n),
                  count(f"{n} at once: exact answers", c["exact"], n, of=n),
-                 Figure(f"{n} at once: 429s (per method)", f"{sum(c['refused'].values())} {c['refused'] or ''}".strip(),
-                        "-", None, c["refused"])]
+                 Figure(f"{n} at once: 429s (per method)",
+                        f"{sum(c['refused'].values())} {c['refused'] or ''}".strip(), "-", None, c["refused"])]
     if "crowd" in results:
         c = results["crowd"]
         rows.append(percentile(f"ack p99 at {c['n']}", c["ack"], 99, 0.1, c["n"], "< 100 ms", _ms))

@@ -99,3 +99,25 @@ def delta(before, after):
     if before is None or after is None:
         return None
     return round(after - before, 2)
+
+
+# --------------------------------------------------------------------------- options and leftovers
+def add_run_options(p) -> None:
+    """The options of a run's life: the stand-ins' backlogs, the logs kept, the printing."""
+    p.add_argument("--stock-backlog", action="store_true",
+                   help="keep the stand-ins' listen backlogs (FakeOpenAI: 5) instead of raising them to 1024")
+    p.add_argument("--keep-log", action="store_true", help="keep the logs and print their folder")
+    p.add_argument("--json-only", action="store_true", help="print only the JSON line")
+
+
+def remove_logs(log_dir: Path) -> None:
+    """The run's temporary folder and everything in it (logs, claims, the Firestore emulator's files)."""
+    for leftover in sorted(log_dir.rglob("*"), reverse=True):
+        try:
+            leftover.rmdir() if leftover.is_dir() else leftover.unlink()
+        except OSError:
+            pass
+    try:
+        log_dir.rmdir()
+    except OSError:
+        pass

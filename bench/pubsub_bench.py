@@ -51,10 +51,9 @@ from common import (  # noqa: E402  (bench/common.py)
 )
 from measures import cpu_seconds, descendants, memory_report  # noqa: E402  (bench/measures.py)
 from lifecycle import (  # noqa: E402  (bench/lifecycle.py)
-    delta, git_commit, run_main, signals_deferred, signals_ignored, stop_all,
+    delta, git_commit, remove_logs, run_main, signals_deferred, signals_ignored, stop_all,
 )
-from firestore_emulator import FirestoreEmulator  # noqa: E402  (tests/firestore_emulator.py)
-from pubsub_emulator import PubSubEmulator  # noqa: E402  (tests/pubsub_emulator.py)
+from emulators import start_emulators  # noqa: E402  (bench/emulators.py)
 from pubsub_report import phase_numbers, render  # noqa: E402  (bench/pubsub_report.py)
 
 WORKER_TOKEN = "bench-worker-push-secret-0123456789"
@@ -114,13 +113,7 @@ class Deployment:
 
     def __init__(self, args, slack, openai, log_dir: Path, stack: list):
         run_id = f"{os.getpid()}-{int(time.time())}"
-        with signals_deferred():
-            self.pubsub = PubSubEmulator()
-            stack.append(self.pubsub.stop)
-        with signals_deferred():
-            self.firestore = FirestoreEmulator(log_dir=str(log_dir))
-            stack.append(self.firestore.stop)  # a no-op until it has started
-            self.firestore.start()
+        self.pubsub, self.firestore = start_emulators(log_dir, stack)
         self.topic = f"bench-jobs-{run_id}"
         self.subscription = f"bench-push-{run_id}"
         self.pubsub.create_topic(self.topic)
@@ -226,15 +219,7 @@ def run(args: argparse.Namespace) -> int:
                 burst.abort()
             stop_all(stack, "pubsub_bench")
             if not args.keep_log:
-                for leftover in sorted(log_dir.rglob("*"), reverse=True):
-                    try:
-                        leftover.rmdir() if leftover.is_dir() else leftover.unlink()
-                    except OSError:
-                        pass
-                try:
-                    log_dir.rmdir()
-                except OSError:
-                    pass
+                remove_logs(log_dir)
 
     # --- numbers
     warm_publish = [e.get("publish_ms") for e in bot_log

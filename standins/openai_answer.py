@@ -205,6 +205,7 @@ class Answer:
             rec.deltas_sent -= 1
             rec.text_sent = before
             raise
+        rec.last_delta_at = time.monotonic()
 
     def _non_stream(self) -> None:
         s, conn, rec = self.s, self.conn, self.rec
@@ -224,7 +225,7 @@ class Answer:
         conn.wait(s.delta_delay * max(0, n - 1))
         rec.deltas_sent = n
         rec.text_sent = self.text
-        rec.first_delta_at = time.monotonic()
+        rec.first_delta_at = rec.last_delta_at = time.monotonic()
         body = self._non_stream_body(self._usage(n))
         rec.outcome = "incomplete" if s.incomplete_reason else "completed"
         conn.json_response(200, body, request_id=self.request_id)

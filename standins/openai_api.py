@@ -126,6 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
                 rec.outcome = "server_stopped"
                 conn.abort()
                 return
+            rec.client_closed_at = time.monotonic()
             rec.client_closed_early = True
             rec.outcome = "client_closed"
             self.close_connection = True

@@ -142,7 +142,10 @@ class Script:
 class Recorded:
     """One request as the fake saw it, plus what happened to its answer.
 
-    started_at / first_delta_at / finished_at are time.monotonic() values.
+    started_at / first_delta_at / last_delta_at / client_closed_at / finished_at are
+    time.monotonic() values: last_delta_at when the last text delta so far was written (a
+    non-streamed answer: when its body was), client_closed_at when the server noticed the client
+    hang up (None if it did not) -- the benches' "model's last token" and "stream closed".
     outcome: "completed", "incomplete", "failed", "error_event", "status_error",
     "invalid_request" (refused as OpenAI refuses it: ``refusal`` holds the
     error object), "broken" (break_after), "client_closed", "server_stopped",
@@ -163,6 +166,8 @@ class Recorded:
     outcome: Optional[str] = None
     text_sent: str = ""
     first_delta_at: Optional[float] = None
+    last_delta_at: Optional[float] = None
+    client_closed_at: Optional[float] = None
     refusal: Optional[dict] = None
     finished_at: Optional[float] = None
     finished: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)

@@ -32,10 +32,13 @@ MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yaml"
 
 _HISTORY = {"public": "channels:history", "private": "groups:history", "im": "im:history", "mpim": "mpim:history"}
 _READ = {"public": "channels:read", "private": "groups:read", "im": "im:read", "mpim": "mpim:read"}
-# The scope a method needs; a dict names it per kind of conversation. Methods not listed need none.
+# The scope a method needs; a dict names it per kind of conversation, a tuple any one of several
+# (the first is the one missing_scope names). Methods not listed need none.
 METHOD_SCOPES = {
     **dict.fromkeys(("chat.postMessage", "chat.update", "chat.delete", "chat.postEphemeral",
                      "chat.startStream", "chat.appendStream", "chat.stopStream"), "chat:write"),
+    # chat:write since 2026-03-05; assistant:write is still accepted "for the time being".
+    "assistant.threads.setStatus": ("chat:write", "assistant:write"),
     "conversations.replies": _HISTORY, "conversations.history": _HISTORY,
     "conversations.info": _READ, "conversations.members": _READ,
     "users.info": "users:read", "files.info": "files:read", "search.messages": "search:read",
@@ -47,10 +50,14 @@ USER_TOKEN_ONLY = frozenset({"search.messages"})  # Slack: search.* takes user t
 SEE, MEMBER, POST = "see", "member", "post"
 CHANNEL_NEEDS = {
     "chat.delete": SEE, "conversations.info": SEE, "conversations.members": SEE,
+    # Its only documented conversation error is channel_not_found: no not_in_channel is made up.
+    "assistant.threads.setStatus": SEE,
     "chat.update": MEMBER, "conversations.replies": MEMBER, "conversations.history": MEMBER,
     **dict.fromkeys(("chat.postMessage", "chat.postEphemeral", "chat.startStream", "chat.appendStream",
                      "chat.stopStream"), POST),
 }
+# The argument that names the conversation, where it is not ``channel``.
+CHANNEL_ARGS = {"assistant.threads.setStatus": "channel_id"}
 
 
 def manifest_scopes(kind: str, manifest: Path = MANIFEST) -> frozenset:
@@ -151,7 +158,9 @@ class AccessRules:
         scope = METHOD_SCOPES.get(method)
         if isinstance(scope, str) and scope not in self._scopes_of(token):
             return self._missing(scope, token)
-        needs, channel = CHANNEL_NEEDS.get(method), params.get("channel")
+        if isinstance(scope, tuple) and not self._scopes_of(token) & set(scope):
+            return self._missing(scope[0], token)
+        needs, channel = CHANNEL_NEEDS.get(method), params.get(CHANNEL_ARGS.get(method, "channel"))
         if needs is None or not channel:
             return None  # the method itself answers a missing channel
         user = self._caller_user()

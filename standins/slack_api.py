@@ -1,9 +1,10 @@
 """FakeSlack: an in-process stand-in for Slack's Web API, for the tests, the benches and the playground.
 
 Follows /work/shared/SLACK_FACTS.md. The server and the chat methods live here; messages, threads
-and reading them back in ``slack_threads.py``, native streaming in ``slack_streaming.py``, files,
-people and search in ``slack_knowledge.py``, conversations, members and scopes (what each call may
-do) in ``slack_access.py``, trigger ids and views in ``slack_views.py``, Block Kit limits in
+and reading them back in ``slack_threads.py``, native streaming in ``slack_streaming.py``, a
+thread's status line (``assistant.threads.setStatus``) in ``slack_assistant.py``, files, people
+and search in ``slack_knowledge.py``, conversations, members and scopes (what each call may do) in
+``slack_access.py``, trigger ids and views in ``slack_views.py``, Block Kit limits in
 ``slack_blocks.py``, the HTTP side (decoding, tokens, rate limits, scripted faults, the call log) in
 ``slack_http.py``. Point `slack_sdk.WebClient(base_url=fake.base_url)` at it. Standard library
 only; one lock guards all state because slack_sdk clients may call from several threads at once.
@@ -17,6 +18,7 @@ import time
 try:
     from .http_server import StandinHTTPServer, StandinServer
     from .slack_access import AccessRules
+    from .slack_assistant import AssistantThreads
     from .slack_blocks import content_error
     from .slack_http import Call, HttpSide  # noqa: F401 (Call: re-exported)
     from .slack_knowledge import KnowledgeMethods
@@ -27,6 +29,7 @@ try:
 except ImportError:  # imported as a top-level module
     from http_server import StandinHTTPServer, StandinServer
     from slack_access import AccessRules
+    from slack_assistant import AssistantThreads
     from slack_blocks import content_error
     from slack_http import Call, HttpSide  # noqa: F401 (Call: re-exported)
     from slack_knowledge import KnowledgeMethods
@@ -41,8 +44,8 @@ class _Server(StandinHTTPServer):
     request_queue_size = 128
 
 
-class FakeSlack(HttpSide, ThreadStore, StreamingMethods, KnowledgeMethods, AccessRules, ViewMethods,
-                StandinServer):
+class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, KnowledgeMethods, AccessRules,
+                ViewMethods, StandinServer):
     server_class = _Server
     max_text = 4000             # facts: msg_too_long above 4,000 characters
     max_metadata_chars = 4000   # facts: metadata limit undocumented; adjustable
@@ -90,12 +93,14 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, KnowledgeMethods, Acces
             "chat.startStream": self._chat_start_stream,
             "chat.appendStream": self._chat_append_stream,
             "chat.stopStream": self._chat_stop_stream,
+            "assistant.threads.setStatus": self._assistant_threads_set_status,
             "apps.connections.open": self._apps_connections_open,
         }
         self.user_tokens = {}      # xoxp- token -> user id (search.messages needs one)
         self.app_tokens = {}       # xapp- token -> its Socket Mode stand-in (FakeSocketMode.attach)
         self._init_access()        # conversations, members, scopes
         self._init_views()         # trigger ids, views opened
+        self._init_assistant()     # threads' status lines
         self._users = {}           # user id -> email
         self._file_meta = {}       # file id -> the file object
         self._caller = None        # the token of the call being served

@@ -66,6 +66,8 @@ class ThreadStore:
         self._channels.setdefault(channel, []).append(msg)
         if thread_ts:
             self._refresh_parent(channel, msg["thread_ts"])
+            if msg.get("bot_id") == self.bot_id:
+                self._reply_posted(channel, msg["thread_ts"])  # the app's reply ends the thread's status line
         return msg
 
     def _replies(self, channel, root):

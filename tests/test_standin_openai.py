@@ -88,7 +88,8 @@ def test_responses_stream_round_trip(fake, client):
     assert rec.body["model"] == MODEL
     assert rec.headers["authorization"] == f"Bearer {fake.api_key}"
     assert rec.deltas_sent == rec.deltas_total == len(deltas)
-    assert not rec.client_closed_early
+    assert not rec.client_closed_early and rec.client_closed_at is None
+    assert rec.started_at < rec.first_delta_at < rec.last_delta_at <= rec.finished_at
     assert fake.count("/v1/responses") == 1 and fake.counts == {"/v1/responses": 1}
 
 
@@ -125,6 +126,8 @@ def test_responses_non_stream(fake, client):
     resp = client.responses.create(model=MODEL, input="x")
     assert resp.output_text == "plain answer" and resp.status == "completed"
     assert resp.usage.total_tokens == resp.usage.input_tokens + resp.usage.output_tokens
+    rec = fake.last  # the whole text is one write: its first and last token arrive together
+    assert rec.first_delta_at == rec.last_delta_at <= rec.finished_at
 
 
 def test_last_user_text_from_content_parts(fake, client):
@@ -224,7 +227,9 @@ def test_client_closing_stream_stops_generation(fake, client, api, capfd):
     stream.close()
     rec = fake.wait_for(lambda: fake.last.done and fake.last)
     assert rec.client_closed_early and rec.outcome == "client_closed"
-    assert rec.finished_at - closed_at < 0.5  # noticed within about one delta_delay
+    assert closed_at < rec.client_closed_at <= rec.finished_at
+    assert rec.client_closed_at - closed_at < 0.5  # noticed within about one delta_delay
+    assert rec.last_delta_at < closed_at  # no delta written after the client hung up
     assert rec.deltas_sent <= 6 < rec.deltas_total
     assert "Traceback" not in capfd.readouterr().err
 

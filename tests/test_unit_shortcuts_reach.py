@@ -13,7 +13,7 @@ import shortcuts
 from answer_signals import StopBoard, StopSignal, answer_key
 from events import Ask, MessageAction, TargetMessage
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
-from reply_format import ReplyTag, final_blocks, reply_metadata, streaming_blocks
+from reply_format import PLACEHOLDER_TEXT, ReplyTag, final_blocks, reply_metadata, streaming_blocks
 from scripted_slack import Reply, ScriptedSlack, error
 from slack_budget import WriteBudget
 from slack_client import SlackGateway
@@ -68,6 +68,14 @@ def test_stop_nobody_acknowledges_is_recorded_and_the_handler_ends_the_reply(sla
     payload = message["metadata"]["event_payload"]
     assert (message["metadata"]["event_type"], payload["status"], payload["reason"]) == ("aborted", "stopped",
                                                                                           "stopped")
+
+
+def test_a_reply_with_no_words_yet_ends_with_the_marker_alone(slack, answer):
+    ts = answer.post(PLACEHOLDER_TEXT, blocks=streaming_blocks(""))  # as open_answer posts it
+    answer.click(ts, via="button")
+    marker = f"_⏹ Stopped by <@{ASKER}>._"
+    assert (slack.get(answer.channel, ts)["text"], slack.get(answer.channel, ts)["blocks"]) == \
+        (marker, final_blocks(marker)), "as the answer itself ends an empty text (streaming_reply.finish)"
 
 
 def test_a_final_that_lands_while_the_handler_waits_for_an_acknowledgement_is_kept(slack, answer, stores, here):

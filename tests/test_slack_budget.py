@@ -6,6 +6,8 @@ import pytest
 
 from slack_budget import (FINAL, PLACEHOLDER, USER_ACTION, Limit, LimitSyntaxError, WriteBudget, parse_limits)
 
+pytestmark = pytest.mark.in_process
+
 
 class Clock:
     def __init__(self):

@@ -17,8 +17,8 @@ import time
 import logs
 from answer_signals import StopBoard, StopSignal
 from events import ABORTED_EVENT_TYPE, BOT_REPLY_EVENT_TYPES, REPLY_EVENT_TYPE, MessageAction
-from reply_format import (STATUS_STOPPED, STATUS_STREAMING, aborted_metadata, fallback_text, final_blocks,
-                          stopped_marker, with_marker)
+from reply_format import (PLACEHOLDER_TEXT, STATUS_STOPPED, STATUS_STREAMING, aborted_metadata, fallback_text,
+                          final_blocks, stopped_marker, with_marker)
 from slack_budget import USER_ACTION
 from slack_client import SlackGateway, SlackMessage, StillRateLimited
 from slack_refusals import MissingScope
@@ -139,7 +139,7 @@ def _stop_unattended(channel: str, streaming: list[SlackMessage], by_user: str, 
         meta = fresh.metadata if fresh else None
         if meta is None or meta.event_type != REPLY_EVENT_TYPE or meta.payload.get("status") != STATUS_STREAMING:
             continue  # gone, finished or stopped meanwhile
-        text = with_marker(fresh.text, stopped_marker(by_user, "stopped"))
+        text = with_marker("" if fresh.text == PLACEHOLDER_TEXT else fresh.text, stopped_marker(by_user, "stopped"))
         while True:
             outcome = slack.update(channel, fresh.ts, fallback_text(text), final_blocks(text),
                                    aborted_metadata(meta.payload, by_user, "stopped", STATUS_STOPPED),

@@ -6,6 +6,8 @@ import pytest
 
 from slack_budget import (FINAL, PLACEHOLDER, USER_ACTION, Limit, LimitSyntaxError, WriteBudget, parse_limits)
 
+pytestmark = pytest.mark.in_process
+
 
 class Clock:
     def __init__(self):
@@ -25,23 +27,72 @@ def test_parse_limits_overrides_the_defaults_and_keeps_per_channel():
             parse_limits(bad)
 
 
-def test_interim_writes_share_the_rate_fairly_and_keep_a_reserve():
+def test_interim_writes_share_the_rate_fairly_and_keep_the_finals_owed():
     clock = Clock()
     # Slack's 60 a minute with a burst of 4 → ours: 54 a minute (one per 1.11 s), 3 at once.
     budget = WriteBudget({"chat.update": Limit(60, 4)}, clock=clock)
     tick = 60 / 54
-    keys = [budget.stream_started() for _ in range(5)]  # 5 answers > burst: one token stays in reserve
+    keys = [budget.stream_started() for _ in range(5)]
+    assert budget.reserve_final(keys[4])  # an answer about to show a message: its final write is owed
     for _ in range(3):
         budget.acquire("chat.update", FINAL)  # the burst is spent
     last = {k: clock.now - 10 + i for i, k in enumerate(keys)}  # keys[0] has waited longest
     assert all(budget.try_interim("chat.update", k, last[k]) > 0 for k in reversed(keys))  # all wait now
-    clock.now += 2 * tick + 0.01  # two tokens: one may go, one stays in reserve for a final text
+    clock.now += 2 * tick + 0.01  # two tokens: one may go, one stays for the final owed
     granted = [k for k in reversed(keys) if budget.try_interim("chat.update", k, last[k]) == 0.0]
     assert granted == [keys[0]]  # the answer whose text waited longest, though it asked last
     clock.now += tick
     granted = [k for k in reversed(keys) if budget.try_interim("chat.update", k, last[k]) == 0.0]
     assert granted == [keys[1]]
     assert budget.try_interim("chat.update", keys[2], last[keys[2]]) > 0  # the reserve stays
+
+
+def test_streaming_answers_get_room_for_their_updates_until_the_budget_is_shared_out():
+    budget = WriteBudget(clock=Clock())  # chat.update as documented: 49 tokens at once
+    keys = [budget.stream_started() for _ in range(7)]
+    room = [budget.reserve_streaming(key) for key in keys]
+    # Each streaming answer needs STREAM_ROOM (8) tokens for its updates beyond every final owed.
+    assert room == [True] * 5 + [False] * 2
+    assert budget.reserve_streaming(keys[0]), "asking again changes nothing"
+    # Past that, an answer shows the thread status and posts its text: its one final write still fits.
+    assert budget.reserve_final(keys[5]) and budget.reserve_final(keys[6])
+    budget.stream_ended(keys[0])
+    assert budget.reserve_streaming(budget.stream_started()), "an ended answer makes room"
+
+
+def test_room_for_updates_counts_the_tokens_spent_and_a_pause():
+    clock = Clock()
+    budget = WriteBudget(clock=clock)
+    assert all(budget.try_take("chat.update") for _ in range(40))  # 9 tokens left
+    first, second = budget.stream_started(), budget.stream_started()
+    assert budget.reserve_streaming(first), "9 - 8 ≥ 1"
+    assert not budget.reserve_streaming(second)
+    assert budget.reserve_final(second)
+    budget.pause("chat.update", 5)
+    third = budget.stream_started()
+    assert not budget.reserve_final(third), "while Slack refuses, nothing more is promised"
+
+
+def test_a_final_gets_its_token_at_once_while_twenty_answers_want_interim_updates():
+    clock = Clock()  # never moves: no token comes back during the test
+    budget = WriteBudget(clock=clock)
+    keys = [budget.stream_started() for _ in range(20)]
+    assert all(budget.reserve_final(key) for key in keys)
+    granted = 0
+    for round_ in range(60):  # every answer asks again and again, the stalest first
+        for key in keys:
+            if budget.try_interim("chat.update", key, float(round_)) == 0.0:
+                granted += 1
+    assert granted == 49 - 20, "the interim updates spent every token but the 20 owed"
+    done = threading.Event()
+
+    def final():
+        budget.release_final(keys[7])  # (as StreamingReply.finish: the reserved token is this write's)
+        budget.acquire("chat.update", FINAL)
+        done.set()
+
+    threading.Thread(target=final, daemon=True).start()
+    assert done.wait(5), "the final waited for a token"
 
 
 def blocked(budget, method, count):

@@ -10,9 +10,11 @@ import pytest
 
 import jobs
 import responder
-from inprocess import ask_in, claims, clock, eventually, gateway, practice_settings  # noqa: F401  (fixtures)
+from answer_signals import StopSignal
+from inprocess import ask_in, claims, clock, eventually, gateway, gateway_for, practice_settings  # noqa: F401
 from jobs import ClaimedAnswers, Lease
-from reply_format import PLACEHOLDER_TEXT, ReplyTag, reply_metadata
+from reply_format import PLACEHOLDER_TEXT, THINKING_STATUS, ReplyTag, reply_metadata
+from slack_budget import Limit
 from store_sqlite import SqliteStore
 from test_store import START
 
@@ -174,3 +176,40 @@ def test_a_store_hiccup_is_not_a_lost_lease(tmp_path, clock, caplog):
         assert _lease_threads("Ev1"), "it keeps trying"
     finally:
         lease.release()
+
+
+# --- no room for a placeholder; a stop before the answer's slot ----------------------------------
+
+def test_an_answer_begun_without_a_placeholder_records_its_reply_once_posted(slack, channel, claims):
+    # chat.update with one token: no room for a streaming answer's updates, room for one final write.
+    narrow = gateway_for(slack, {"chat.update": Limit(60, 2)})
+    services = responder.Services(practice_settings(slack, PRACTICE_TOKEN_DELAY="0.02"), narrow, "You are a test.")
+    answers = ClaimedAnswers(claims, services, lease_seconds=30, claim_ttl=TTL)
+    ask = ask_in(slack, channel)
+    claimed = answers.open(ask)
+    assert claimed.opened.placeholder_ts is None and _bot_messages(slack, channel) == []
+    assert claims.get(ask.event_id).reply_ts is None
+    [status] = [c for c in slack.calls_of("assistant.threads.setStatus") if c.params.get("channel_id") == channel]
+    assert (status.params["thread_ts"], status.params["status"]) == (ask.thread_ts, THINKING_STATUS)
+    answers.complete(claimed)
+    [reply] = _bot_messages(slack, channel)
+    claim = claims.get(ask.event_id)
+    assert (claim.status, claim.reply_ts) == ("answered", reply["ts"]), "a redelivery would resume this message"
+    assert "What is a mutant?" in reply["text"] and reply["metadata"]["event_payload"]["status"] == "done"
+
+
+def test_a_stop_while_the_answer_waits_for_its_slot_ends_it_before_any_model_request(slack, channel, answers,
+                                                                                    claims):
+    ask = ask_in(slack, channel)
+    claimed = answers.open(ask)
+    stops = answers._services.stops
+    assert stops.runs_here(channel, ask.ts), "reachable from the moment its placeholder shows"
+    assert stops.signal_here(channel, ask.ts, StopSignal("stopped", ask.user))
+    calls = len(slack.calls)
+    answers.complete(claimed)
+    assert [c.method for c in slack.calls[calls:]] == ["chat.update"], "nothing read for a model request: the final"
+    [reply] = _bot_messages(slack, channel)
+    assert reply["text"] == f"_⏹ Stopped by <@{ask.user}>._", "no practice text: the model was never asked"
+    assert reply["metadata"]["event_type"] == "aborted"
+    assert claims.get(ask.event_id).status == "answered"
+    assert not stops.runs_here(channel, ask.ts), "off the board once finished"

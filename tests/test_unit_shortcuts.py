@@ -1,7 +1,10 @@
 """Stop and delete in-process: shortcuts.handle with the real SlackGateway against FakeSlack.
 
 Answers are set up as the bot writes them (posted through the gateway, with the reply metadata),
-and what a click changes is read back from FakeSlack."""
+and what a click changes is read back from FakeSlack. Here no process runs the answers (a StopBoard
+without a store: nobody can acknowledge a stop), so a Stop ends the reply from the handler itself;
+how a Stop reaches a running answer (a signal here, a stop record elsewhere) is in
+tests/test_unit_shortcuts_reach.py."""
 from __future__ import annotations
 
 import threading
@@ -9,10 +12,11 @@ import threading
 import pytest
 
 import shortcuts
+from answer_signals import StopBoard
 from flows import shared_channel
 from events import MessageAction, TargetMessage
 from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
-from reply_format import ReplyTag, reply_metadata, streaming_blocks
+from reply_format import ReplyTag, aborted_metadata, final_blocks, reply_metadata, streaming_blocks
 from slack_budget import FINAL, Limit
 
 pytestmark = pytest.mark.in_process
@@ -23,8 +27,9 @@ ASKER = "U1"
 class Answer:
     """One answer in a thread of ``channel``: the question, and the bot's parts."""
 
-    def __init__(self, slack, gateway, channel: str, asker: str | None = ASKER):
+    def __init__(self, slack, gateway, channel: str, asker: str | None = ASKER, stops: StopBoard | None = None):
         self.slack, self.gateway, self.channel = slack, gateway, channel
+        self.stops = stops or StopBoard()  # (no store: only answers started on it can be reached)
         self.question = slack.add_message(channel, asker or "U9", "a question")
         self.tag = ReplyTag(asker=asker, question_ts=self.question) if asker else None
         self.parts: list[str] = []
@@ -54,7 +59,7 @@ class Answer:
                       text=message.get("text", ""), blocks=None, metadata=None)
         fields.update(target)
         shortcuts.handle(MessageAction(kind, via, self.channel, by, trigger_id, TargetMessage(**fields)),
-                         self.gateway)
+                         self.gateway, self.stops)
 
     def metadata(self, ts: str) -> dict | None:
         return (self.slack.get(self.channel, ts) or {}).get("metadata")
@@ -89,18 +94,20 @@ def _told(slack, channel) -> str:
     return told["text"]
 
 
-def test_stop_flags_the_streaming_answer_and_keeps_its_text(slack, channel, answer):
-    # (blocks still showing a status line: the stop writes the text as the blocks show it)
+def test_stop_on_an_answer_nobody_runs_ends_it_from_the_handler(slack, channel, answer):
+    # (blocks still showing a status line: the text field holds the words written so far)
     ts = answer.post("The answer so far", blocks=streaming_blocks("", "Searching the web…"))
     views = len(slack.views)
     answer.click(ts)
     meta = answer.metadata(ts)
-    assert meta["event_type"] == "aborted"
-    assert meta["event_payload"] == {"asker": ASKER, "question": answer.question, "status": "stopping",
+    assert meta == aborted_metadata(reply_metadata(answer.tag, "streaming")["event_payload"], ASKER, "stopped",
+                                    "stopped")
+    assert meta["event_payload"] == {"asker": ASKER, "question": answer.question, "status": "stopped",
                                      "stopped_by": ASKER, "reason": "stopped"}
     message = slack.get(channel, ts)
-    assert message["text"] == "The answer so far"
-    assert message["blocks"] == streaming_blocks("The answer so far")
+    ended = "The answer so far\n\n_⏹ Stopped by <@U1>._"
+    assert message["text"] == ended
+    assert message["blocks"] == final_blocks(ended), "no cursor and no Stop button left"
     assert _ephemerals(slack, channel) == []
     [view] = slack.views[views:]
     assert view["trigger_id"] == answer.last_trigger
@@ -186,7 +193,8 @@ def test_an_answer_without_an_asker_can_be_stopped_by_nobody(slack, gateway, cha
 
 
 def test_messages_that_are_not_the_bots_answers_are_refused(slack, channel, answer):
-    human = slack.add_message(channel, ASKER, "my own message", thread_ts=answer.question)
+    # (Stop on the clicker's own question is "stop the answer to it": tests/test_unit_shortcuts_reach.py)
+    human = slack.add_message(channel, "U2", "someone else's message", thread_ts=answer.question)
     answer.click(human)
     # Another app's message, even one shaped like our answers, is not ours to stop.
     other_bot = slack.add_message(channel, "UOTHER", "another app", thread_ts=answer.question, bot_id="BOTHER",
@@ -316,43 +324,6 @@ def test_delete_takes_the_native_stream_with_its_control_message(slack, gateway,
     answer, control, stream = _native_answer(slack, gateway, channel)
     answer.click(control, kind="delete")
     assert not answer.exists(control) and not answer.exists(stream)
-
-
-# --- a newer question supersedes ----------------------------------------------------
-
-def test_a_newer_question_stops_the_earlier_streaming_answers(slack, gateway, channel):
-    answer = Answer(slack, gateway, channel)
-    streaming = answer.post("still writing", blocks=streaming_blocks("", "Searching the web…"))
-    done = Answer(slack, gateway, channel).post("finished", status="done")
-    human = slack.add_message(channel, "U2", "a person", thread_ts=answer.question)
-    native, control, stream = _native_answer(slack, gateway, channel)
-    newer = slack.add_message(channel, "U3", "a newer question", thread_ts=answer.question)
-    later = answer.post("posted after the question")
-    thread = gateway.thread(channel, answer.question)
-    everything = thread + gateway.thread(channel, native.question)
-    assert shortcuts.supersede(channel, everything, newer, "U3", gateway) == 2
-    meta = answer.metadata(streaming)
-    assert meta["event_type"] == "aborted"
-    assert (meta["event_payload"]["stopped_by"], meta["event_payload"]["reason"]) == ("U3", "superseded")
-    assert slack.get(channel, streaming)["text"] == "still writing"
-    assert slack.get(channel, streaming)["blocks"] == streaming_blocks("still writing")
-    assert answer.metadata(control)["event_payload"]["reason"] == "superseded"
-    stream_meta = answer.metadata(stream)["event_payload"]
-    assert (stream_meta["reason"], stream_meta["stopped_by"]) == ("superseded", "U3")
-    assert not slack.is_streaming(channel, stream)
-    assert answer.metadata(done)["event_type"] == "assistant_reply"
-    assert answer.metadata(later)["event_type"] == "assistant_reply"
-    assert slack.get(channel, human).get("metadata") is None
-
-
-def test_supersede_leaves_other_apps_answers_alone(slack, gateway, channel):
-    question = slack.add_message(channel, ASKER, "q")
-    metadata = reply_metadata(ReplyTag(ASKER, question), "streaming")
-    other = slack.add_message(channel, "UOTHER", "another app's answer", thread_ts=question, bot_id="BOTHER",
-                              metadata=metadata)
-    newer = slack.add_message(channel, "U3", "newer", thread_ts=question)
-    assert shortcuts.supersede(channel, gateway.thread(channel, question), newer, "U3", gateway) == 0
-    assert slack.get(channel, other)["metadata"]["event_type"] == "assistant_reply"
 
 
 def test_a_click_the_app_lacks_a_scope_for_is_answered_with_the_scope(slack, channel, answer):

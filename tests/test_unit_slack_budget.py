@@ -1,5 +1,5 @@
 """The write budget's edges, with a clock the test moves (tests/test_slack_budget.py has its main rules):
-the limits' syntax, a bucket's arithmetic, the reserve for final texts, pauses, and its counters."""
+the limits' syntax, a bucket's arithmetic, the finals reserved, pauses and what a 429 teaches, its counters."""
 from __future__ import annotations
 
 import threading
@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+import slack_budget
 from slack_budget import DEFAULT_LIMITS, FINAL, USER_ACTION, Limit, LimitSyntaxError, WriteBudget, _Bucket, \
     parse_limits
 from test_slack_budget import Clock
@@ -44,10 +45,21 @@ def test_a_fresh_budget_is_not_paused_even_at_time_zero():
     assert budget.try_take("chat.update")
 
 
+def taken(budget: WriteBudget, method: str, channel: str | None = None) -> int:
+    """How many tokens ``try_take`` gets now, one after the other."""
+    count = 0
+    while budget.try_take(method, channel) and count < 1000:
+        count += 1
+    return count
+
+
 def test_the_default_limits_apply_when_none_are_given():
-    budget = WriteBudget()
-    assert budget.try_take("chat.update") and budget.try_take("chat.update")
-    assert not budget.try_take("chat.update"), "Slack's 50 a minute, burst 3: ours holds 2"
+    budget = WriteBudget(clock=lambda: 0.0)
+    # Slack's documented rate with a burst of the same size, one token kept back for Slack's own bucket.
+    assert taken(budget, "chat.update") == 49, "Tier 3: 50 a minute"
+    assert taken(budget, "assistant.threads.setStatus") == 99
+    assert taken(budget, "chat.postMessage", "C1") == taken(budget, "chat.postMessage", "C2") == 1, "per channel"
+    assert taken(budget, "chat.startStream") == 19
 
 
 def test_a_person_takes_exactly_one_token():
@@ -60,32 +72,38 @@ def test_a_person_takes_exactly_one_token():
 def test_a_pause_empties_the_bucket_and_refilling_starts_after_it():
     clock = Clock()
     budget = WriteBudget({"chat.update": Limit(60, 3)}, clock=clock)
-    budget.pause("chat.update", 10)
+    budget.pause("chat.update", 10)  # (and Slack's refusal halves the rate: 0.45 a second)
     clock.now += 10.5
-    assert not budget.try_take("chat.update"), "0.45 tokens half a second after the pause"
-    clock.now += 0.7
+    assert not budget.try_take("chat.update"), "0.225 tokens half a second after the pause"
+    clock.now += 1.7
+    assert not budget.try_take("chat.update"), "0.99 tokens"
+    clock.now += 0.1
     assert budget.try_take("chat.update")
 
 
-@pytest.mark.parametrize("streams, reserve", [(2, False), (3, True)])
-def test_a_token_is_kept_for_final_texts_only_when_answers_outnumber_the_burst(streams, reserve):
-    clock = Clock()
-    budget = WriteBudget({"chat.update": Limit(60, 3)}, clock=clock)  # capacity 2
-    keys = [budget.stream_started() for _ in range(streams)]
+@pytest.mark.parametrize("owed", [0, 1])
+def test_interim_updates_leave_a_token_for_every_final_owed(owed):
+    budget = WriteBudget({"chat.update": Limit(60, 3)}, clock=Clock())  # capacity 2
+    keys = [budget.stream_started() for _ in range(3)]
+    for key in keys[2:2 + owed]:
+        assert budget.reserve_final(key)
     assert budget.try_interim("chat.update", keys[0], 0.0) == 0.0
     second = budget.try_interim("chat.update", keys[1], 1.0)
-    assert (second > 0) is reserve
+    assert (second > 0) is bool(owed)
 
 
-def test_ending_answers_lifts_the_reserve():
-    clock = Clock()
-    budget = WriteBudget({"chat.update": Limit(60, 3)}, clock=clock)
-    keys = [budget.stream_started() for _ in range(4)]
+@pytest.mark.parametrize("ending", ["release_final", "stream_ended"])
+def test_a_final_released_or_an_answer_ended_frees_its_token(ending):
+    budget = WriteBudget({"chat.update": Limit(60, 3)}, clock=Clock())
+    keys = [budget.stream_started() for _ in range(2)]
+    assert budget.reserve_final(keys[1])
     assert budget.try_interim("chat.update", keys[0], 0.0) == 0.0
-    budget.stream_ended(keys[3])
-    assert budget.try_interim("chat.update", keys[1], 1.0) > 0, "3 answers > 2: one token stays in reserve"
-    budget.stream_ended(keys[2])
-    assert budget.try_interim("chat.update", keys[1], 1.0) == 0.0
+    assert budget.try_interim("chat.update", keys[0], 1.0) > 0, "the last token is owed to the other answer"
+    getattr(budget, ending)(keys[1])
+    assert budget.try_interim("chat.update", keys[0], 1.0) == 0.0
+    budget.release_final(keys[1])  # (twice, or for an answer that reserved nothing: nothing more is freed)
+    budget.release_final(keys[0])
+    assert budget.reserve_final(keys[0]) is False, "no token left to reserve"
 
 
 def test_an_ended_answer_no_longer_holds_the_others_back():
@@ -113,11 +131,12 @@ def test_an_answer_that_stopped_asking_holds_the_others_back_only_for_a_while(qu
 def test_the_wait_for_an_interim_slot_counts_the_reserve():
     clock = Clock()
     budget = WriteBudget({"chat.update": Limit(600, 4)}, clock=clock)  # capacity 3, 9 a second
-    keys = [budget.stream_started() for _ in range(4)]  # more answers than the burst: one in reserve
-    for _ in range(3):
-        assert budget.try_take("chat.update")
-    clock.now += 0.5 / 9  # half a token
-    assert budget.try_interim("chat.update", keys[0], 0.0) == pytest.approx(1.5 / 9)
+    keys = [budget.stream_started() for _ in range(2)]
+    assert budget.reserve_final(keys[1])  # one token owed
+    assert budget.try_take("chat.update") and budget.try_take("chat.update")
+    assert not budget.try_take("chat.update"), "try_take leaves the token owed too"
+    clock.now += 0.5 / 9  # 1.5 tokens: one owed, and half a token more
+    assert budget.try_interim("chat.update", keys[0], 0.0) == pytest.approx(0.5 / 9)
 
 
 def test_the_counters_benchmarks_read():
@@ -151,3 +170,45 @@ def test_nobody_jumps_the_queue_of_blocked_callers():
     assert budget.try_interim("chat.update", key, 0.0) > 0
     blocked.join(5)
     assert not blocked.is_alive()
+
+
+# --- what a 429 teaches ----------------------------------------------------------------------
+
+def test_a_429_halves_the_burst_and_the_rate_and_a_quiet_period_gives_a_step_back():
+    clock = Clock()
+    budget = WriteBudget({"chat.update": Limit(6000, 50)}, clock=clock)  # 90 a second, 49 at once
+    budget.pause("chat.update", 1)  # Slack refused what our bucket allowed: its burst is smaller than ours
+    assert budget.refusals_learned == 1
+    clock.now += 1 + 10
+    assert taken(budget, "chat.update") == 24, "half of 49 (rounded to even)"
+    clock.now += 0.1
+    assert taken(budget, "chat.update") == 4, "4.5 tokens in 0.1 s: half of 90 a second"
+    refused_at = clock.now - 11.1
+    clock.now = refused_at + slack_budget.LEARN_PERIOD - 0.01  # just under a quiet period since the refusal
+    assert taken(budget, "chat.update") == 24
+    clock.now = refused_at + slack_budget.LEARN_PERIOD + 1
+    assert taken(budget, "chat.update") == 29, "a step back: 0.6 of 49"
+
+
+def test_one_refusal_teaches_once_however_many_callers_saw_it():
+    clock = Clock()
+    budget = WriteBudget({"chat.update": Limit(6000, 50)}, clock=clock)
+    budget.pause("chat.update", 2)
+    clock.now += 1
+    budget.pause("chat.update", 1)  # another call that was on its way when Slack refused
+    assert budget.refusals_learned == 1
+    clock.now += 10
+    assert taken(budget, "chat.update") == 24
+
+
+def test_many_refusals_never_shrink_a_bucket_below_a_fifth():
+    clock = Clock()
+    budget = WriteBudget({"chat.update": Limit(6000, 50)}, clock=clock)
+    for _ in range(6):
+        budget.pause("chat.update", 1)
+        clock.now += 1.5
+    assert budget.refusals_learned == 6
+    clock.now += 10
+    assert taken(budget, "chat.update") == 10, "a fifth of 49, rounded"
+    clock.now += 0.1
+    assert taken(budget, "chat.update") == 1, "1.8 tokens in 0.1 s: a fifth of 90 a second"

@@ -14,7 +14,7 @@ from inprocess import BOT_TOKEN, gateway, gateway_for  # noqa: F401  (gateway: a
 from reply_format import ReplyTag, reply_metadata
 from scripted_slack import Reply, ScriptedSlack, error
 from slack_budget import Limit, WriteBudget
-from slack_client import SlackGateway, SlackMessage, WriteOutcome
+from slack_client import SlackGateway, SlackMessage, StillRateLimited, WriteOutcome
 
 pytestmark = pytest.mark.in_process
 
@@ -256,6 +256,47 @@ def test_a_delete_never_waits_for_the_budget(slack, channel):
     deleting.start()
     deleting.join(5)
     assert not deleting.is_alive() and slack.get(channel, ts) is None
+
+
+def test_a_delete_slack_refuses_past_its_bound_raises_still_rate_limited(scripted):
+    gateway = scripted_gateway(scripted)
+    scripted.script("chat.delete", error("ratelimited", 429, **{"Retry-After": "3"}))
+    with pytest.raises(StillRateLimited, match=r"chat.delete rate limited \(Retry-After 3 s\)") as refused:
+        gateway.delete("C1", "1.1", give_up_after=2.0)
+    assert refused.value.retry_after == 3.0
+    assert len(scripted.calls("chat.delete")) == 1, "not tried again past the bound"
+    assert not gateway.budget.try_take("chat.delete"), "the method waits Retry-After for everyone"
+
+
+def test_a_delete_refused_within_its_bound_waits_retry_after_and_lands(scripted):
+    gateway = scripted_gateway(scripted)
+    scripted.script("chat.delete", error("ratelimited", 429, **{"Retry-After": "1"}))
+    started = time.monotonic()
+    assert gateway.delete("C1", "1.1", give_up_after=2.0) is True
+    assert time.monotonic() - started >= 1.0
+    assert len(scripted.calls("chat.delete")) == 2
+
+
+def test_the_thread_status_is_set_from_its_own_budget_and_never_waits(scripted):
+    gateway = scripted_gateway(scripted, {"assistant.threads.setStatus": SLOW, "chat.update": SLOW})
+    assert gateway.budget.try_take("chat.update")  # chat.update's budget spent: the status does not use it
+    assert gateway.set_thread_status("C1", "1.0", "is thinking…") is True
+    [call] = scripted.calls("assistant.threads.setStatus")
+    assert (call["channel_id"], call["thread_ts"], call["status"]) == ("C1", "1.0", "is thinking…")
+    assert gateway.set_thread_status("C1", "1.0", "") is False, "no token left: not shown, not waited for"
+    assert len(scripted.calls("assistant.threads.setStatus")) == 1
+
+
+@pytest.mark.parametrize("reply", [error("ratelimited", 429, **{"Retry-After": "30"}), error("channel_not_found"),
+                                   error("missing_scope"), Reply(drop=True)],
+                         ids=["429", "refused", "missing_scope", "network"])
+def test_a_thread_status_slack_refuses_is_given_up(scripted, reply):
+    gateway = scripted_gateway(scripted)
+    scripted.script("assistant.threads.setStatus", *[reply] * 3)
+    assert gateway.set_thread_status("C1", "1.0", "is thinking…") is False
+    if reply.status == 429:
+        assert gateway.set_thread_status("C1", "1.0", "is thinking…") is False
+        assert len(scripted.calls("assistant.threads.setStatus")) == 1, "paused for Retry-After"
 
 
 def test_ephemeral_messages_and_their_failures(slack, gateway, channel, scripted):

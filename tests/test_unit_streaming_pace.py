@@ -1,6 +1,7 @@
 """The pace of a streaming answer's updates under Slack's limits, in-process (StreamingReply, the real
 SlackGateway, FakeSlack): a 429 and a busy write budget stretch the interval instead of asking again,
-check_stop waits for the budget because its write must land, and a finished answer leaves the fair share."""
+interim updates never spend the token reserved for an answer's final text (each StreamingReply here
+reserves its own, as a resumed answer does), check_stop never writes, and the fairest update goes first."""
 from __future__ import annotations
 
 import pytest
@@ -16,16 +17,17 @@ from test_unit_streaming_reply import Answer, answer  # noqa: F401  (answer: a f
 pytestmark = pytest.mark.in_process
 
 
-def test_check_stop_lands_even_when_the_budget_puts_updates_off(slack, channel):
-    busy = gateway_for(slack, {"chat.update": Limit(60, 2)})  # one token, the next after ~1.1 s
-    answer = Answer(slack, busy, channel, interval=30)
+def test_check_stop_never_writes_and_the_final_takes_its_reserved_token_at_once(slack, channel):
+    busy = gateway_for(slack, {"chat.update": Limit(60, 2)})  # one token: the answer's final has reserved it
+    answer = Answer(slack, busy, channel)
     answer.reply.append("Text")
-    assert eventually(lambda: answer.shows("Text"), 2)
-    answer.reply.append(" more")
+    assert eventually(lambda: busy.budget.deferred_interims >= 1, 2), "no interim update may take it"
+    calls = len(slack.calls)
     assert answer.check_stop("Running a tool…") is None
-    assert answer.shows("Text more")
-    assert answer.updates()[-1].params["text"] == "Text more"
-    answer.finish()
+    assert slack.calls[calls:] == [], "a stop arrives as a signal: nothing to read or write"
+    assert answer.finish().landed
+    assert [call.params["text"] for call in answer.updates()] == ["Text"], "the final alone"
+    assert busy.budget.waited_seconds < 0.5, "its token was there: it did not wait ~1.1 s for the next"
 
 
 def test_a_rate_limited_update_waits_the_longer_of_retry_after_and_the_interval(slack, answer):
@@ -49,7 +51,7 @@ def test_an_interval_longer_than_retry_after_is_kept(slack, gateway, channel):
 
 
 def test_a_busy_budget_stretches_the_interval_instead_of_asking_again_and_again(slack, channel):
-    busy = gateway_for(slack, {"chat.update": Limit(60, 2)})  # one token, the next after ~1.1 s
+    busy = gateway_for(slack, {"chat.update": Limit(60, 3)})  # two tokens (one reserved), the next after ~1.1 s
     answer = Answer(slack, busy, channel)
     answer.reply.append("First")
     assert eventually(lambda: answer.shows("First"), 2)
@@ -60,26 +62,29 @@ def test_a_busy_budget_stretches_the_interval_instead_of_asking_again_and_again(
     answer.finish()
 
 
-def test_a_finished_answer_leaves_the_fair_share_of_the_others(slack, channel, clock):
-    # Two tokens, and none back unless the test moves the clock.
-    budget = WriteBudget({"chat.update": Limit(60, 3)}, clock=clock)
+def test_finals_reserved_land_at_once_though_interim_updates_spent_the_rest(slack, channel, clock):
+    # Four tokens, and none back unless the test moves the clock (it does not): three are owed to finals.
+    budget = WriteBudget({"chat.update": Limit(60, 5)}, clock=clock)
     shared = SlackGateway(BOT_TOKEN, slack.base_url, budget=budget)
-    answers = [Answer(slack, shared, channel, interval=30) for _ in range(3)]
-    answer, *others = answers
-    answer.finish()  # takes a token for its final text: one left
-    # Three answers in flight would keep that token for a final text; two do not.
-    assert budget.try_interim("chat.update", key=1000, last_write_at=0.0) == 0.0
-    clock.advance(60)
-    for other in others:
-        other.finish()
+    first, *others = [Answer(slack, shared, channel) for _ in range(3)]
+    first.reply.append("shown")
+    assert eventually(lambda: first.shows("shown"), 2)  # the one token to spare
+    first.reply.append(" and more")
+    assert eventually(lambda: budget.deferred_interims >= 1, 2)
+    assert first.finish().landed and first.message()["text"] == "shown and more"
+    for number, other in enumerate(others):
+        other.reply.append(f"answer {number}")
+        assert other.finish().landed and other.message()["text"] == f"answer {number}"
+    assert not budget.try_take("chat.update")
 
 
 class FairShare:
-    """Two answers on one budget of one chat.update token whose clock the test moves."""
+    """Two answers on one budget of one chat.update token to spare beyond their two finals, whose clock the
+    test moves."""
 
     def __init__(self, slack, channel, clock):
         self.clock = clock
-        self.budget = WriteBudget({"chat.update": Limit(60, 2)}, clock=clock)
+        self.budget = WriteBudget({"chat.update": Limit(60, 4)}, clock=clock)
         shared = SlackGateway(BOT_TOKEN, slack.base_url, budget=self.budget)
         self.first = Answer(slack, shared, channel)
         self.second = Answer(slack, shared, channel)
@@ -90,7 +95,9 @@ class FairShare:
     def finish(self, *answers: Answer) -> None:
         ticking = threading.Event()
 
-        def tick():  # tokens for the final texts
+        # The finals have their tokens reserved, but the other answer's writer may take one in the moment
+        # between a final's release_final and its acquire (streaming_reply._finish): the clock moves.
+        def tick():
             while not ticking.wait(0.01):
                 self.clock.advance(1)
 

@@ -17,6 +17,7 @@ from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
 from reply_format import (PLACEHOLDER_TEXT, ReplyTag, aborted_metadata, final_blocks, reply_metadata,
                           streaming_blocks)
 from slack_budget import USER_ACTION
+from answer_signals import RunningAnswer
 from streaming_reply import StopSignal, StreamingReply
 
 pytestmark = pytest.mark.in_process
@@ -280,16 +281,21 @@ def test_a_status_once_words_are_shown_changes_nothing(answer):
     answer.finish()
 
 
-def test_check_stop_shows_the_status_now_and_reports_a_stop(answer):
+def test_check_stop_leaves_the_status_to_the_writer_and_returns_the_signal(slack, gateway, channel):
+    running = RunningAnswer(channel, "1.000001")
+    answer = Answer(slack, gateway, channel, running=running)
     assert answer.check_stop("Searching Notion…") is None
-    assert answer.shows("", "Searching Notion…")  # landed before check_stop returned
-    answer.stop_click()
+    assert eventually(lambda: answer.shows("", "Searching Notion…"), 2), "shown at the writer's next slot"
+    running.signal(StopSignal("stopped", ASKER))  # (Stop, from the handler's thread)
+    assert answer.stops == ["closed"], "the model stream closed before signal() returned"
+    calls = len(slack.calls)
     assert answer.check_stop("Reading a page…") == StopSignal("stopped", ASKER)
-    checked = len(answer.updates())
     assert answer.check_stop("Again") == StopSignal("stopped", ASKER)
-    assert len(answer.updates()) == checked  # a known stop is not asked again
-    assert answer.reply.stop == StopSignal("stopped", ASKER)
-    assert answer.finish().stop == StopSignal("stopped", ASKER)
+    time.sleep(0.2)  # (four writer intervals)
+    assert slack.calls[calls:] == [], "neither check_stop nor the ended writer wrote anything"
+    report = answer.finish()
+    assert report.stop == StopSignal("stopped", ASKER) and report.landed
+    assert answer.message()["text"] == "_⏹ Stopped by <@U1>._"
 
 
 def test_a_marker_ends_the_final_text_and_the_status_is_recorded(answer):

@@ -22,7 +22,7 @@ from shortcuts import supersede
 from slack_client import SlackGateway, SlackMessage
 from slack_refusals import MissingScope
 from native_reply import NativeStreamingReply
-from streaming_reply import StreamingReply
+from streaming_reply import FinalReport, StreamingReply
 from thread_files import FileLimits, FilesRead, read_files
 
 log = logs.get(__name__)
@@ -111,8 +111,8 @@ def resume_answer(ask: Ask, services: Services, reply_ts: str) -> OpenedAnswer |
     return OpenedAnswer(ask, tag, reply_ts, [m for m in thread if m.ts not in gone])
 
 
-def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda: True) -> None:
-    """Stream the answer into the placeholder and always end it with a final text."""
+def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda: True) -> FinalReport:
+    """Stream the answer into the placeholder and always end it with a final text; how that went."""
     ask, slack = opened.ask, services.slack
     if services.settings.stream_mode == "native":
         reply = NativeStreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
@@ -135,6 +135,7 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
     finally:
         report = reply.finish(outcome.marker, outcome.status)
     _record_usage(ask, services.settings, outcome, report.stop is not None)
+    return report
 
 
 def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, services: Services) -> Outcome:

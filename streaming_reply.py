@@ -10,6 +10,7 @@ Text past a part's size is sealed into that message and continues in a new one.
 """
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -82,7 +83,9 @@ class StreamingReply:
         self._write_lock = threading.Lock()  # one chat.update at a time, writer thread or check_stop
         self._budget = slack.budget
         self._budget_key = self._budget.stream_started()  # every answer in flight shares the update budget
-        self._writer = threading.Thread(target=self._run, name=f"reply-{first_ts}", daemon=True)
+        # In a copy of the caller's context: the answer's landing window (``landing``) holds here too.
+        self._writer = threading.Thread(target=contextvars.copy_context().run, args=(self._run,),
+                                        name=f"reply-{first_ts}", daemon=True)
         self._writer.start()
 
     # --- the model loop's side ---------------------------------------------

@@ -3,7 +3,6 @@ answer loop (practice mode) and the real SlackGateway against FakeSlack."""
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 
 import pytest
@@ -13,7 +12,6 @@ import responder
 from inprocess import ask_in, claims, clock, eventually, gateway, practice_settings  # noqa: F401  (fixtures)
 from jobs import ClaimedAnswers, Lease
 from reply_format import PLACEHOLDER_TEXT, ReplyTag, reply_metadata
-from store_sqlite import SqliteStore
 from test_store import START
 
 pytestmark = pytest.mark.in_process
@@ -161,16 +159,4 @@ def test_a_lease_is_renewed_well_before_it_runs_out(claims, clock):
     assert eventually(lambda: not _lease_threads("Ev1"))
 
 
-def test_a_store_hiccup_is_not_a_lost_lease(tmp_path, clock, caplog):
-    folder = tmp_path / "store"
-    claims = SqliteStore(str(folder / "claims.sqlite3"), now=clock)
-    claims.acquire("Ev1", "w1", 0.3, TTL)
-    lease = Lease(claims, "Ev1", "w1", 0.3)
-    try:
-        shutil.rmtree(folder)  # every renewal now fails with an error, not a refusal
-        failures = lambda: [r for r in caplog.records if r.getMessage() == "lease renewal failed"]
-        assert eventually(lambda: len(failures()) >= 2), "it tried again after the first failure"
-        assert lease.held()
-        assert _lease_threads("Ev1"), "it keeps trying"
-    finally:
-        lease.release()
+# A store hiccup shorter than the lease, and renewals failing past it: tests/test_unit_lease.py.

@@ -51,6 +51,13 @@ class JobOutcome(str, enum.Enum):
         return self.value
 
 
+_NOT_ANSWERING = {
+    Acquire.ANSWERED: ("already answered", JobOutcome.DUPLICATE),
+    Acquire.BUSY: ("another worker is answering", JobOutcome.BUSY),
+    Acquire.DELIVERING: ("answered; its final text is on its way in a delivery job", JobOutcome.DELIVERING),
+}
+
+
 def new_owner() -> str:
     """A lease names one attempt, not a process: a Slack retry that reaches the
     process already answering that event must find the claim busy, not its own."""
@@ -135,9 +142,9 @@ class ClaimedAnswers:
         started = time.monotonic()
         acquired = self._store.acquire(ask.event_id, owner, self._lease_seconds, self._ttl)
         if acquired.outcome != Acquire.ACQUIRED:
-            log.info("not answering", event_id=ask.event_id, claim=str(acquired.outcome))
-            return {Acquire.ANSWERED: JobOutcome.DUPLICATE, Acquire.BUSY: JobOutcome.BUSY,
-                    Acquire.DELIVERING: JobOutcome.DELIVERING}[acquired.outcome]
+            why, outcome = _NOT_ANSWERING[acquired.outcome]
+            log.info(why, event_id=ask.event_id)
+            return outcome
         claim = acquired.claim
         lease = Lease(self._store, ask.event_id, owner, self._lease_seconds, since=started)
         try:
@@ -245,8 +252,8 @@ class ClaimedAnswers:
             # Nothing carries the text on: the question is delivered again and answered again.
             log.error("could not hand the final text on", event_id=final.event_id, exc_info=True)
             return JobOutcome.REDELIVER
-        log.info("final handed on", event_id=final.event_id, writes=len(final.writes))
         self._mark_handed_off(final.event_id, final.handed_off_by)
+        log.info("final handed on", event_id=final.event_id, writes=len(final.writes))
         return JobOutcome.HANDED_OFF
 
     def _mark_handed_off(self, event_id: str, owner: str) -> None:

@@ -73,13 +73,26 @@ def _outcomes_until_answered(worker, event_id: str, since: int) -> list[str]:
     return [e["outcome"] for e in worker.logged(since, message="job ended", event_id=event_id)]
 
 
-def _ask_while_slack_refuses_updates(deployment, slack, openai_server, channel: str) -> tuple[str, dict]:
+def _ask_while_slack_refuses_updates(deployment, slack, openai_server, channel: str) -> tuple[str, str, int]:
+    """The question's ts and event id, and the worker's log mark from before it was asked."""
+    since = deployment.worker.log_mark()
     openai_server.reply = Script(text=ANSWER, chunk_chars=8, delta_delay=0.01)
     slack.rate_limit_next("chat.update", count=1000, retry_after=1)  # until the test says otherwise
     ts = slack.add_message(channel, ASKER, "answer me through the refusals")
     event = message_event(channel, ASKER, "answer me through the refusals", ts, event_id=new_event_id())
     assert deployment.bot.send_event(event).status == 200
-    return ts, event
+    return ts, event["event_id"], since
+
+
+def _refusals_end_and_the_final_lands(slack, claims, worker, channel, ts, event_id, since) -> list[str]:
+    """Slack takes writes again (after the last Retry-After); until the claim is answered, it never is
+    while the reply lacks its final text. The outcomes of the event's jobs, question first."""
+    slack.rate_limit_next("chat.update", count=0)
+    seen = _watch_until_answered(slack, claims, channel, ts, event_id)
+    assert all(reply == "done" for claim, reply in seen if claim == "answered"), seen
+    outcomes = _outcomes_until_answered(worker, event_id, since)
+    assert outcomes[0] == "handed_off" and outcomes[-1] == "answered", outcomes
+    return outcomes
 
 
 @pytest.fixture
@@ -92,20 +105,13 @@ def refusals_end_with_the_test(slack):
 def test_a_final_slack_refuses_past_the_deadline_lands_later_from_a_delivery_job_paid_once(
         deployment, slack, openai_server, claims, refusals_end_with_the_test):
     channel, worker = "D-landed-final", deployment.worker
-    since = worker.log_mark()
-    ts, event = _ask_while_slack_refuses_updates(deployment, slack, openai_server, channel)
-    event_id = event["event_id"]
+    ts, event_id, since = _ask_while_slack_refuses_updates(deployment, slack, openai_server, channel)
     worker.wait_for_log(30, since, message="final handed on", event_id=event_id)  # its deadline passed
     assert claims.get(event_id).status == "delivering", "not done while its final text is not in Slack"
     [waiting] = replies_to(slack, channel, ts)
     assert _status(waiting) == "streaming"
-    slack.rate_limit_next("chat.update", count=0)  # Slack takes writes again (after the last Retry-After)
-
-    seen = _watch_until_answered(slack, claims, channel, ts, event_id)
-    assert all(reply == "done" for claim, reply in seen if claim == "answered"), seen
-    outcomes = _outcomes_until_answered(worker, event_id, since)
+    outcomes = _refusals_end_and_the_final_lands(slack, claims, worker, channel, ts, event_id, since)
     # (handed_back: the delivery job's first worker ran out of time too; the load decides.)
-    assert outcomes[0] == "handed_off" and outcomes[-1] == "answered", outcomes
     assert set(outcomes[1:-1]) <= {"handed_back"}, outcomes
     kinds = [e["kind"] for e in worker.logged(since, message="job received", event_id=event_id)]
     assert kinds == ["question"] + ["final"] * (len(outcomes) - 1)
@@ -126,19 +132,12 @@ def test_a_final_slack_refuses_past_the_deadline_lands_later_from_a_delivery_job
 def test_a_delivery_job_slack_still_refuses_goes_back_to_pubsub_and_lands_on_its_redelivery(
         deployment, slack, openai_server, claims, refusals_end_with_the_test):
     channel, worker = "D-landed-back", deployment.worker
-    since = worker.log_mark()
-    ts, event = _ask_while_slack_refuses_updates(deployment, slack, openai_server, channel)
-    event_id = event["event_id"]
+    ts, event_id, since = _ask_while_slack_refuses_updates(deployment, slack, openai_server, channel)
     worker.wait_for_log(30, since, where=lambda e: e.get("outcome") == "handed_back", message="job ended",
                         event_id=event_id)
     claim = claims.get(event_id)
     assert claim.status == "delivering" and claim.lease_until <= time.time(), "free for the redelivery"
-    slack.rate_limit_next("chat.update", count=0)
-
-    seen = _watch_until_answered(slack, claims, channel, ts, event_id)
-    assert all(reply == "done" for claim, reply in seen if claim == "answered"), seen
-    outcomes = _outcomes_until_answered(worker, event_id, since)
-    assert outcomes[0] == "handed_off" and outcomes[-1] == "answered", outcomes
+    outcomes = _refusals_end_and_the_final_lands(slack, claims, worker, channel, ts, event_id, since)
     assert set(outcomes[1:-1]) == {"handed_back"}, outcomes
     [reply] = wait_answer(slack, channel, ts, timeout=5)
     assert (reply["text"], _status(reply)) == (ANSWER, "done")

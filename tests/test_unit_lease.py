@@ -3,6 +3,7 @@ jobs.Lease over a real SqliteStore whose renewals cannot reach the store, on a c
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -141,3 +142,22 @@ def test_a_worker_cut_off_from_the_store_never_writes_the_reply_its_successor_wr
     assert outcome == JobOutcome.TAKEN_OVER
     claim = claims.get(ask.event_id)
     assert (claim.status, claim.reply_ts, claim.attempts) == ("answered", reply_ts, 2)
+
+
+def test_a_final_slack_refuses_is_not_retried_past_the_lease(slack, channel, gateway, claims, clock, tmp_path):
+    """Retrying a refused final text once the lease is gone would race the new owner: it stops then,
+    not at the job's deadline, and hands nothing on (the new owner writes the answer)."""
+    handed = []
+    cut_off = UnreachableRenewals(str(tmp_path / "claims.sqlite3"), now=clock)
+    worker = ClaimedAnswers(cut_off, responder.Services(practice_settings(slack), gateway, "You are a test."),
+                            lease_seconds=LEASE, claim_ttl=TTL, hand_on=handed.append)
+    ask = ask_in(slack, channel)
+    slack.rate_limit_next("chat.update", count=1000, retry_after=1)
+    try:
+        assert worker.answer(ask, give_up_at=time.monotonic() + 30) == JobOutcome.TAKEN_OVER
+    finally:
+        slack.rate_limit_next("chat.update", count=0)
+    refused = [c for c in slack.calls_of("chat.update") if c.params.get("channel") == channel and c.status == 429]
+    assert 1 <= len(refused) <= 3, f"{len(refused)} tries: it went on after its lease ran out (about one a second)"
+    assert handed == []
+    assert claims.get(ask.event_id).status == "answering"

@@ -53,6 +53,7 @@ class Settings:
     google_cloud_project: str | None
     claim_ttl: float
     claim_lease: float
+    job_deadline: float  # seconds a Pub/Sub worker may spend on one job before it hands the final text on
     pubsub_topic: str | None
     worker_auth: str  # "oidc" or "token"
     worker_audience: str | None
@@ -199,6 +200,8 @@ def load_settings(env: Mapping[str, str] | None = None, transport: str = "http")
         google_cloud_project=_text(env, "GOOGLE_CLOUD_PROJECT"),
         claim_ttl=_number(env, "CLAIM_TTL_SECONDS", 7 * 24 * 3600, 600, 90 * 24 * 3600),
         claim_lease=_number(env, "CLAIM_LEASE_SECONDS", 30, 5, 600),
+        # Under the push subscription's 600 s ack deadline (Pub/Sub's maximum), with time left to hand on.
+        job_deadline=_number(env, "JOB_DEADLINE_SECONDS", 540, 1, 600),
         pubsub_topic=pubsub_topic,
         worker_auth=worker_auth,
         worker_audience=_text(env, "WORKER_AUDIENCE"),

@@ -7,6 +7,7 @@ inline, and hands questions to the dispatcher, never waiting for the model.
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import parse_qs
 
 import config
@@ -93,12 +94,15 @@ def _reply(status: int, payload: dict) -> tuple:
 
 
 def slack_worker(request):
-    """Pub/Sub push endpoint (DISPATCH=pubsub): runs one answer, then acknowledges.
+    """Pub/Sub push endpoint (DISPATCH=pubsub): runs one job, then acknowledges.
 
     2xx acknowledges the message; anything else makes Pub/Sub deliver it
     again later. 429 means "another worker is answering this event right now":
-    if that worker dies, the redelivery takes the answer over.
+    if that worker dies, the redelivery takes the answer over. A job is a
+    question, or (``kind=final``) an answer's final text that Slack refused
+    until the worker that wrote it had to stop (``JOB_DEADLINE_SECONDS``).
     """
+    received_at = time.monotonic()  # the deadline runs from here: Pub/Sub's ack deadline does
     if request.method != "POST":
         return _reply(405, {"error": "method not allowed"})
     body = request.stream.read(MAX_BODY_BYTES + 1)
@@ -108,18 +112,27 @@ def slack_worker(request):
     if not auth.ok:
         log.warning("unauthenticated push rejected", reason=auth.reason)
         return _reply(401, {"error": "not an authenticated Pub/Sub push"})
+    from final_jobs import KIND, decode_final
     from pubsub_jobs import BadJob, decode_job, parse_push
 
+    give_up_at = received_at + settings.job_deadline
     try:
         delivery = parse_push(body)
-        ask = decode_job(delivery.data)
+        is_final = delivery.attributes.get("kind") == KIND
+        job = decode_final(delivery.data) if is_final else decode_job(delivery.data)
     except BadJob as error:
         log.warning("malformed push rejected", error=str(error))
         return _reply(400, {"error": str(error)})
-    log.info("job received", event_id=ask.event_id, message_id=delivery.message_id,
-             attempt=delivery.delivery_attempt)
-    outcome = runtime.answers.answer(ask)
-    log.info("job ended", event_id=ask.event_id, outcome=outcome)  # (busy: Pub/Sub delivers it again)
-    if outcome == "busy":
-        return _reply(429, {"status": outcome})
-    return _reply(200, {"status": outcome})
+    log.info("job received", event_id=job.event_id, message_id=delivery.message_id,
+             attempt=delivery.delivery_attempt, kind=KIND if is_final else "question")
+    if is_final:
+        outcome = runtime.answers.deliver(job, give_up_at)
+    else:
+        outcome = runtime.answers.answer(job, give_up_at)
+    log.info("job ended", event_id=job.event_id, outcome=str(outcome))
+    return _reply(_WORKER_STATUS.get(str(outcome), 200), {"status": str(outcome)})
+
+
+# busy: another worker has the claim now; handed_back / redeliver: Slack still refuses the text, or
+# nothing carries it on: Pub/Sub delivers the job again later (with its retry policy's backoff).
+_WORKER_STATUS = {"busy": 429, "handed_back": 503, "redeliver": 503}

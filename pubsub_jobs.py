@@ -67,12 +67,7 @@ def decode_job(data: bytes) -> Ask:
     Keys this version does not know are ignored, so that a publisher deployed
     ahead of its worker can add an optional field without breaking delivery.
     """
-    try:
-        job = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise BadJob("job is not UTF-8 JSON") from None
-    if not isinstance(job, dict):
-        raise BadJob("job must be a JSON object")
+    job = json_object(data, "job")
     version = job.get("v")
     if type(version) is not int:
         raise BadJob("job has no version field v")
@@ -97,6 +92,17 @@ def decode_job(data: bytes) -> Ask:
             raise BadJob(f"job field {name} is empty")
         values[name] = value
     return Ask(**values)
+
+
+def json_object(data: bytes, what: str) -> dict:
+    """``data`` as a JSON object, or ``BadJob`` saying what it is not (never what it holds)."""
+    try:
+        job = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadJob(f"{what} is not UTF-8 JSON") from None
+    if not isinstance(job, dict):
+        raise BadJob(f"{what} must be a JSON object")
+    return job
 
 
 def _decode_files(raw: Any) -> tuple[SlackFile, ...]:
@@ -158,16 +164,25 @@ class PubSubPublisher:
 
     def publish(self, ask: Ask) -> str:
         """Publish the job; returns Pub/Sub's message ID. Raises ``PublishFailed``."""
+        return self._publish(encode_job(ask), ask.event_id)
+
+    def publish_final(self, final) -> str:
+        """Publish a delivery job (``final_jobs.FinalDelivery``): an answer's final text, for another worker."""
+        from final_jobs import KIND, encode_final
+
+        return self._publish(encode_final(final), final.event_id, kind=KIND)
+
+    def _publish(self, data: bytes, event_id: str, **attributes: str) -> str:
         started = time.monotonic()
         try:
             client = self._get_client()
-            future = client.publish(self.topic_path, encode_job(ask), event_id=ask.event_id)
+            future = client.publish(self.topic_path, data, event_id=event_id, **attributes)
             message_id = future.result(timeout=self._timeout)
         except FutureTimeout:
             raise PublishFailed(f"Pub/Sub did not confirm the job within {self._timeout:g} s") from None
         except Exception as error:  # google.api_core errors, transport errors, a closed client
             raise PublishFailed(f"publishing to Pub/Sub failed: {type(error).__name__}: {error}") from error
-        log.info("job published", event_id=ask.event_id, message_id=message_id,
+        log.info("job published", event_id=event_id, message_id=message_id, **attributes,
                  publish_ms=round((time.monotonic() - started) * 1000, 1))
         return message_id
 

@@ -71,7 +71,9 @@ class Runtime:
 
             services = responder.Services(self.settings, self.slack, self.system_prompt,
                                           enabled_tools(self.settings, self.slack), self.stops)
-            return ClaimedAnswers(self.store, services, self.settings.claim_lease, self.settings.claim_ttl)
+            # With Pub/Sub, a final text Slack refuses past the job's deadline goes on in a delivery job.
+            hand_on = self._publisher.publish_final if self.settings.dispatch == "pubsub" else None
+            return ClaimedAnswers(self.store, services, self.settings.claim_lease, self.settings.claim_ttl, hand_on)
 
         return self._built("_answers", build)
 

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
+import landing
 import logs
 from slack_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteBudget
 from events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, SlackFile, parse_files, parse_metadata
@@ -77,6 +78,11 @@ class WriteOutcome:
     @property
     def landed(self) -> bool:
         return self.status in ("ok", "aborted")
+
+    @property
+    def refused_for_now(self) -> bool:
+        # Slack said "not now" (a 429 or a transient failure): the same write may land later.
+        return self.status == "rate_limited" or (self.status == "failed" and self.error == "transient")
 
 
 class SlackGateway(KnowledgeCalls):
@@ -150,8 +156,10 @@ class SlackGateway(KnowledgeCalls):
 
     def update_until_landed(self, channel: str, ts: str, text: str, blocks: list[dict],
                             metadata: dict | None = None) -> WriteOutcome:
-        """A write that must land (an answer's final text): wait out rate limits and retry."""
-        return self._until_landed(lambda: self.update(channel, ts, text, blocks, metadata))
+        """A write that must land (an answer's final text): retried until it lands or the landing window closes."""
+        outcome = self._until_landed(lambda: self.update(channel, ts, text, blocks, metadata))
+        landing.note(landing.PendingWrite(channel, ts, text, blocks, metadata), outcome.refused_for_now)
+        return outcome
 
     def post_until_landed(self, channel: str, thread_ts: str | None, text: str, blocks: list[dict],
                           metadata: dict) -> WriteOutcome:
@@ -162,8 +170,7 @@ class SlackGateway(KnowledgeCalls):
         deadline = time.monotonic() + give_up_after
         while True:
             outcome = write()
-            retryable = outcome.status == "rate_limited" or (outcome.status == "failed" and outcome.error == "transient")
-            if not retryable or time.monotonic() >= deadline:
+            if not outcome.refused_for_now or time.monotonic() >= deadline or not landing.keep_trying():
                 return outcome
             if outcome.status != "rate_limited":  # (a 429 paused the budget: the next acquire waits it out)
                 time.sleep(1.0)

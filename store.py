@@ -8,8 +8,14 @@ and Pub/Sub redelivers a job whose worker died. A *claim* keyed by Slack's
     acquire             the worker, before answering: "acquired", "busy" or "answered"
     set_reply / renew   the worker while answering: False means "stop, someone else has it"
     finish              the worker, after the final text landed
+    hand_off            the worker, when Slack refused the final text until it had to stop:
+                        the text went on in a delivery job (``final_jobs``), not into the store
+    acquire_delivery    the worker that received that job, before writing the final text
 
-States: absent → ``queued`` → ``answering`` (owner + lease) → ``answered``.
+States: absent → ``queued`` → ``answering`` (owner + lease) → ``answered``, or
+``answering`` → ``delivering`` (the answer is written, its final text is on its
+way in a delivery job) → ``answered``. A question job finding ``delivering``
+does nothing: the answer is not generated (and paid for) twice.
 A worker that dies leaves an ``answering`` claim whose lease runs out; the next
 ``acquire`` takes it over and gets the ``reply_ts`` already posted, so the
 redelivery resumes that message instead of posting a second one. Every claim
@@ -33,12 +39,13 @@ T = TypeVar("T")
 QUEUED = "queued"
 ANSWERING = "answering"
 ANSWERED = "answered"
+DELIVERING = "delivering"
 
 
 @dataclass(frozen=True)
 class Claim:
     event_id: str
-    status: str  # QUEUED | ANSWERING | ANSWERED
+    status: str  # QUEUED | ANSWERING | DELIVERING | ANSWERED
     reply_ts: str | None  # the bot's reply (placeholder) once posted
     owner: str | None  # worker holding the lease while answering
     lease_until: float  # epoch seconds; an "answering" claim past its lease belongs to nobody
@@ -49,13 +56,17 @@ class Claim:
         return self.expires_at <= now
 
     def held_by(self, owner: str) -> bool:
-        return self.status == ANSWERING and self.owner == owner
+        return self.status in (ANSWERING, DELIVERING) and self.owner == owner
+
+    def live(self, now: float) -> bool:
+        return self.status in (ANSWERING, DELIVERING) and self.lease_until > now
 
 
 class Acquire(str, enum.Enum):
     ACQUIRED = "acquired"  # go ahead and answer (resume ``claim.reply_ts`` if set)
     ANSWERED = "answered"  # already done: do nothing
     BUSY = "busy"  # another worker holds a live lease: do nothing now
+    DELIVERING = "delivering"  # the answer is written; a delivery job brings its final text: do nothing
 
     def __str__(self) -> str:
         return self.value
@@ -73,6 +84,9 @@ class Store(Protocol):
     def set_reply(self, event_id: str, owner: str, reply_ts: str) -> bool: ...
     def renew(self, event_id: str, owner: str, lease: float) -> bool: ...
     def finish(self, event_id: str, owner: str) -> bool: ...
+    def hand_off(self, event_id: str, owner: str) -> bool: ...
+    def acquire_delivery(self, event_id: str, owner: str, handed_off_by: str, lease: float,
+                         ttl: float) -> Acquired: ...
     def get(self, event_id: str) -> Claim | None: ...
     def purge_expired(self) -> int: ...
     def close(self) -> None: ...
@@ -104,6 +118,8 @@ def acquiring(event_id: str, owner: str, lease: float, ttl: float, now: float) -
             return claim, Acquired(Acquire.ACQUIRED, claim)
         if current.status == ANSWERED:
             return None, Acquired(Acquire.ANSWERED, current)
+        if current.status == DELIVERING:
+            return None, Acquired(Acquire.DELIVERING, current)
         live = current.status == ANSWERING and current.lease_until > now
         if live and current.owner != owner:
             return None, Acquired(Acquire.BUSY, current)
@@ -149,6 +165,35 @@ def finishing(owner: str) -> Transition[bool]:
     return step
 
 
+def handing_off(owner: str, now: float) -> Transition[bool]:
+    """The owner gives the answer up to its delivery job: nobody holds it until that job takes it."""
+    def step(current: Claim | None) -> tuple[Claim | None, bool]:
+        if current is None or not current.held_by(owner):
+            return None, False
+        return replace(current, status=DELIVERING, lease_until=now), True
+
+    return step
+
+
+def acquiring_delivery(event_id: str, owner: str, handed_off_by: str, lease: float, ttl: float,
+                       now: float) -> Transition[Acquired]:
+    """The worker with a delivery job takes the claim, also from the worker that handed the job on
+    if that one has not marked the hand-off yet: having published the job, it writes nothing more."""
+    def step(current: Claim | None) -> tuple[Claim | None, Acquired]:
+        if current is None:  # past its TTL: the final text still belongs in the reply
+            claim = Claim(event_id, DELIVERING, None, owner, now + lease, now + max(ttl, lease), 1)
+            return claim, Acquired(Acquire.ACQUIRED, claim)
+        if current.status == ANSWERED:
+            return None, Acquired(Acquire.ANSWERED, current)
+        if current.live(now) and current.owner not in (owner, handed_off_by):
+            return None, Acquired(Acquire.BUSY, current)
+        claim = replace(current, status=DELIVERING, owner=owner, lease_until=now + lease,
+                        expires_at=max(current.expires_at, now + max(ttl, lease)))
+        return claim, Acquired(Acquire.ACQUIRED, claim)
+
+    return step
+
+
 class TransitionStore:
     """The shared half of both backends: each change is one transition above, run
     atomically by the backend's ``_change(event_id, decide)``."""
@@ -167,6 +212,12 @@ class TransitionStore:
 
     def finish(self, event_id: str, owner: str) -> bool:
         return self._change(event_id, lambda now: finishing(owner))
+
+    def hand_off(self, event_id: str, owner: str) -> bool:
+        return self._change(event_id, lambda now: handing_off(owner, now))
+
+    def acquire_delivery(self, event_id: str, owner: str, handed_off_by: str, lease: float, ttl: float) -> Acquired:
+        return self._change(event_id, lambda now: acquiring_delivery(event_id, owner, handed_off_by, lease, ttl, now))
 
 
 def open_store(kind: str, sqlite_path: str, firestore_collection: str = "threadwise_claims",

@@ -17,6 +17,7 @@ updates: it showed a thread status instead) posts its text with
 """
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -93,7 +94,9 @@ class StreamingReply:
             if first_ts:
                 self._budget.reserve_final(budget_key)
         self._budget_key = budget_key
-        self._writer = threading.Thread(target=self._run, name=f"reply-{first_ts or thread_ts}", daemon=True)
+        # In a copy of the caller's context: the answer's landing window (``landing``) holds here too.
+        self._writer = threading.Thread(target=contextvars.copy_context().run, args=(self._run,),
+                                        name=f"reply-{first_ts or thread_ts}", daemon=True)
         self._writer.start()
         if running is not None:
             running.listen(self._signalled)

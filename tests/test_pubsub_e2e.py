@@ -39,16 +39,17 @@ def firestore():
 class Deployment:
     """slack_bot and slack_worker processes wired through their own topic and subscription."""
 
-    def __init__(self, tmp, slack, openai_server, pubsub, firestore):
+    def __init__(self, tmp, slack, openai_server, pubsub, firestore, **settings: str):
         number = next(_numbers)
         self._tmp = tmp
         self.topic = f"jobs-{number}"
+        self.collection = f"claims_{number}"
         self.env = bot_env(
             slack.base_url, openai_server.base_url,
             DISPATCH="pubsub", PUBSUB_TOPIC=self.topic, STORE="firestore",
-            FIRESTORE_COLLECTION=f"claims_{number}", CLAIM_LEASE_SECONDS="5",
+            FIRESTORE_COLLECTION=self.collection, CLAIM_LEASE_SECONDS="5",
             WORKER_AUTH="token", WORKER_TOKEN=WORKER_TOKEN,
-            **{**pubsub.env, **firestore.env},
+            **{**pubsub.env, **firestore.env, **settings},
         )
         pubsub.create_topic(self.topic)
         self.worker_port = free_port()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import threading
 
+import time
+
 import pytest
 
 import shortcuts
@@ -151,16 +153,28 @@ def test_a_stop_slack_refuses_beyond_the_persons_wait_is_told_as_it_is(scripted,
 
 # --- Delete ----------------------------------------------------------------------------------
 
-def test_delete_signals_the_running_answer_before_its_messages_go(slack, answer, started):
+def test_delete_signals_the_running_answer_once_its_messages_are_gone(slack, answer, started):
     running = started(answer.stops, answer.channel, answer.question)
     ts = answer.post("words so far")
     present_when_signalled: list[bool] = []
     running.listen(lambda stop: present_when_signalled.append(answer.exists(ts)))
     answer.click(ts, kind="delete")
     assert running.stop == StopSignal("deleted", ASKER)
-    assert present_when_signalled == [True], "the answer stopped writing before its message went"
+    assert present_when_signalled == [False], "signalled once Slack took the deletion"
     assert not answer.exists(ts)
     assert slack.views[-1]["view"]["title"]["text"] == "Deleted"
+
+
+@pytest.mark.slack_429
+def test_a_delete_slack_refuses_leaves_the_running_answer_to_finish(slack, answer, started):
+    """Nothing deleted: the answer goes on and lands its final text (no half answer with a Stop button)."""
+    running = started(answer.stops, answer.channel, answer.question)
+    ts = answer.post("words so far")
+    slack.rate_limit_next("chat.delete", count=1, retry_after=3)
+    answer.click(ts, kind="delete")
+    assert running.stop is None
+    assert answer.exists(ts)
+    time.sleep(slack.refusal_ends_in("chat.delete"))
 
 
 def test_delete_of_an_answer_running_elsewhere_does_not_wait_for_an_acknowledgement(slack, answer, stores, here):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import enum
 import time
 
 import logs
@@ -110,8 +111,12 @@ def stop(action: MessageAction, parts: AnswerParts, slack: SlackGateway, stops: 
     signal = StopSignal("stopped", action.user)
     if question and stops.reach(action.channel, str(question), signal):
         log.info("answer stopped", channel=action.channel, ts=streaming[-1].ts, via=action.via, reached="signal")
-    elif not _stop_unattended(action.channel, streaming, action.user, slack):
-        return _tell(slack, action, SLACK_BUSY.format(verb="stop"))
+    else:
+        ended = _stop_unattended(action.channel, streaming, action.user, slack)
+        if ended is Unattended.REFUSED:
+            return _tell(slack, action, SLACK_BUSY.format(verb="stop"))
+        if ended is Unattended.ALREADY_OVER:
+            return _tell(slack, action, "This answer has already finished.")
     if action.via == "shortcut":
         slack.open_notice(action.trigger_id, "Stopped", "Generating stopped. The answer ends where it was.")
 
@@ -130,10 +135,19 @@ def stop_question(action: MessageAction, slack: SlackGateway, stops: StopBoard) 
     _tell(slack, action, "No answer to this message is being written.")
 
 
-def _stop_unattended(channel: str, streaming: list[SlackMessage], by_user: str, slack: SlackGateway) -> bool:
+class Unattended(enum.Enum):
+    """How ending a reply nobody runs went."""
+
+    STOPPED = "stopped"
+    ALREADY_OVER = "already over"  # finished, stopped or gone meanwhile: nothing was left to stop
+    REFUSED = "refused"  # Slack refused the write past the person's wait
+
+
+def _stop_unattended(channel: str, streaming: list[SlackMessage], by_user: str, slack: SlackGateway) -> Unattended:
     """Nobody acknowledged the stop: no process runs this answer (it died, or its store is not ours).
     The reply is ended here, as it stands, re-read first so a final that landed meanwhile is kept."""
     deadline = time.monotonic() + PERSON_WAITS
+    ended = Unattended.ALREADY_OVER
     for message in streaming:
         fresh = slack.find(channel, message.ts, message.thread_ts, priority=USER_ACTION)
         meta = fresh.metadata if fresh else None
@@ -149,10 +163,12 @@ def _stop_unattended(channel: str, streaming: list[SlackMessage], by_user: str, 
             time.sleep(outcome.retry_after)
         if outcome.status == "rate_limited" or (outcome.status == "failed" and outcome.error == "transient"):
             log.warning("stop not written: Slack refused", channel=channel, ts=fresh.ts, status=outcome.status)
-            return False
+            return Unattended.REFUSED
         stop_native_stream(channel, fresh, by_user, "stopped", slack)
-    log.info("answer stopped", channel=channel, ts=streaming[-1].ts, reached="unattended reply ended here")
-    return True
+        ended = Unattended.STOPPED
+    if ended is Unattended.STOPPED:
+        log.info("answer stopped", channel=channel, ts=streaming[-1].ts, reached="unattended reply ended here")
+    return ended
 
 
 def delete(action: MessageAction, parts: AnswerParts, slack: SlackGateway, stops: StopBoard) -> None:

@@ -142,8 +142,9 @@ class _Bucket:
 
     def refill(self, now: float) -> None:
         if self.share < 1.0 and now - self.learned_at >= LEARN_PERIOD:
-            self.share = min(1.0, self.share + RECOVER_STEP)
-            self.learned_at = now
+            periods = int((now - self.learned_at) // LEARN_PERIOD)  # a step for every quiet period gone by
+            self.share = min(1.0, self.share + RECOVER_STEP * periods)
+            self.learned_at += periods * LEARN_PERIOD
             self._apply_share()
         if now > self.stamp:  # (after a pause the stamp lies in the future: nothing refills before it)
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
@@ -192,7 +193,7 @@ class WriteBudget:
         with self._cond:
             bucket = self._bucket(method, None)
             # (a small configured burst scales the room down, so one answer still streams)
-            per_answer = min(STREAM_ROOM, max(1.0, bucket.capacity // 4)) if bucket else 0
+            per_answer = min(STREAM_ROOM, bucket.capacity // 4) if bucket else 0
             if not self._reserve(key, method, per_answer * (len(self._streaming) + 1)):
                 return False
             self._streaming.add(key)
@@ -217,6 +218,22 @@ class WriteBudget:
         self._owed[key] = method
         return True
 
+    def spend_reserved(self, key: int) -> bool:
+        """The answer's final write takes the token it reserved, in one step (so that no interim update
+        takes it in between). False when it has none to spend now (nothing reserved, or Slack's pause
+        holds): the write then waits for a token as any final does."""
+        with self._cond:
+            method = self._owed.get(key)
+            bucket = self._buckets.get((method, None)) if method else None
+            if bucket is None or self._clock() < bucket.paused_until:
+                self.release_final(key)
+                return False
+            del self._owed[key]
+            bucket.owed = max(0, bucket.owed - 1)
+            bucket.refill(self._clock())
+            bucket.tokens -= 1  # reserved: interims left it there (a person's click may have borrowed it)
+            return True
+
     def release_final(self, key: int) -> None:
         """The answer's final write is about to take its token (or will never be made)."""
         with self._cond:
@@ -227,19 +244,21 @@ class WriteBudget:
                 self._cond.notify_all()
 
     # --- spending -------------------------------------------------------------
-    def acquire(self, method: str, priority: int, channel: str | None = None) -> None:
+    def acquire(self, method: str, priority: int, channel: str | None = None, timeout: float | None = None) -> bool:
+        """Wait for a token (at most ``timeout`` seconds: False, and nothing spent, when none came)."""
         bucket = self._bucket(method, channel)
         if bucket is None:
-            return  # a method we do not budget
+            return True  # a method we do not budget
         with self._cond:
             now = self._clock()
             bucket.refill(now)
             if priority == USER_ACTION:
                 bucket.tokens -= 1  # a person is waiting for this; the others absorb the debt
-                return
+                return True
             entry = (priority, next(self._arrivals))
             heapq.heappush(bucket.waiting, entry)
             started = now
+            give_up_at = None if timeout is None else time.monotonic() + timeout  # (a real wait, whatever the clock)
             try:
                 while True:
                     now = self._clock()
@@ -247,8 +266,11 @@ class WriteBudget:
                     wait = bucket.wait_for_token(now)
                     if bucket.waiting[0] == entry and wait == 0:
                         bucket.tokens -= 1
-                        return
-                    self._cond.wait(min(max(wait, 0.005), 0.5) if bucket.waiting[0] == entry else 0.5)
+                        return True
+                    if give_up_at is not None and time.monotonic() >= give_up_at:
+                        return False
+                    pause = min(max(wait, 0.005), 0.5) if bucket.waiting[0] == entry else 0.5
+                    self._cond.wait(pause if give_up_at is None else max(0.0, min(pause, give_up_at - time.monotonic())))
             finally:
                 bucket.waiting.remove(entry)
                 heapq.heapify(bucket.waiting)
@@ -285,7 +307,8 @@ class WriteBudget:
             # An answer that stopped asking (no new text for a while) does not hold the others back.
             for other in [k for k, (_, asked) in bucket.wanting.items() if now - asked > MAX_INTERIM_WAIT + 0.5]:
                 del bucket.wanting[other]
-            reserve = float(bucket.owed)  # every final owed keeps its token
+            # Every final owed keeps its token (all but one, in a bucket of one: else nothing would stream).
+            reserve = float(min(bucket.owed, bucket.capacity - 1))
             stalest = min(bucket.wanting, key=lambda k: (bucket.wanting[k][0], k))
             if (stalest != key or bucket.waiting or now < bucket.paused_until
                     or bucket.tokens < 1 + reserve):
@@ -305,7 +328,7 @@ class WriteBudget:
                 bucket.learn(now)
                 self.refusals_learned += 1
             bucket.paused_until = max(bucket.paused_until, now + seconds)
-            bucket.tokens = min(bucket.tokens, 0.0)
+            bucket.tokens = min(bucket.tokens, 1.0)  # the call Retry-After invites, when it is over
             bucket.stamp = max(bucket.stamp, bucket.paused_until)  # refilling starts after the pause
             self._cond.notify_all()
 

@@ -155,9 +155,12 @@ class SlackGateway(KnowledgeCalls):
         return self._write("chat_update", None, channel=channel, ts=ts, text=text, blocks=blocks)
 
     def update_until_landed(self, channel: str, ts: str, text: str, blocks: list[dict],
-                            metadata: dict | None = None) -> WriteOutcome:
-        """A write that must land (an answer's final text): retried until it lands or the landing window closes."""
-        outcome = self._until_landed(lambda: self.update(channel, ts, text, blocks, metadata))
+                            metadata: dict | None = None, paid: bool = False) -> WriteOutcome:
+        """A write that must land (an answer's final text): retried until it lands or the landing window closes.
+        ``paid``: its first attempt spends a token the answer had reserved (``WriteBudget.spend_reserved``)."""
+        attempts = iter((None,) if paid else ())
+        outcome = self._until_landed(lambda: self.update(channel, ts, text, blocks, metadata,
+                                                         priority=next(attempts, FINAL)))
         landing.note(landing.PendingWrite(channel, ts, text, blocks, metadata), outcome.refused_for_now)
         return outcome
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 log = logs.get(__name__)
 
 CHANNEL_INFO_TTL = 300.0  # seconds a channel's conversations.info is reused (its canvas id, privacy)
+CHANNEL_INFO_WAIT = 1.0  # seconds a question waits for conversations.info's budget before going on without it
 
 
 def _retry_after(response) -> float:
@@ -68,8 +69,11 @@ class KnowledgeCalls:
             # remembered answer when it has not (under load a question does not wait for it).
             if not self.budget.try_take("conversations.info"):
                 return cached[1]
-        else:
-            self.budget.acquire("conversations.info", PLACEHOLDER, channel)
+        elif not self.budget.acquire("conversations.info", PLACEHOLDER, channel, timeout=CHANNEL_INFO_WAIT):
+            # Tier 3 for the whole workspace: past a burst of new channels, an answer goes on without the
+            # channel's canvas (and a link there stays unread) rather than wait minutes for it.
+            log.info("channel info skipped: Slack's budget for it is spent", channel=channel)
+            return None
         try:
             info = self._client.conversations_info(channel=channel).get("channel")
         except SlackApiError as error:

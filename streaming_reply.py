@@ -179,11 +179,12 @@ class StreamingReply:
         text = with_marker(current, marker) if marker else close_open_fence(current)
         if not text.strip():
             text = "_(The model returned an empty answer.)_"
-        self._budget.release_final(self._budget_key)  # the reserved token is this write's
         if not self._parts:
+            self._budget.release_final(self._budget_key)  # (posted, not updated: nothing reserved is spent)
             return self._post_whole(text, status)
         outcome = self._slack.update_until_landed(
-            self._channel, self._parts[-1], fallback_text(text), final_blocks(text), self._final_metadata(status)
+            self._channel, self._parts[-1], fallback_text(text), final_blocks(text), self._final_metadata(status),
+            paid=self._budget.spend_reserved(self._budget_key),  # the token reserved for it: no wait
         )
         if outcome.status == "deleted":
             self._stop = self._stop or StopSignal("deleted")
@@ -204,6 +205,8 @@ class StreamingReply:
                 log.error("could not post the answer", error=posted.error, channel=self._channel)
                 return FinalReport(list(self._parts), self._stop, landed=False)
             self._parts.append(posted.ts)
+            if part == 1 and self._on_first_message is not None:
+                self._on_first_message(posted.ts)  # (a redelivery then resumes it instead of posting again)
             if last:
                 return FinalReport(list(self._parts), self._stop, landed=True)
             text = reopening_line(text[:cut]) + text[cut:]

@@ -169,6 +169,7 @@ def test_a_lease_is_renewed_well_before_it_runs_out(claims, clock):
 def test_an_answer_begun_without_a_placeholder_records_its_reply_once_posted(slack, channel, claims):
     # chat.update with one token: no room for a streaming answer's updates, room for one final write.
     narrow = gateway_for(slack, {"chat.update": Limit(60, 2)})
+    assert narrow.budget.try_take("chat.update")  # the one token spent elsewhere: no room to stream now
     services = responder.Services(practice_settings(slack, PRACTICE_TOKEN_DELAY="0.02"), narrow, "You are a test.")
     answers = ClaimedAnswers(claims, services, lease_seconds=30, claim_ttl=TTL)
     ask = ask_in(slack, channel)

@@ -69,15 +69,18 @@ def test_a_person_takes_exactly_one_token():
     assert not budget.try_take("chat.update")
 
 
-def test_a_pause_empties_the_bucket_and_refilling_starts_after_it():
+def test_a_pause_holds_every_call_then_lets_the_one_retry_after_invites_through():
     clock = Clock()
     budget = WriteBudget({"chat.update": Limit(60, 3)}, clock=clock)
-    budget.pause("chat.update", 10)  # (and Slack's refusal halves the rate: 0.45 a second)
-    clock.now += 10.5
-    assert not budget.try_take("chat.update"), "0.225 tokens half a second after the pause"
-    clock.now += 1.7
-    assert not budget.try_take("chat.update"), "0.99 tokens"
-    clock.now += 0.1
+    budget.pause("chat.update", 10)  # (and Slack's refusal halves the burst and the rate: 1 token, 0.45 a second)
+    clock.now += 9.9
+    assert not budget.try_take("chat.update"), "paused"
+    clock.now += 0.2
+    assert budget.try_take("chat.update"), "Retry-After is over: Slack takes the next call"
+    assert not budget.try_take("chat.update")
+    clock.now += 2.1
+    assert not budget.try_take("chat.update"), "0.945 tokens at the halved rate"
+    clock.now += 0.2
     assert budget.try_take("chat.update")
 
 
@@ -212,3 +215,50 @@ def test_many_refusals_never_shrink_a_bucket_below_a_fifth():
     assert taken(budget, "chat.update") == 10, "a fifth of 49, rounded"
     clock.now += 0.1
     assert taken(budget, "chat.update") == 1, "1.8 tokens in 0.1 s: a fifth of 90 a second"
+
+
+def test_every_quiet_period_gone_by_gives_a_step_back_even_unobserved():
+    clock = Clock()
+    budget = WriteBudget({"chat.update": Limit(60, 21)}, clock=clock)  # capacity 20
+    for _ in range(3):  # three refusals, each after the last one's Retry-After: 0.5, 0.25, then the floor
+        budget.pause("chat.update", 1)
+        clock.now += 1
+    bucket = budget._bucket("chat.update", None)
+    assert bucket.share == pytest.approx(0.2), "halved three times, never below a fifth"
+    clock.now += 10 * slack_budget.LEARN_PERIOD + 1  # ten quiet minutes, nobody looking
+    assert budget.try_take("chat.update")
+    assert bucket.share == 1.0 and bucket.capacity == 20.0, "ten steps of a tenth: all of it back"
+
+
+def test_a_final_spends_its_reserved_token_in_one_step():
+    """No interim update can take the token between the reservation's release and the final's write."""
+    clock = Clock()
+    budget = WriteBudget({"chat.update": Limit(60, 3)}, clock=clock)  # capacity 2
+    final, other = budget.stream_started(), budget.stream_started()
+    assert budget.reserve_final(final)
+    assert budget.try_interim("chat.update", other, 0.0) == 0.0  # the one token not owed
+    assert budget.try_interim("chat.update", other, 0.0) > 0, "the reserved one is not for interims"
+    assert budget.spend_reserved(final)
+    assert not budget.try_take("chat.update") and budget._bucket("chat.update", None).owed == 0
+    assert not budget.spend_reserved(final), "spent once"
+
+
+def test_a_paused_method_has_no_reserved_token_to_spend():
+    clock = Clock()
+    budget = WriteBudget({"chat.update": Limit(60, 3)}, clock=clock)
+    key = budget.stream_started()
+    assert budget.reserve_final(key)
+    budget.pause("chat.update", 5)
+    assert not budget.spend_reserved(key), "Slack refuses until Retry-After: the final waits like any other"
+    assert budget._bucket("chat.update", None).owed == 0, "and its reservation is released"
+
+
+def test_acquire_with_a_timeout_gives_up_and_spends_nothing():
+    clock = Clock()
+    budget = WriteBudget({"conversations.info": Limit(60, 2)}, clock=clock)  # one token, 0.9 a second
+    assert budget.acquire("conversations.info", FINAL, timeout=0.0)
+    started = time.monotonic()
+    assert not budget.acquire("conversations.info", FINAL, timeout=0.2), "the clock stands still: no token"
+    assert time.monotonic() - started < 2
+    clock.now += 1.2
+    assert budget.try_take("conversations.info"), "the refused wait took nothing"

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from common import Burst
-from responsiveness_watch import Answer, Watch, ask, click_stop, exact, new_answer
+from responsiveness_watch import Answer, Watch, ask, click_stop, ended, exact, new_answer
 from slack_tiers import enforce_slack_tiers  # tests/slack_tiers.py
 
 
@@ -42,8 +42,17 @@ class World:
         enforce_slack_tiers(self.slack)
 
     def timeout_for(self, answers: int) -> float:
-        """How long ``answers`` answers at once may take before the scenario gives up on the rest."""
-        return self.args.answer_timeout + answers * self.args.wait_per_answer
+        """How long ``answers`` answers at once may take before the scenario gives up on the rest (and counts
+        them as never final). With Pub/Sub the emulator pushes two at a time: their model time adds up too."""
+        pushed = answers * seconds_of(self.args, self.args.deltas) / 2 if self.args.pubsub else 0.0
+        return self.args.answer_timeout + answers * self.args.wait_per_answer + pushed
+
+    def lost(self, drain: float) -> int:
+        """Questions not acknowledged, or whose thread does not show their end after ``drain`` more seconds."""
+        deadline = time.monotonic() + drain
+        while not all(ended(self.slack, a) for a in self.asked) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return sum(1 for a in self.asked if a.shot.status != 200 or not ended(self.slack, a))
 
     def answer(self, watch: Watch, channel: str, index: int, chars: int, tag: str) -> Answer:
         answer = watch.add(new_answer(self.slack, channel, index, chars, tag, self.args.chunk_chars))
@@ -172,6 +181,11 @@ def crowd(world: World, n: int, tag: str) -> dict:
     world.say(f"  {n} at once: {result['finals']}/{n} final, {result['exact']}/{n} exact, "
               f"last final after {fmt_s(max(result['final'], default=None))}, 429s {result['refused'] or 0}")
     return result
+
+
+def seconds_of(args, deltas: int) -> float:
+    """How long the model takes to write ``deltas`` deltas."""
+    return round(args.first_token_delay + deltas * args.delta_delay, 2)
 
 
 def fmt_s(value) -> str:

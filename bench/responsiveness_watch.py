@@ -225,10 +225,20 @@ def click_stop(bot, slack, answer: Answer) -> Answer:
     return answer
 
 
-def exact(slack, answer: Answer) -> bool:
-    """The thread holds the whole expected answer, marked done: what Slack shows at the end, not a write."""
+def _parts(slack, answer: Answer) -> tuple[list[dict], dict]:
+    """The bot's messages in the question's thread as Slack holds them now, and the last one's metadata payload."""
     channel, question_ts = answer.key
     parts = [m for m in slack.thread(channel, question_ts)
              if m.get("bot_id") == slack.bot_id and m["ts"] != question_ts]
-    payload = ((parts[-1].get("metadata") or {}).get("event_payload") or {}) if parts else {}
+    return parts, ((parts[-1].get("metadata") or {}).get("event_payload") or {}) if parts else {}
+
+
+def ended(slack, answer: Answer) -> bool:
+    """The thread shows the answer ended (done, stopped or an error), whenever that happened."""
+    return _parts(slack, answer)[1].get("status") in FINAL_STATUSES
+
+
+def exact(slack, answer: Answer) -> bool:
+    """The thread holds the whole expected answer, marked done: what Slack shows at the end, not a write."""
+    parts, payload = _parts(slack, answer)
     return payload.get("status") == "done" and "".join(p.get("text", "") for p in parts) == answer.shot.expected

@@ -122,8 +122,9 @@ def start(args, stack: list, log_dir: Path):
     # "Echo: <question>": every answer distinct and checkable; its length is the question's.
     openai.reply = Script(chunk_chars=args.chunk_chars, first_token_delay=args.first_token_delay,
                           delta_delay=args.delta_delay)
-    # The production defaults: no SLACK_RATE_LIMITS, no STREAM_UPDATE_INTERVAL, LOG_LEVEL INFO.
-    env = bot_env(slack.base_url, openai.base_url, LOG_LEVEL="INFO", OPENAI_API=args.api, PRACTICE_TOKEN_DELAY=None)
+    # The production defaults: no SLACK_RATE_LIMITS, no STREAM_UPDATE_INTERVAL, LOG_LEVEL INFO, the SDK's retries.
+    env = bot_env(slack.base_url, openai.base_url, LOG_LEVEL="INFO", OPENAI_API=args.api, PRACTICE_TOKEN_DELAY=None,
+                  OPENAI_MAX_RETRIES=None)
     if args.pubsub:
         deployment = PubSubDeployment(env, slack, args.workers, log_dir, stack)
         return slack, openai, deployment.bot, deployment.processes

@@ -1,5 +1,6 @@
 """The scenarios of responsiveness_bench.py, tried as people would: each returns its raw numbers (seconds,
-counts) and the ``Answer`` s it asked for; responsiveness_report.py turns them into figures.
+counts), which responsiveness_report.py turns into figures; every question asked is kept in ``World.asked``
+for the answers lost.
 
 * ``quiet``: one person in a quiet workspace, ``repeats`` times: a question answered to its end, then
   a long one stopped mid-answer.

@@ -50,7 +50,7 @@ from lifecycle import (  # noqa: E402  (bench/lifecycle.py)
 from log_scan import leaks_in, secrets_of  # noqa: E402  (tests/log_scan.py)
 from responsiveness_pubsub import PubSubDeployment  # noqa: E402
 from responsiveness_report import as_json, figures, render, rounded  # noqa: E402
-from responsiveness_scenarios import World, busy, crowd, quiet  # noqa: E402
+from responsiveness_scenarios import World, busy, crowd, quiet, seconds_of  # noqa: E402
 from responsiveness_watch import ask  # noqa: E402
 from slack_tiers import SLACK_BURSTS, SLACK_TIERS, enforce_slack_tiers  # noqa: E402  (tests/slack_tiers.py)
 from standins.openai_api import FakeOpenAI, Script  # noqa: E402
@@ -59,9 +59,20 @@ from standins.slack_api import FakeSlack  # noqa: E402
 SCENARIOS = ("quiet", "busy", "crowd", "big_crowd")
 # The full run and --quick (a smoke run, under a minute); an option given on the command line wins.
 FULL = dict(repeats=10, rounds=3, others=20, crowd_n=50, big_crowd_n=200, deltas=200, long_deltas=600,
-            short_deltas=30, stop_after=2.0, pause=4.0, answer_timeout=40.0, wait_per_answer=2.0)
+            short_deltas=30, stop_after=2.0, pause=4.0, answer_timeout=40.0, wait_per_answer=2.0, drain=120.0)
 QUICK = dict(repeats=1, rounds=1, others=4, crowd_n=5, big_crowd_n=10, deltas=40, long_deltas=160,
-             short_deltas=10, stop_after=1.0, pause=2.5, answer_timeout=10.0, wait_per_answer=1.2)
+             short_deltas=10, stop_after=1.0, pause=2.5, answer_timeout=10.0, wait_per_answer=1.2, drain=5.0)
+
+HELP = dict(repeats="quiet: how many times one question is answered and one stopped",
+            rounds="busy: how many rounds", others="busy: long answers streaming elsewhere",
+            crowd_n="crowd: questions at once", big_crowd_n="big crowd: questions at once",
+            long_deltas="deltas of a long answer (the stopped ones, busy's others)",
+            short_deltas="deltas of busy's short answer",
+            stop_after="Stop is pressed this many seconds after the question, once the model streams",
+            pause="seconds the bot's own write budget gets to refill before each scenario, repeat and round",
+            answer_timeout="seconds to wait for one answer (and the base of a crowd's wait)",
+            wait_per_answer="seconds a crowd's wait grows by per question",
+            drain="seconds at the end for answers still running, before they count as lost")
 
 
 # --------------------------------------------------------------------------- options
@@ -79,7 +90,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         if name == "deltas":
             continue  # add_model_options' (an answer's length: deltas x chunk chars)
         sizes.add_argument(f"--{name.replace('_', '-')}", type=type(full), default=None,
-                           help=f"full run {full}, --quick {QUICK[name]}")
+                           help=f"{HELP[name]} (full run {full}, --quick {QUICK[name]})")
     add_model_options(p)  # --first-token-delay, --deltas (an answer's), --chunk-chars, --delta-delay, --api
     p.set_defaults(deltas=None)
     p.add_argument("--ack-timeout", type=float, default=30.0, help="socket timeout of one event POST")
@@ -98,10 +109,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def seconds_of(args, deltas: int) -> float:
-    return round(args.first_token_delay + deltas * args.delta_delay, 2)
-
-
 # --------------------------------------------------------------------------- the run
 def start(args, stack: list, log_dir: Path):
     """The stand-ins and the bot's processes: (slack, openai, the Slack-facing BotProcess, every process)."""
@@ -115,8 +122,9 @@ def start(args, stack: list, log_dir: Path):
     # "Echo: <question>": every answer distinct and checkable; its length is the question's.
     openai.reply = Script(chunk_chars=args.chunk_chars, first_token_delay=args.first_token_delay,
                           delta_delay=args.delta_delay)
-    # The production defaults: no SLACK_RATE_LIMITS, no STREAM_UPDATE_INTERVAL, LOG_LEVEL INFO.
-    env = bot_env(slack.base_url, openai.base_url, LOG_LEVEL="INFO", OPENAI_API=args.api, PRACTICE_TOKEN_DELAY=None)
+    # The production defaults: no SLACK_RATE_LIMITS, no STREAM_UPDATE_INTERVAL, LOG_LEVEL INFO, the SDK's retries.
+    env = bot_env(slack.base_url, openai.base_url, LOG_LEVEL="INFO", OPENAI_API=args.api, PRACTICE_TOKEN_DELAY=None,
+                  OPENAI_MAX_RETRIES=None)
     if args.pubsub:
         deployment = PubSubDeployment(env, slack, args.workers, log_dir, stack)
         return slack, openai, deployment.bot, deployment.processes
@@ -160,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                 results[name] = crowd(world, n, "N" if name == "crowd" else "H")
             results[name]["scenario_s"] = round(time.monotonic() - began, 1)
             say(f"  ({name}: {results[name]['scenario_s']} s)")
-        results["lost"] = sum(1 for a in world.asked if a.shot.status != 200 or a.final_at is None)
+        results["lost"] = world.lost(args.drain)
         results["refused_total"] = dict(sorted(world.refused.items()))
     finally:
         with signals_ignored():  # no second Ctrl-C/TERM in the middle of stopping things

@@ -1,7 +1,7 @@
 """What a person sees of each answer, read from FakeSlack's call log and FakeOpenAI's records, however the
 bot chooses to show it (responsiveness_bench.py).
 
-An ``Answer`` is one question (a signed ``app_mention`` in a channel of its own) and the times the
+An ``Answer`` is one question (a signed event in a conversation of its own) and the times the
 benchmark's figures are made of. ``Watch`` reads the Slack writes in the question's thread, whichever
 method made them:
 
@@ -22,7 +22,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from common import ASKER, FINAL_STATUSES, Shot, mention_shot, new_calls, post_event
+from common import ASKER, FINAL_STATUSES, Shot, build_shot, mention_shot, new_calls, post_event
 from harness import shortcut_payload, stop_button_payload
 
 WRITES = ("chat.postMessage", "chat.update", "chat.startStream", "chat.appendStream", "chat.stopStream")
@@ -189,10 +189,15 @@ class Watch:
 
 # --------------------------------------------------------------------------- a person's actions
 def new_answer(slack, channel: str, index: int, chars: int, tag: str, chunk_chars: int) -> Answer:
-    """A question in a channel of its own (the asker and the bot in it); its answer is ``Echo: question``,
-    ``chars`` long (FakeOpenAI's default script)."""
+    """A question in a conversation of its own (the asker and the bot in it): an @mention in a channel, a
+    plain message in a DM (a ``D…`` id). Its answer is ``Echo: question``, ``chars`` long (FakeOpenAI's
+    default script)."""
     slack.set_channel(channel, name=f"bench-{channel.lower()}", members=[ASKER, "UBOT"])
-    shot = mention_shot(index, channel, slack, chars, tag)
+    if channel.startswith("D"):
+        shot = build_shot(index, channel, slack, chars, tag)
+        shot.expected = "Echo: " + shot.question
+    else:
+        shot = mention_shot(index, channel, slack, chars, tag)
     return Answer(shot, shot.expected[:chunk_chars])
 
 
@@ -220,10 +225,20 @@ def click_stop(bot, slack, answer: Answer) -> Answer:
     return answer
 
 
-def exact(slack, answer: Answer) -> bool:
-    """The thread holds the whole expected answer, marked done: what Slack shows at the end, not a write."""
+def _parts(slack, answer: Answer) -> tuple[list[dict], dict]:
+    """The bot's messages in the question's thread as Slack holds them now, and the last one's metadata payload."""
     channel, question_ts = answer.key
     parts = [m for m in slack.thread(channel, question_ts)
              if m.get("bot_id") == slack.bot_id and m["ts"] != question_ts]
-    payload = ((parts[-1].get("metadata") or {}).get("event_payload") or {}) if parts else {}
+    return parts, ((parts[-1].get("metadata") or {}).get("event_payload") or {}) if parts else {}
+
+
+def ended(slack, answer: Answer) -> bool:
+    """The thread shows the answer ended (done, stopped or an error), whenever that happened."""
+    return _parts(slack, answer)[1].get("status") in FINAL_STATUSES
+
+
+def exact(slack, answer: Answer) -> bool:
+    """The thread holds the whole expected answer, marked done: what Slack shows at the end, not a write."""
+    parts, payload = _parts(slack, answer)
     return payload.get("status") == "done" and "".join(p.get("text", "") for p in parts) == answer.shot.expected

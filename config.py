@@ -193,7 +193,7 @@ def load_settings(env: Mapping[str, str] | None = None, transport: str = "http")
         system_prompt=_text(env, "SYSTEM_PROMPT"),
         system_prompt_preset=_text(env, "SYSTEM_PROMPT_PRESET") or "default",
         dispatch=dispatch,
-        dispatch_workers=int(_number(env, "DISPATCH_WORKERS", 32, 1, 512)),
+        dispatch_workers=int(_number(env, "DISPATCH_WORKERS", 64, 1, 512)),
         store=_choice(env, "STORE", "sqlite", ("sqlite", "firestore")),
         sqlite_path=_text(env, "SQLITE_PATH") or "/tmp/threadwise.sqlite3",
         firestore_collection=_text(env, "FIRESTORE_COLLECTION") or "threadwise_claims",

@@ -79,7 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_model_options(p)
     p.add_argument("--threads", type=int, default=None, help="gunicorn THREADS (default: BotProcess's 16)")
     p.add_argument("--dispatch-workers", type=int, default=None,
-                   help="DISPATCH_WORKERS (default: unset, the production default 32)")
+                   help="DISPATCH_WORKERS (default: unset, the production default 64)")
     p.add_argument("--log-level", default="INFO", help="bot LOG_LEVEL (production default INFO)")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds to wait for the answers (default: from N, K and the limits; printed)")

@@ -27,15 +27,17 @@ DEADLINE = 3  # JOB_DEADLINE_SECONDS of these workers
 ANSWER = "Landed after the refusals, written once."
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def deployment(tmp_path_factory, slack, openai_server, pubsub, firestore):
+    # A deployment per test: each starts with a write budget Slack's refusals have not taught yet (after
+    # a 429 a worker spends less for a while, and shows new answers by the thread status, not a placeholder).
     deployed = Deployment(tmp_path_factory.mktemp("landed"), slack, openai_server, pubsub, firestore,
                           JOB_DEADLINE_SECONDS=str(DEADLINE))
     yield deployed
     deployed.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def claims(deployment, firestore):
     store = FirestoreStore(collection=deployment.collection, client=firestore.client())
     yield store

@@ -129,12 +129,12 @@ def test_no_lock_is_held_while_a_lease_goes_to_the_store(clock):
     assert calls == [BATCH], "one lease in flight per bucket; its batch served both reservations"
 
 
-def test_a_failing_store_grants_nothing_and_is_asked_again_later(clock):
+def test_a_failing_store_grants_nothing_is_logged_once_and_asked_again_later(clock, caplog):
     calls = []
 
     def broken(method, want, per_second, capacity):
         calls.append(want)
-        if len(calls) == 1:
+        if len(calls) <= 2:
             raise OSError("store down")
         return want
 
@@ -142,8 +142,12 @@ def test_a_failing_store_grants_nothing_and_is_asked_again_later(clock):
     assert not budget.acquire("chat.update", FINAL, timeout=0.4)
     assert len(calls) == 1, "not hammered while it is down"
     clock.advance(FAILED_RETRY)
-    assert budget.acquire("chat.update", FINAL, timeout=1.0)
+    assert not budget.acquire("chat.update", FINAL, timeout=0.4)
     assert len(calls) == 2
+    assert [r.getMessage() for r in caplog.records].count("budget lease failed") == 1, "logged once, not per try"
+    clock.advance(FAILED_RETRY)
+    assert budget.acquire("chat.update", FINAL, timeout=1.0)
+    assert len(calls) == 3
 
 
 def test_what_a_429_teaches_is_passed_to_the_store(clock):

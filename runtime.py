@@ -22,8 +22,11 @@ class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.system_prompt = prompts.system_prompt(settings.system_prompt, settings.system_prompt_preset)
+        # With Pub/Sub, this process and every worker spend one workspace's budget: they lease it from the
+        # store (budget_lease.py). The store opens on the first lease, not to acknowledge an event.
+        lender = (lambda *lease: self.store.lease_tokens(*lease)) if settings.dispatch == "pubsub" else None
         self.slack = SlackGateway(settings.slack_bot_token, settings.slack_api_url, app_id=settings.slack_app_id,
-                                  budget=WriteBudget(parse_limits(settings.slack_rate_limits)))
+                                  budget=WriteBudget(parse_limits(settings.slack_rate_limits), lender=lender))
         self._lock = threading.RLock()
         # The answers this process runs, for Stop to reach; stop records for the others go through the store.
         self.stops = StopBoard(records=lambda: self.store)

@@ -25,7 +25,9 @@ of updates a minute, so every call takes a token from its method's bucket:
 
 A bucket starts from Slack's documented rate with a burst of the same size,
 which serves a burst of people at once; the limits are configurable
-(``SLACK_RATE_LIMITS``).
+(``SLACK_RATE_LIMITS``). With a lender (``DISPATCH=pubsub``: several processes
+write to one workspace), the workspace-wide buckets do not refill on their own
+but lease their tokens from one shared bucket in the store (``budget_lease.py``).
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass
+
+from budget_lease import Leasing, LeaseState, Lender
 
 # Priorities: lower is served first.
 USER_ACTION = 0  # Stop / Delete from a person: spends at once, even into debt
@@ -129,6 +133,7 @@ class _Bucket:
         self.waiting: list[tuple[int, int]] = []  # (priority, arrival) of blocked callers
         # answers waiting for an interim slot -> (their last write, when they last asked)
         self.wanting: dict[int, tuple[float, float]] = {}
+        self.lease: LeaseState | None = None  # set: the tokens come from the shared bucket, not from time
 
     def _apply_share(self) -> None:
         self.rate = self.limit.per_minute / 60.0 * RATE_MARGIN * max(self.share, MIN_SHARE)
@@ -146,7 +151,7 @@ class _Bucket:
             self.share = min(1.0, self.share + RECOVER_STEP * periods)
             self.learned_at += periods * LEARN_PERIOD
             self._apply_share()
-        if now > self.stamp:  # (after a pause the stamp lies in the future: nothing refills before it)
+        if self.lease is None and now > self.stamp:  # (after a pause the stamp lies in the future)
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
 
@@ -154,14 +159,18 @@ class _Bucket:
         """Seconds until a token may be taken (0 when one is there)."""
         if now < self.paused_until:
             return self.paused_until - now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        if self.tokens >= 1:
+            return 0.0
+        # Leasing: ask the store again once it may have one (a lease ending wakes the waiters sooner).
+        return max(self.lease.retry_at - now, 0.05) if self.lease else (1 - self.tokens) / self.rate
 
 
 class WriteBudget:
-    def __init__(self, limits: dict[str, Limit] | None = None, clock=time.monotonic):
+    def __init__(self, limits: dict[str, Limit] | None = None, clock=time.monotonic, lender: Lender | None = None):
         self._limits = DEFAULT_LIMITS if limits is None else limits
         self._clock = clock
         self._cond = threading.Condition()
+        self.leasing = Leasing(lender, self._cond, clock) if lender else None
         self._buckets: dict[tuple[str, str | None], _Bucket] = {}
         self._arrivals = itertools.count()
         self._streams = 0
@@ -210,6 +219,8 @@ class WriteBudget:
         bucket = self._bucket(method, None)
         if bucket is None:
             return True
+        if bucket.lease is not None and bucket.owed + room + 1 <= bucket.capacity:  # (more: no room anyway)
+            self.leasing.stock(bucket, bucket.owed + room + 1, wait=True)
         now = self._clock()
         bucket.refill(now)
         if now < bucket.paused_until or bucket.tokens - bucket.owed - room < 1:
@@ -225,6 +236,8 @@ class WriteBudget:
         with self._cond:
             method = self._owed.get(key)
             bucket = self._buckets.get((method, None)) if method else None
+            if bucket is not None and bucket.lease is not None:  # (a person's click borrowed it: lease one)
+                self.leasing.stock(bucket, bucket.owed, wait=False)
             if bucket is None or self._clock() < bucket.paused_until:
                 self.release_final(key)
                 return False
@@ -261,6 +274,8 @@ class WriteBudget:
             give_up_at = None if timeout is None else time.monotonic() + timeout  # (a real wait, whatever the clock)
             try:
                 while True:
+                    if bucket.lease is not None and bucket.waiting[0] == entry:
+                        self.leasing.stock(bucket, 1, wait=False)
                     now = self._clock()
                     bucket.refill(now)
                     wait = bucket.wait_for_token(now)
@@ -285,6 +300,9 @@ class WriteBudget:
         with self._cond:
             now = self._clock()
             bucket.refill(now)
+            if bucket.lease is not None and not bucket.waiting:
+                self.leasing.stock(bucket, bucket.owed + 1, wait=False)
+                now = self._clock()
             if bucket.waiting or now < bucket.paused_until or bucket.tokens - bucket.owed < 1:
                 return False
             bucket.tokens -= 1
@@ -310,6 +328,11 @@ class WriteBudget:
             # Every final owed keeps its token (all but one, in a bucket of one: else nothing would stream).
             reserve = float(min(bucket.owed, bucket.capacity - 1))
             stalest = min(bucket.wanting, key=lambda k: (bucket.wanting[k][0], k))
+            if bucket.lease is not None and stalest == key and not bucket.waiting:
+                self.leasing.stock(bucket, 1 + reserve, wait=False)
+                now = self._clock()  # (the lock was let go meanwhile: look again)
+                reserve = float(min(bucket.owed, bucket.capacity - 1))
+                stalest = min(bucket.wanting, key=lambda k: (bucket.wanting[k][0], k))
             if (stalest != key or bucket.waiting or now < bucket.paused_until
                     or bucket.tokens < 1 + reserve):
                 self.deferred_interims += 1
@@ -344,4 +367,6 @@ class WriteBudget:
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = _Bucket(limit, self._clock())
+                if self.leasing is not None and self.leasing.lends(method, limit.per_channel):
+                    bucket.lease, bucket.tokens = LeaseState(method), 0.0  # nothing leased yet
             return bucket

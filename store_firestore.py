@@ -34,6 +34,7 @@ import time
 from typing import Any, Callable
 
 from store import Claim, Clock, T, Transition, TransitionStore, creating
+from store_budget import FirestoreBudget
 from store_stops import FirestoreStopRecords
 
 DEFAULT_COLLECTION = "threadwise_claims"
@@ -57,7 +58,7 @@ def document_id(event_id: str) -> str:
     return escaped
 
 
-class FirestoreStore(FirestoreStopRecords, TransitionStore):
+class FirestoreStore(FirestoreStopRecords, FirestoreBudget, TransitionStore):
     def __init__(self, collection: str = DEFAULT_COLLECTION, project: str | None = None,
                  now: Clock = time.time, client: Any = None):
         # Imported here, not at the top: importing the store stays cheap for

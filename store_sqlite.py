@@ -17,6 +17,7 @@ from contextlib import closing, contextmanager
 from typing import Callable, Iterator
 
 from store import Claim, Clock, T, Transition, TransitionStore, creating
+from store_budget import SQLITE_SCHEMA as BUDGET_SCHEMA, SqliteBudget
 from store_stops import SQLITE_SCHEMA as STOPS_SCHEMA, SqliteStopRecords
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
@@ -37,7 +38,7 @@ CREATE INDEX IF NOT EXISTS claims_expires_at ON claims (expires_at);
 _COLUMNS = "event_id, status, reply_ts, owner, lease_until, expires_at, attempts"
 
 
-class SqliteStore(SqliteStopRecords, TransitionStore):
+class SqliteStore(SqliteStopRecords, SqliteBudget, TransitionStore):
     def __init__(self, path: str, now: Clock = time.time, busy_timeout: float = BUSY_TIMEOUT):
         self._path = path
         self._now = now
@@ -52,7 +53,7 @@ class SqliteStore(SqliteStopRecords, TransitionStore):
             # No mutation: SQLite reads pragma names and values in any case (mutmut changes the case).
             db.execute("PRAGMA journal_mode=WAL")  # pragma: no mutate
             with _immediate(db):
-                for statement in (_SCHEMA + ";" + STOPS_SCHEMA).split(";"):
+                for statement in (_SCHEMA + ";" + STOPS_SCHEMA + ";" + BUDGET_SCHEMA).split(";"):
                     if statement.strip():
                         db.execute(statement)
 

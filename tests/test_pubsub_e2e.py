@@ -88,6 +88,17 @@ def jobs_ended(worker, event_id, count, since=0) -> list[str]:
     return [e["outcome"] for e in ended]
 
 
+def push_of(channel: str, text: str, ts: str) -> bytes:
+    """The body of a Pub/Sub push carrying a question job, as the front end hands it to a worker."""
+    from events import Ask
+    from pubsub_jobs import encode_job
+
+    job = encode_job(Ask(event_id=new_event_id(), team_id="T1", channel=channel, channel_type="im",
+                         user=ASKER, text=text, ts=ts, thread_ts=ts))
+    return json.dumps({"message": {"data": base64.b64encode(job).decode(), "messageId": f"m-{ts}",
+                                   "attributes": {}}, "subscription": "projects/p/subscriptions/s"}).encode()
+
+
 def ask(deployment, slack, channel, text, **headers):
     ts = slack.add_message(channel, ASKER, text)
     event = message_event(channel, ASKER, text, ts, event_id=new_event_id())
@@ -153,13 +164,7 @@ def test_concurrent_pushes_to_two_workers_answer_once(deployment, slack, openai_
     channel = "D-ps-conc"
     openai_server.reply = Script(text="one of two " * 30, chunk_chars=3, delta_delay=0.03)  # ~3 s: they overlap
     ts = slack.add_message(channel, ASKER, "two workers")
-    from events import Ask
-    from pubsub_jobs import encode_job
-
-    job = encode_job(Ask(event_id=new_event_id(), team_id="T1", channel=channel, channel_type="im",
-                         user=ASKER, text="two workers", ts=ts, thread_ts=ts))
-    push = json.dumps({"message": {"data": base64.b64encode(job).decode(), "messageId": "m-1",
-                                   "attributes": {}}, "subscription": "projects/p/subscriptions/s"}).encode()
+    push = push_of(channel, "two workers", ts)
     other = BotProcess(deployment.env, deployment._tmp / "worker-other.log", target="slack_worker")
     statuses = []
     try:

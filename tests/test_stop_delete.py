@@ -1,7 +1,16 @@
 """Stop generating, delete an answer, and a newer question superseding an older answer."""
+import pytest
+
 from flows import ASKER, handed_off, replies_to, say, shared_channel, wait_answer, wait_settled
 from harness import shortcut_payload, stop_button_payload
 from standins.openai_api import Script
+
+
+@pytest.fixture
+def bot(bots):
+    """A bot of this file's own: Stop and Delete on a reply with a Stop button at once need the quiet
+    workspace's budget, which the session's shared bot has spent on other files' answers."""
+    return bots.get(own=__name__)
 
 SLOW = dict(text=" ".join(f"token{i}" for i in range(400)), chunk_chars=7, delta_delay=0.02)
 

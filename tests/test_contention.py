@@ -74,9 +74,10 @@ def test_the_asker_stops_an_answer_that_has_no_reply_yet_from_their_question(bot
     asked = _ask_at_once(bot, slack, AT_ONCE)
     slack.wait_for(lambda s: len(openai_server.requests) >= AT_ONCE, timeout=10)
     channel, ts, _ = next((c, t, n) for c, t, n in asked if not replies_to(slack, c, t))
-    request = next(r for r in openai_server.requests if "question number" in str(r.body) and
-                   str(r.body).count(slack.get(channel, ts)["text"]) >= 1)
     question = slack.get(channel, ts)
+    # ("question number 1" is also in "question number 10": the request whose last input is this question)
+    request = next(r for r in openai_server.requests if r.body.get("input", [{}])[-1].get("content")
+                   == question["text"])
     assert bot.send_interaction(shortcut_payload("abort_openai_api", channel, ASKER, question)).status == 200
     openai_server.wait_for(lambda f: request.outcome is not None, timeout=3)
     assert request.outcome == "client_closed" and request.deltas_sent == 0, "stopped before its first words"

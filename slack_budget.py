@@ -69,11 +69,14 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "assistant.threads.setStatus": Limit(100, 100),
 }
 
-# Learning from 429s: each one halves the burst and the rate (never below
-# MIN_SHARE of Slack's documented numbers); every LEARN_PERIOD without one gives back a step.
+# Learning from 429s: each one halves the burst (never below MIN_SHARE of Slack's documented one)
+# and slows the rate with it, but never below RATE_FLOOR of the documented rate: Retry-After already
+# paces the next call, and a few refusals must not leave people waiting for minutes. Every
+# LEARN_PERIOD without one gives back a step.
 MIN_SHARE = 0.2
+RATE_FLOOR = 0.5
 LEARN_PERIOD = 60.0
-RECOVER_STEP = 0.1
+RECOVER_STEP = 0.25
 
 # An answer streams into a placeholder only while the budget has this many tokens to spare for it
 # (and for each answer already streaming) beyond every final owed: about STREAM_UPDATE_INTERVAL's
@@ -136,7 +139,7 @@ class _Bucket:
         self.lease: LeaseState | None = None  # set: the tokens come from the shared bucket, not from time
 
     def _apply_share(self) -> None:
-        self.rate = self.limit.per_minute / 60.0 * RATE_MARGIN * max(self.share, MIN_SHARE)
+        self.rate = self.limit.per_minute / 60.0 * RATE_MARGIN * max(self.share, RATE_FLOOR)
         self.capacity = float(max(1, round((self.limit.burst - 1) * self.share)))
 
     def learn(self, now: float) -> None:

@@ -19,17 +19,10 @@ import logs
 from slack_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteBudget
 from events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, SlackFile, parse_files, parse_metadata
 from slack_knowledge_calls import KnowledgeCalls
-from slack_refusals import GONE_ERRORS, STREAM_UNAVAILABLE, MissingScope, log_missing_scope
+from slack_refusals import GONE_ERRORS, retry_after as _retry_after, STREAM_UNAVAILABLE, MissingScope, log_missing_scope
 
 log = logs.get(__name__)
 
-# slack_sdk files a 429's Retry-After under this spelling and "retry-after" alike.
-RETRY_AFTER_HEADER = "Retry-After"
-
-
-def _retry_after(response) -> float:
-    """The seconds a 429 asks for (one when Slack does not say)."""
-    return float(response.headers.get(RETRY_AFTER_HEADER) or 1)
 
 
 class StillRateLimited(RuntimeError):

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 import logs
 from events import SlackFile, parse_files
 from slack_budget import PLACEHOLDER
+from slack_refusals import retry_after as _retry_after
 
 if TYPE_CHECKING:
     from slack_client import SlackMessage
@@ -21,12 +22,6 @@ log = logs.get(__name__)
 
 CHANNEL_INFO_TTL = 300.0  # seconds a channel's conversations.info is reused (its canvas id, privacy)
 CHANNEL_INFO_WAIT = 1.0  # seconds a question waits for conversations.info's budget before going on without it
-
-
-def _retry_after(response) -> float:
-    from slack_client import _retry_after as seconds
-
-    return seconds(response)
 
 
 class KnowledgeCalls:

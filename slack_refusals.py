@@ -40,3 +40,12 @@ def log_missing_scope(method: str, response) -> str:
     log.warning("slack app lacks a scope; add it to the app (manifest.yaml) and reinstall", method=method,
                 needed=needed)
     return needed
+
+
+# slack_sdk files a 429's Retry-After under this spelling and "retry-after" alike.
+RETRY_AFTER_HEADER = "Retry-After"
+
+
+def retry_after(response) -> float:
+    """The seconds a 429 asks for (one when Slack does not say)."""
+    return float(response.headers.get(RETRY_AFTER_HEADER) or 1)

@@ -92,13 +92,18 @@ def _client(settings: Settings):
 
 
 def _hard_close(stream) -> None:
-    """Close the model's HTTP response, also from another thread.
+    """Close the model's HTTP response, also from another thread (Stop, the first-token deadline).
 
     ``Stream.close()`` alone does not wake a thread blocked reading the socket
     (a model that has not sent its first token yet); shutting the socket down
     does, so a Stop takes effect at once and the server sees the client leave,
-    which is what ends generation and billing. Only a response still being
-    read is cut that way: a finished one's connection belongs to the pool.
+    which is what ends generation and billing. The reading thread then closes
+    the connection itself: closing its file descriptor from here would free the
+    number while that thread may be about to wait on it, and a socket opened
+    meanwhile (a Slack call) would take the number, so the reader would wait on
+    a stranger's connection until its read timeout (seen: a Stop that took 60 s).
+    Only a response still being read is cut that way: a finished one's
+    connection belongs to the pool.
     """
     try:
         if stream.response.is_closed:
@@ -110,6 +115,7 @@ def _hard_close(stream) -> None:
         sock = network.get_extra_info("socket") if network is not None else None
         if sock is not None:
             sock.shutdown(socket.SHUT_RDWR)
+            return  # (the reader wakes with the connection closed and closes the response)
     except (AttributeError, OSError):
         pass
     stream.close()

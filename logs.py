@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 import traceback
+from datetime import datetime, timezone
 from typing import Iterable
 
 # Shapes of Slack tokens and OpenAI keys, masked even when we do not know the value.
@@ -27,6 +28,11 @@ class Redactor:
         return _SECRET_SHAPES.sub("[redacted]", text)
 
 
+def _rfc3339(seconds: float) -> str:
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, redact: Redactor):
         super().__init__()
@@ -37,6 +43,9 @@ class JsonFormatter(logging.Formatter):
             "severity": record.levelname,
             "message": record.getMessage(),
             "logger": record.name,
+            # Cloud Logging reads "time" as the entry's timestamp: the line's own, to the millisecond
+            # (stdout is stamped when read, and lines of a burst may be read together).
+            "time": _rfc3339(record.created),
         }
         fields = getattr(record, "fields", None)
         if fields:

@@ -37,7 +37,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+import logs
 from budget_lease import Leasing, LeaseState, Lender
+
+log = logs.get(__name__)
 
 # Priorities: lower is served first.
 USER_ACTION = 0  # Stop / Delete from a person: spends at once, even into debt
@@ -87,6 +90,9 @@ STREAM_ROOM = 8
 # A method we do not budget still waits out Slack's Retry-After: after its first 429 it gets a
 # bucket with this limit, which only the pause ever empties.
 UNBUDGETED = Limit(6_000_000, 100_000)
+
+# A write that waited longer than this for its token is logged: the operator sees the budget bind.
+LONG_WAIT = 2.0
 
 # A deferred interim write asks again within this many seconds (so the fair choice sees it).
 MAX_INTERIM_WAIT = 2.0
@@ -292,8 +298,13 @@ class WriteBudget:
             finally:
                 bucket.waiting.remove(entry)
                 heapq.heapify(bucket.waiting)
-                self.waited_seconds += self._clock() - started
+                waited = self._clock() - started
+                self.waited_seconds += waited
                 self._cond.notify_all()
+                if waited > LONG_WAIT:
+                    log.info("slack write waited for its budget", method=method, priority=priority,
+                             seconds=round(waited, 2), tokens=round(bucket.tokens, 2), share=bucket.share,
+                             owed=bucket.owed, queued=len(bucket.waiting))
 
     def try_take(self, method: str, channel: str | None = None) -> bool:
         """A token now if one is free and nobody waits for it; never waits."""

@@ -158,11 +158,13 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
             if value:
                 return value
             if time.monotonic() >= deadline:
-                with self._lock:
-                    recent = [f"{c.method}->{c.status} {c.response.get('error', 'ok')}"
+                with self._lock:  # (each call's age: to line up with the bot's log times)
+                    now = time.monotonic()
+                    recent = [f"{c.method}->{c.status} {c.response.get('error', 'ok')} {c.at - now:+.1f}s"
                               for c in self.calls[-10:]]
                 name = getattr(predicate, "__name__", repr(predicate))
-                raise AssertionError(f"FakeSlack.wait_for({name}) timed out after {timeout}s; "
+                raise AssertionError(f"FakeSlack.wait_for({name}) timed out after {timeout}s at "
+                                     f"{time.strftime('%H:%M:%S', time.gmtime())} UTC; "
                                      f"{len(self.calls)} calls, last: {recent}")
             time.sleep(interval)
 

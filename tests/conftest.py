@@ -56,6 +56,16 @@ def _fresh_script(request):
         assert not refused, f"OpenAI would refuse the bot's request: {[r.refusal for r in refused]}"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test: the bots still running write their threads' stacks to their logs (a hang shows where)."""
+    outcome = yield
+    if outcome.get_result().failed:
+        from harness import dump_threads_of_running_processes
+
+        dump_threads_of_running_processes()
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slack_429: the test makes the Slack stand-in answer 429 on purpose")
     config.addinivalue_line("markers", "in_process: a unit test of one module, inside the pytest process (mutmut "

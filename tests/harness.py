@@ -189,11 +189,26 @@ class SocketModeProcess(ManagedProcess):
         super().__init__([sys.executable, "slack_socket.py"], env, log_path)
 
 
+THREAD_DUMPS = str(Path(__file__).parent / "thread_dumps")  # its sitecustomize: stacks on THREAD_DUMP_SIGNAL
+THREAD_DUMP_SIGNAL = signal.SIGRTMIN + 1
+
+
 def child_env(env: dict[str, str]) -> dict[str, str]:
     """This process's environment without its own Slack and OpenAI settings, then ``env``."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))}
     full_env.update(env)
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (THREAD_DUMPS, full_env.get("PYTHONPATH")) if p)
     return full_env
+
+
+def dump_threads_of_running_processes() -> None:
+    """Every process still running writes its threads' stacks to its log (see thread_dumps/)."""
+    for process in STARTED:
+        if process.process.poll() is None:
+            try:
+                os.killpg(process.process.pid, THREAD_DUMP_SIGNAL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def sign(body: bytes, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict:

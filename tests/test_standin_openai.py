@@ -83,7 +83,8 @@ def test_responses_stream_round_trip(fake, client):
     assert u.input_tokens_details.cached_tokens == 0
     assert u.output_tokens_details.reasoning_tokens == 0
 
-    rec = fake.last
+    # The client has read the last event; the server finishes its record just after.
+    rec = fake.wait_for(lambda: fake.last.done and fake.last, timeout=5)
     assert rec.path == "/v1/responses" and rec.stream and rec.outcome == "completed"
     assert rec.body["model"] == MODEL
     assert rec.headers["authorization"] == f"Bearer {fake.api_key}"
@@ -126,7 +127,8 @@ def test_responses_non_stream(fake, client):
     resp = client.responses.create(model=MODEL, input="x")
     assert resp.output_text == "plain answer" and resp.status == "completed"
     assert resp.usage.total_tokens == resp.usage.input_tokens + resp.usage.output_tokens
-    rec = fake.last  # the whole text is one write: its first and last token arrive together
+    # the whole text is one write: its first and last token arrive together
+    rec = fake.wait_for(lambda: fake.last.done and fake.last, timeout=5)
     assert rec.first_delta_at == rec.last_delta_at <= rec.finished_at
 
 

@@ -79,11 +79,15 @@ def _record(message="hello", level=logging.INFO, fields=None, exc_info=None, nam
 
 def test_a_line_is_one_json_object_with_severity_message_logger_and_fields():
     formatter = JsonFormatter(Redactor())
-    line = formatter.format(_record("posted %s", fields={"channel": "C1", "ts": "1.2", "n": 3}))
+    record = _record("posted %s", fields={"channel": "C1", "ts": "1.2", "n": 3})
+    record.created = 1796550703.2509  # 2026-12-06 09:51:43.2509 UTC
+    line = formatter.format(record)
     assert "\n" not in line
     # (the message is getMessage(): no args here, so "%s" stays as written)
-    assert json.loads(line) == {"severity": "INFO", "message": "posted %s", "logger": "threadwise.test",
-                                "channel": "C1", "ts": "1.2", "n": 3}
+    entry = json.loads(line)
+    assert entry.pop("time") == "2026-12-06T09:51:43.250Z"  # the record's own moment, as Cloud Logging reads it
+    assert entry == {"severity": "INFO", "message": "posted %s", "logger": "threadwise.test",
+                     "channel": "C1", "ts": "1.2", "n": 3}
     for level, name in ((logging.WARNING, "WARNING"), (logging.ERROR, "ERROR"), (logging.DEBUG, "DEBUG")):
         assert json.loads(formatter.format(_record(level=level)))["severity"] == name
 

@@ -14,12 +14,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
-import landing
-import logs
-from slack_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteBudget
-from events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, SlackFile, parse_files, parse_metadata
-from slack_knowledge_calls import KnowledgeCalls
-from slack_refusals import GONE_ERRORS, retry_after as _retry_after, STREAM_UNAVAILABLE, MissingScope, log_missing_scope
+from threadwise.slack import landing
+from threadwise import logs
+from threadwise.slack.rate_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteBudget
+from threadwise.slack.events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, SlackFile, parse_files, parse_metadata
+from threadwise.slack.knowledge_calls import KnowledgeCalls
+from threadwise.slack.refusals import GONE_ERRORS, retry_after as _retry_after, STREAM_UNAVAILABLE, MissingScope, log_missing_scope
 
 log = logs.get(__name__)
 

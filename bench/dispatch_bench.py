@@ -15,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dispatch  # noqa: E402
-from events import Ask  # noqa: E402
+from threadwise.handoff import threads as dispatch  # noqa: E402
+from threadwise.slack.events import Ask  # noqa: E402
 from measures import summary  # noqa: E402
 
 

@@ -68,7 +68,7 @@ class Documents:
 
 
 def make_documents(max_chars: int = 20_000) -> Documents:
-    from document_text import docx_text, pdf_text
+    from threadwise.answering.documents import docx_text, pdf_text
     from test_documents import make_docx, make_pdf, para, text_page  # the tests' own PDF/Word writers
 
     rng = random.Random(7)

@@ -1,7 +1,7 @@
 """Socket Mode: how fast envelopes are acknowledged, and how long the bot is deaf after a drop.
 
 Starts the Slack, Socket Mode and (practice-mode) answer path on 127.0.0.1 — FakeSlack, FakeSocketMode
-and ``python slack_socket.py`` — then:
+and ``python -m threadwise.transports.socket_mode`` — then:
 
 1. delivers 10 DM questions one at a time, then ``--n`` at once, as ``events_api`` envelopes and measures, from the
    stand-in's own records, envelope sent → acknowledgement received, and that every question

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import load_settings
+from threadwise.config import load_settings
 from playground.deliveries import Deliverer, Team
 from playground.page_server import PageServer
 from playground.workspace import Workspace

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import Asker
+from threadwise.knowledge.toolbox import Asker
 from standins.google_api import FakeGoogle, Recorder
-from tool_drive import DriveSearch
+from threadwise.knowledge.drive import DriveSearch
 
 ASKER = Asker(user_id="UALICE", channel="D1", team_id="T1", private_answer=True)  # a DM with the bot
 EMAILS = {"UALICE": "Alice@Example.com", "UNOMAIL": None}  # as a Slack profile may spell it

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pubsub_emulator import PubSubEmulator, PushReceiver, Reply, free_port  # noqa: E402
 
-import pubsub_jobs  # noqa: E402
-from events import Ask  # noqa: E402
+from threadwise.handoff import pubsub as pubsub_jobs  # noqa: E402
+from threadwise.slack.events import Ask  # noqa: E402
 
 
 def ask(number: int) -> Ask:

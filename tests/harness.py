@@ -182,11 +182,11 @@ class BotProcess(ManagedProcess):
 
 
 class SocketModeProcess(ManagedProcess):
-    """``python slack_socket.py``. It listens on no port: it is ready once the Socket Mode stand-in
+    """``python -m threadwise.transports.socket_mode``. It listens on no port: it is ready once the Socket Mode stand-in
     sees it connected, which the caller waits for (or for its exit, when it should refuse to start)."""
 
     def __init__(self, env: dict[str, str], log_path: Path):
-        super().__init__([sys.executable, "slack_socket.py"], env, log_path)
+        super().__init__([sys.executable, "-m", "threadwise.transports.socket_mode"], env, log_path)
 
 
 THREAD_DUMPS = str(Path(__file__).parent / "thread_dumps")  # its sitecustomize: stacks on THREAD_DUMP_SIGNAL

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from config import load_settings
-from events import Ask
-from slack_budget import Limit, WriteBudget
+from threadwise.config import load_settings
+from threadwise.slack.events import Ask
+from threadwise.slack.rate_budget import Limit, WriteBudget
 from slack_client import SlackGateway
-from store_sqlite import SqliteStore
+from threadwise.state.sqlite import SqliteStore
 from test_store import FakeClock
 
 BOT_TOKEN = "xoxb-test"  # conftest's FakeSlack

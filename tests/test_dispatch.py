@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-import dispatch
-from events import Ask
+from threadwise.handoff import threads as dispatch
+from threadwise.slack.events import Ask
 
 
 def ask(n):

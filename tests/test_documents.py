@@ -6,7 +6,7 @@ import zipfile
 import pytest
 from pypdf import PageObject, PdfReader, PdfWriter
 
-from document_text import DocumentUnreadable, docx_text, html_to_text, pdf_text
+from threadwise.answering.documents import DocumentUnreadable, docx_text, html_to_text, pdf_text
 from flows import wait_answer
 from standins.openai_api import Script
 from test_files import downloads, share
@@ -288,8 +288,8 @@ def test_html_of_plain_text_is_the_text():
     ("text/plain", "text", "text"), ("image/png", "png", "image"), ("application/zip", "zip", None),
 ])
 def test_kind_of_a_file(mimetype, filetype, kind):
-    from events import SlackFile
-    from thread_files import kind_of
+    from threadwise.slack.events import SlackFile
+    from threadwise.answering.files import kind_of
 
     assert kind_of(SlackFile("F1", "f", mimetype, filetype, 10, "https://files.slack.com/f")) == kind
 

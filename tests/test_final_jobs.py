@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from final_jobs import FINAL_VERSION, KIND, FinalDelivery, decode_final, encode_final
-from landing import PendingWrite
-from pubsub_jobs import BadJob
+from threadwise.handoff.final_jobs import FINAL_VERSION, KIND, FinalDelivery, decode_final, encode_final
+from threadwise.slack.landing import PendingWrite
+from threadwise.handoff.pubsub import BadJob
 
 pytestmark = pytest.mark.in_process
 

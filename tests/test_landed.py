@@ -14,13 +14,13 @@ import time
 import pytest
 from slack_sdk import WebClient
 
-from events import Ask
+from threadwise.slack.events import Ask
 from flows import ASKER, replies_to, wait_answer
 from harness import BOT_TOKEN, message_event, new_event_id
-from pubsub_jobs import encode_job
-from reply_format import PLACEHOLDER_TEXT, ReplyTag, reply_metadata, streaming_blocks
+from threadwise.handoff.pubsub import encode_job
+from threadwise.slack.reply_format import PLACEHOLDER_TEXT, ReplyTag, reply_metadata, streaming_blocks
 from standins.openai_api import Script
-from store_firestore import FirestoreStore
+from threadwise.state.firestore import FirestoreStore
 from test_pubsub_e2e import WORKER_TOKEN, Deployment, firestore, jobs_ended, pubsub  # noqa: F401  (fixtures)
 
 DEADLINE = 3  # JOB_DEADLINE_SECONDS of these workers

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from config import ConfigError, local_run
+from threadwise.config import ConfigError, local_run
 from harness import ROOT, free_port
 
 
@@ -42,7 +42,7 @@ def test_the_port_is_validated():
 def _launch(env: dict, port: int) -> tuple[str, subprocess.Popen]:
     """Starts launch.py and returns its first line of output (then the process, still running)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_", "PORT"))}
-    process = subprocess.Popen([sys.executable, "launch.py"], cwd=ROOT, env={**clean, **env, "PORT": str(port)},
+    process = subprocess.Popen([sys.executable, "-m", "threadwise.launch"], cwd=ROOT, env={**clean, **env, "PORT": str(port)},
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     return process.stdout.readline().strip(), process
 

@@ -3,10 +3,10 @@ import threading
 import time
 from types import SimpleNamespace
 
-from config import load_settings
-from context import ModelInput, Turn
+from threadwise.config import load_settings
+from threadwise.answering.model_input import ModelInput, Turn
 from harness import OPENAI_KEY
-import llm
+from threadwise.model import client as llm
 
 
 def test_closing_finished_streams_leaves_the_shared_connection_pool_healthy(openai_server):

@@ -16,7 +16,7 @@ from flows import ASKER, replies_to, say, wait_answer
 from harness import message_event, new_event_id
 from log_scan import assert_logged_masked, secret_echoing_failure
 from standins.openai_api import Script
-from store_sqlite import SqliteStore
+from threadwise.state.sqlite import SqliteStore
 
 LEASE_SECONDS = 5  # the shortest lease the setting allows: the test waits for it to run out, once
 

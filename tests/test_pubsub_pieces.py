@@ -10,11 +10,11 @@ import urllib.parse
 
 import pytest
 
-import pubsub_jobs
-from events import Ask
+from threadwise.handoff import pubsub as pubsub_jobs
+from threadwise.slack.events import Ask
 from pubsub_emulator import PubSubEmulator, PushReceiver, free_port
-from pubsub_jobs import BadJob, PublishFailed, PubSubPublisher, decode_job, encode_job, parse_push, topic_path
-from worker_auth import PushAuthenticator
+from threadwise.handoff.pubsub import BadJob, PublishFailed, PubSubPublisher, decode_job, encode_job, parse_push, topic_path
+from threadwise.handoff.worker_auth import PushAuthenticator
 
 ASK = Ask(
     event_id="Ev0123ABCD",

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pubsub_emulator import free_port
-from worker_auth import PushAuthenticator
+from threadwise.handoff.worker_auth import PushAuthenticator
 
 
 # -- who calls the worker: ?token= ------------------------------------------------------------

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from slack_budget import (FINAL, PLACEHOLDER, USER_ACTION, Limit, LimitSyntaxError, WriteBudget, parse_limits)
+from threadwise.slack.rate_budget import (FINAL, PLACEHOLDER, USER_ACTION, Limit, LimitSyntaxError, WriteBudget, parse_limits)
 
 pytestmark = pytest.mark.in_process
 

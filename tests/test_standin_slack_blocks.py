@@ -76,7 +76,7 @@ def test_blocks_at_the_end_of_a_stream_are_checked_too(fake, client):
 
 
 def test_the_bots_own_blocks_are_valid(client):
-    from reply_format import final_blocks, streaming_blocks
+    from threadwise.slack.reply_format import final_blocks, streaming_blocks
 
     for blocks in (streaming_blocks(""), streaming_blocks("partial answer"), final_blocks("# Done\n\nok")):
         assert client.chat_postMessage(channel=CHANNEL, text="t", blocks=blocks)["ok"]

@@ -91,7 +91,7 @@ def test_delete_stops_the_answer_while_slack_refuses_every_update(bot, slack, op
 
 def _orphaned_reply(slack, channel, question_ts, text="half an answer"):
     """A streaming reply no process runs any more (its worker died), as Slack shows it."""
-    from reply_format import STATUS_STREAMING, ReplyTag, reply_metadata, streaming_blocks
+    from threadwise.slack.reply_format import STATUS_STREAMING, ReplyTag, reply_metadata, streaming_blocks
 
     ts = slack.add_message(channel, slack.bot_user_id, text, thread_ts=question_ts, bot_id=slack.bot_id,
                            blocks=streaming_blocks(text),

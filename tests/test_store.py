@@ -13,11 +13,11 @@ from typing import Callable
 
 import pytest
 
-import store
+from threadwise.state import store
 from firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401  (the session fixture)
-from store import Acquire, Claim
-from store_firestore import FirestoreStore, document_id
-from store_sqlite import PURGE_EVERY, SqliteStore
+from threadwise.state.store import Acquire, Claim
+from threadwise.state.firestore import FirestoreStore, document_id
+from threadwise.state.sqlite import PURGE_EVERY, SqliteStore
 
 TTL = 3600.0
 LEASE = 30.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from store_budget import SharedBucket, leasing
+from threadwise.state.budget import SharedBucket, leasing
 from test_store import FakeClock, clock, make_store  # noqa: F401  (the fixtures, on both backends)
 from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 

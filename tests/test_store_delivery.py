@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-import store
+from threadwise.state import store
 from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
-from store import Acquire
+from threadwise.state.store import Acquire
 from test_store import LEASE, START, TTL, clock, make_store  # noqa: F401  (fixtures)
 
 REPLY = "1700000000.000100"

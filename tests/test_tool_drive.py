@@ -8,13 +8,13 @@ import time
 
 import requests
 
-import tool_drive
+from threadwise.knowledge import drive as tool_drive
 from drive_fixtures import (  # noqa: F401  (fixtures)
     ANYONE, ASKER, EMAILS, by_title, google, key_file, run, tool,
 )
-from knowledge import Asker
+from threadwise.knowledge.toolbox import Asker
 from standins.google_api import DOC, SHEET, SLIDES, parse_query
-from tool_drive import DriveSearch
+from threadwise.knowledge.drive import DriveSearch
 
 
 # -- reading what was found ----------------------------------------------------------------------

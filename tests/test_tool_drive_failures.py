@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-import knowledge
-import tool_drive
+from threadwise.knowledge import toolbox as knowledge
+from threadwise.knowledge import drive as tool_drive
 from drive_fixtures import (  # noqa: F401  (fixtures)
     ANYONE, ASKER, EMAILS, by_title, google, key_file, recorder, run, tool,
 )
-from knowledge import ToolCall, ToolFailed
+from threadwise.knowledge.toolbox import ToolCall, ToolFailed
 from standins.google_api import DOC, API_NOT_ENABLED, Recorder
-from tool_drive import DriveSearch
+from threadwise.knowledge.drive import DriveSearch
 
 
 # -- the credential --------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ import time
 import pytest
 import requests
 
-import knowledge
-from knowledge import Asker, ToolCall, ToolFailed
+from threadwise.knowledge import toolbox as knowledge
+from threadwise.knowledge.toolbox import Asker, ToolCall, ToolFailed
 from standins.github_api import FakeGitHub
-from tool_github import GitHubSearch
+from threadwise.knowledge.github import GitHubSearch
 
 TOKEN = "ghp_TESTtoken0123456789abcdef"
 ASKER = Asker(user_id="U1", channel="C1", team_id="T1")

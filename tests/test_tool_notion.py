@@ -6,10 +6,10 @@ import socket
 import pytest
 import requests
 
-import knowledge
-from knowledge import Asker, ToolCall, ToolFailed
+from threadwise.knowledge import toolbox as knowledge
+from threadwise.knowledge.toolbox import Asker, ToolCall, ToolFailed
 from standins.notion_api import FakeNotion
-from tool_notion import NotionSearch
+from threadwise.knowledge.notion import NotionSearch
 
 TOKEN = "secret_notionTOKEN1234567890"
 ASKER = Asker(user_id="U1", channel="C1", team_id="T1")

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from answer_signals import ACKNOWLEDGE_WAIT, RunningAnswer, StopBoard, StopSignal, answer_key
+from threadwise.answering.signals import ACKNOWLEDGE_WAIT, RunningAnswer, StopBoard, StopSignal, answer_key
 from inprocess import clock, eventually  # noqa: F401  (clock: a fixture)
-from store_sqlite import SqliteStore
+from threadwise.state.sqlite import SqliteStore
 
 pytestmark = pytest.mark.in_process
 

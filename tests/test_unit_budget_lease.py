@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from budget_lease import BATCH, FAILED_RETRY
-from slack_budget import FINAL, USER_ACTION, WriteBudget
-from store_sqlite import SqliteStore
+from threadwise.slack.budget_lease import BATCH, FAILED_RETRY
+from threadwise.slack.rate_budget import FINAL, USER_ACTION, WriteBudget
+from threadwise.state.sqlite import SqliteStore
 from test_store import FakeClock
 
 pytestmark = pytest.mark.in_process

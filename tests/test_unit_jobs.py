@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-import jobs
-import responder
-from answer_signals import StopSignal
+from threadwise.handoff import claims as jobs
+from threadwise.answering import responder
+from threadwise.answering.signals import StopSignal
 from inprocess import ask_in, claims, clock, eventually, gateway, gateway_for, practice_settings  # noqa: F401
-from jobs import ClaimedAnswers, Lease
-from reply_format import PLACEHOLDER_TEXT, THINKING_STATUS, ReplyTag, reply_metadata
-from slack_budget import Limit
+from threadwise.handoff.claims import ClaimedAnswers, Lease
+from threadwise.slack.reply_format import PLACEHOLDER_TEXT, THINKING_STATUS, ReplyTag, reply_metadata
+from threadwise.slack.rate_budget import Limit
 from test_store import START
 
 pytestmark = pytest.mark.in_process
@@ -123,7 +123,7 @@ def test_a_failure_while_opening_releases_the_lease_and_leaves_the_claim_to_a_re
 def gateway_to_nowhere():
     import socket
 
-    from slack_budget import WriteBudget
+    from threadwise.slack.rate_budget import WriteBudget
     from slack_client import SlackGateway
 
     with socket.socket() as probe:  # a port nobody listens on

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-import responder
-from final_jobs import FinalDelivery, decode_final, encode_final
+from threadwise.answering import responder
+from threadwise.handoff.final_jobs import FinalDelivery, decode_final, encode_final
 from inprocess import ask_in, claims, clock, eventually, gateway, gateway_for, practice_settings  # noqa: F401
-from jobs import ClaimedAnswers, JobOutcome
-from reply_format import PLACEHOLDER_TEXT, ReplyTag, reply_metadata
-from store_sqlite import SqliteStore
+from threadwise.handoff.claims import ClaimedAnswers, JobOutcome
+from threadwise.slack.reply_format import PLACEHOLDER_TEXT, ReplyTag, reply_metadata
+from threadwise.state.sqlite import SqliteStore
 
 pytestmark = pytest.mark.in_process
 
@@ -133,7 +133,7 @@ def test_a_delivery_for_an_answer_already_done_writes_nothing(slack, channel, cl
 
 
 def responder_write(channel, ts, text):
-    from landing import PendingWrite
+    from threadwise.slack.landing import PendingWrite
 
     return PendingWrite(channel, ts, text, [{"type": "markdown", "text": text}], None)
 

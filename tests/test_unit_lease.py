@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-import responder
+from threadwise.answering import responder
 from inprocess import ask_in, claims, clock, eventually, gateway, practice_settings  # noqa: F401  (fixtures)
-from jobs import ClaimedAnswers, JobOutcome, Lease
-from store_sqlite import SqliteStore
+from threadwise.handoff.claims import ClaimedAnswers, JobOutcome, Lease
+from threadwise.state.sqlite import SqliteStore
 
 pytestmark = pytest.mark.in_process
 

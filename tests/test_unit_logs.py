@@ -8,8 +8,8 @@ import traceback
 
 import pytest
 
-import logs
-from logs import JsonFormatter, Redactor
+from threadwise import logs
+from threadwise.logs import JsonFormatter, Redactor
 
 pytestmark = pytest.mark.in_process
 

@@ -11,13 +11,13 @@ import threading
 
 import pytest
 
-import shortcuts
-from answer_signals import StopBoard
+from threadwise.interactions import shortcuts
+from threadwise.answering.signals import StopBoard
 from flows import shared_channel
-from events import MessageAction, TargetMessage
+from threadwise.slack.events import MessageAction, TargetMessage
 from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
-from reply_format import ReplyTag, aborted_metadata, final_blocks, reply_metadata, streaming_blocks
-from slack_budget import FINAL, Limit
+from threadwise.slack.reply_format import ReplyTag, aborted_metadata, final_blocks, reply_metadata, streaming_blocks
+from threadwise.slack.rate_budget import FINAL, Limit
 
 pytestmark = pytest.mark.in_process
 

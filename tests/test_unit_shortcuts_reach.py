@@ -11,13 +11,13 @@ import time
 
 import pytest
 
-import shortcuts
-from answer_signals import StopBoard, StopSignal, answer_key
-from events import Ask, MessageAction, TargetMessage
+from threadwise.interactions import shortcuts
+from threadwise.answering.signals import StopBoard, StopSignal, answer_key
+from threadwise.slack.events import Ask, MessageAction, TargetMessage
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
-from reply_format import PLACEHOLDER_TEXT, ReplyTag, final_blocks, reply_metadata, streaming_blocks
+from threadwise.slack.reply_format import PLACEHOLDER_TEXT, ReplyTag, final_blocks, reply_metadata, streaming_blocks
 from scripted_slack import Reply, ScriptedSlack, error
-from slack_budget import WriteBudget
+from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
 from test_unit_answer_signals import here, started, stores, there  # noqa: F401  (fixtures)
 from test_unit_shortcuts import ASKER, Answer, _ephemerals, _told, _writes, answer, channel  # noqa: F401

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-import slack_budget
-from slack_budget import DEFAULT_LIMITS, FINAL, USER_ACTION, Limit, LimitSyntaxError, WriteBudget, _Bucket, \
+from threadwise.slack import rate_budget as slack_budget
+from threadwise.slack.rate_budget import DEFAULT_LIMITS, FINAL, USER_ACTION, Limit, LimitSyntaxError, WriteBudget, _Bucket, \
     parse_limits
 from test_slack_budget import Clock
 

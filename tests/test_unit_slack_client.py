@@ -9,11 +9,11 @@ import time
 import pytest
 
 from flows import ASKER  # the person of the conftest channel: a DM between them and the bot
-from events import SlackFile
+from threadwise.slack.events import SlackFile
 from inprocess import BOT_TOKEN, gateway, gateway_for  # noqa: F401  (gateway: a fixture)
-from reply_format import ReplyTag, reply_metadata
+from threadwise.slack.reply_format import ReplyTag, reply_metadata
 from scripted_slack import Reply, ScriptedSlack, error
-from slack_budget import Limit, WriteBudget
+from threadwise.slack.rate_budget import Limit, WriteBudget
 from slack_client import SlackGateway, SlackMessage, StillRateLimited, WriteOutcome
 
 pytestmark = pytest.mark.in_process

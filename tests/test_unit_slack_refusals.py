@@ -10,9 +10,9 @@ import pytest
 
 from flows import ASKER
 from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
-from reply_format import ReplyTag, reply_metadata, streaming_blocks
+from threadwise.slack.reply_format import ReplyTag, reply_metadata, streaming_blocks
 from slack_client import SlackGateway
-from slack_refusals import MissingScope
+from threadwise.slack.refusals import MissingScope
 
 pytestmark = pytest.mark.in_process
 

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-import store
-from store_sqlite import PURGE_EVERY, SqliteStore
+from threadwise.state import store
+from threadwise.state.sqlite import PURGE_EVERY, SqliteStore
 from inprocess import claims, clock  # noqa: F401  (fixtures)
 from test_store import LEASE, START, TTL
 
@@ -134,7 +134,7 @@ def test_the_store_setting_picks_the_backend(tmp_path, clock, monkeypatch):
     with pytest.raises(ValueError, match="unknown store kind 'redis'"):
         store.open_store("redis", "")
     # Built without a round trip: the client connects on its first call (none here).
-    from store_firestore import FirestoreStore
+    from threadwise.state.firestore import FirestoreStore
 
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:9")
     firestore = store.open_store("firestore", "", firestore_project="demo-project", now=clock)

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from answer_signals import RunningAnswer, StopSignal
+from threadwise.answering.signals import RunningAnswer, StopSignal
 from inprocess import BOT_TOKEN, clock, eventually  # noqa: F401  (clock: a fixture)
-from reply_format import PART_LIMIT, ReplyTag, aborted_metadata, final_blocks, reply_metadata, streaming_blocks, \
+from threadwise.slack.reply_format import PART_LIMIT, ReplyTag, aborted_metadata, final_blocks, reply_metadata, streaming_blocks, \
     with_marker
-from slack_budget import Limit, WriteBudget
+from threadwise.slack.rate_budget import Limit, WriteBudget
 from slack_client import SlackGateway
-from streaming_reply import FinalReport, StreamingReply
+from threadwise.answering.replies.streaming import FinalReport, StreamingReply
 from test_unit_streaming_parts import paragraphs
 from test_unit_streaming_reply import ASKER, bounded
 

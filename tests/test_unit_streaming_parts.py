@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
-from reply_format import PART_LIMIT, PLACEHOLDER_TEXT, TEXT_LIMIT, ReplyTag, final_blocks, open_fence, \
+from threadwise.slack.reply_format import PART_LIMIT, PLACEHOLDER_TEXT, TEXT_LIMIT, ReplyTag, final_blocks, open_fence, \
     reply_metadata, streaming_blocks
 from scripted_slack import ScriptedSlack, error
 from slack_client import SlackGateway
-from streaming_reply import FinalReport, StopSignal, StreamingReply
+from threadwise.answering.replies.streaming import FinalReport, StopSignal, StreamingReply
 from test_unit_streaming_reply import ASKER, Answer, answer, bounded  # noqa: F401  (answer: a fixture)
 
 pytestmark = pytest.mark.in_process

@@ -12,13 +12,13 @@ import time
 
 import pytest
 
-import streaming_reply
+from threadwise.answering.replies import streaming as streaming_reply
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
-from reply_format import (PLACEHOLDER_TEXT, ReplyTag, aborted_metadata, final_blocks, reply_metadata,
+from threadwise.slack.reply_format import (PLACEHOLDER_TEXT, ReplyTag, aborted_metadata, final_blocks, reply_metadata,
                           streaming_blocks)
-from slack_budget import USER_ACTION
-from answer_signals import RunningAnswer
-from streaming_reply import StopSignal, StreamingReply
+from threadwise.slack.rate_budget import USER_ACTION
+from threadwise.answering.signals import RunningAnswer
+from threadwise.answering.replies.streaming import StopSignal, StreamingReply
 
 pytestmark = pytest.mark.in_process
 

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from answer_signals import RunningAnswer, StopSignal
+from threadwise.answering.signals import RunningAnswer, StopSignal
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
-from reply_format import ReplyTag, aborted_metadata, reply_metadata
-from streaming_reply import FinalReport
+from threadwise.slack.reply_format import ReplyTag, aborted_metadata, reply_metadata
+from threadwise.answering.replies.streaming import FinalReport
 from test_unit_streaming_reply import ASKER, Answer
 
 pytestmark = pytest.mark.in_process

@@ -7,11 +7,11 @@ import socket
 
 import pytest
 
-from document_text import OLD_DOC_REASON
-from events import SlackFile
+from threadwise.answering.documents import OLD_DOC_REASON
+from threadwise.slack.events import SlackFile
 from inprocess import BOT_TOKEN
 from test_documents import make_docx, make_pdf, para, text_page
-from thread_files import FileLimits, FileText, _is_slack_host, kind_of, read_files
+from threadwise.answering.files import FileLimits, FileText, _is_slack_host, kind_of, read_files
 
 pytestmark = pytest.mark.in_process
 

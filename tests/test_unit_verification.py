@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from verification import RawBodySignatureVerifier, RequestVerifier
+from threadwise.slack.verification import RawBodySignatureVerifier, RequestVerifier
 
 pytestmark = pytest.mark.in_process
 

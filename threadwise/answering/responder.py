@@ -1,0 +1,282 @@
+"""The answer loop: placeholder → context → model stream → debounced updates → final text.
+
+Knows nothing of HTTP, Flask or Pub/Sub: it takes an ``Ask`` and the services
+it needs, so every adapter (Cloud Functions, a local server, later Socket
+Mode) runs the same answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+from threadwise.model import client as llm
+from threadwise import logs
+from threadwise.answering.signals import RunningAnswer, StopBoard
+from threadwise.config import Settings
+from threadwise.answering.model_input import ModelInput, QuestionTooLong, drop_older_half, earlier_files, history_turns, trim_to_budget
+from threadwise.slack.events import ABORTED_EVENT_TYPE, Ask
+from threadwise.knowledge.toolbox import Asker, KnowledgeTool, ToolBox
+from threadwise.answering.links import channel_canvas, message_links, read_links
+from threadwise.slack.reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, THINKING_STATUS, ReplyTag, error_marker,
+                          reply_metadata, sources_section, streaming_blocks)
+from threadwise.interactions.shortcuts import supersede
+from slack_client import SlackGateway, SlackMessage
+from threadwise.slack.refusals import MissingScope
+from threadwise.answering.replies.native import NativeStreamingReply
+from threadwise.answering.replies.streaming import FinalReport, StreamingReply
+from threadwise.answering.files import FileLimits, FilesRead, read_files
+
+log = logs.get(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    slack: SlackGateway
+    system_prompt: str
+    tools: dict[str, KnowledgeTool] = field(default_factory=dict)  # knowledge tools switched on
+    stops: StopBoard = field(default_factory=StopBoard)  # the answers this process runs, for Stop to reach
+
+
+@dataclass(frozen=True)
+class Outcome:
+    marker: str | None
+    status: str  # "done" | "error"
+    usage: llm.Usage | None = None
+
+
+@dataclass(frozen=True)
+class OpenedAnswer:
+    """A question shown as being answered (its placeholder posted, or its thread status set), waiting
+    for a model stream slot."""
+
+    ask: Ask
+    tag: ReplyTag
+    placeholder_ts: str | None  # None: no room in the update budget, the thread status shows it instead
+    thread: list[SlackMessage] | None  # read already (participation check), or None
+    budget_key: int  # the answer in the write budget (its reserved final)
+    running: RunningAnswer  # where Stop, Delete and a newer question reach it
+
+
+def answer(ask: Ask, services: Services) -> None:
+    opened = open_answer(ask, services)
+    if opened is not None:
+        complete_answer(opened, services)
+
+
+def open_answer(ask: Ask, services: Services) -> OpenedAnswer | None:
+    """Post the placeholder (with its Stop button) at once; None when the bot should stay quiet."""
+    slack = services.slack
+    thread: list[SlackMessage] | None = None
+    if ask.needs_participation:
+        # A channel thread without a mention: answer only where the bot already takes part.
+        try:
+            thread = slack.thread(ask.channel, ask.thread_ts)
+        except MissingScope:  # (logged with the scope) without the thread, whether it takes part is unknown
+            return None
+        if not any(slack.is_own(m) for m in thread):
+            log.info("not part of this thread", channel=ask.channel, event_id=ask.event_id)
+            return None
+    tag = ReplyTag(asker=ask.user, question_ts=ask.ts)
+    key = slack.budget.stream_started()
+    running = services.stops.start(ask.channel, ask.ts, ask.thread_ts)
+    if services.settings.stream_mode != "native" and not slack.budget.reserve_streaming(key):
+        # Many answers at once: chat.update's workspace-wide budget is kept for final texts. The thread
+        # status shows the answer is coming; its text is posted when it has some (chat.postMessage).
+        shown = slack.set_thread_status(ask.channel, ask.thread_ts, THINKING_STATUS)
+        log.info("answering", event_id=ask.event_id, channel=ask.channel, reply_ts=None,
+                 shown="thread status" if shown else "nothing yet")
+        return OpenedAnswer(ask, tag, None, thread, key, running)
+    placeholder = slack.post_until_landed(
+        ask.channel, ask.thread_ts, PLACEHOLDER_TEXT, streaming_blocks(""), reply_metadata(tag, STATUS_STREAMING)
+    )
+    if not placeholder.ts:
+        log.error("could not post the placeholder", event_id=ask.event_id, channel=ask.channel,
+                  error=placeholder.error)
+        slack.budget.stream_ended(key)
+        services.stops.end(running)
+        return None
+    log.info("answering", event_id=ask.event_id, channel=ask.channel, reply_ts=placeholder.ts)
+    return OpenedAnswer(ask, tag, placeholder.ts, thread, key, running)
+
+
+def resume_answer(ask: Ask, services: Services, reply_ts: str) -> OpenedAnswer | None:
+    """A job redelivered after its worker died: reuse the reply it had already posted.
+
+    Continuation parts of the interrupted answer are deleted and the first
+    message goes back to a placeholder, so the answer is written again, whole,
+    in the same place. None when the person deleted the reply meanwhile.
+    """
+    slack = services.slack
+    thread = slack.thread(ask.channel, ask.thread_ts)
+    reply = next((m for m in thread if m.ts == reply_ts), None)
+    if reply is None:
+        log.info("reply gone; nothing to resume", event_id=ask.event_id)
+        return None
+    continuations = [m for m in thread if slack.is_own(m) and m.metadata is not None
+                     and m.metadata.payload.get("answer") == reply_ts]
+    for part in continuations:
+        slack.delete(ask.channel, part.ts)
+    tag = ReplyTag(asker=ask.user, question_ts=ask.ts)
+    if reply.metadata is None or reply.metadata.event_type != ABORTED_EVENT_TYPE:
+        # (A reply the asker stopped keeps its flag: the loop will end it at once.)
+        slack.update_until_landed(ask.channel, reply_ts, PLACEHOLDER_TEXT, streaming_blocks(""),
+                                  reply_metadata(tag, STATUS_STREAMING))
+    log.info("resuming answer", event_id=ask.event_id, reply_ts=reply_ts, removed_parts=len(continuations))
+    gone = {m.ts for m in continuations}
+    key = slack.budget.stream_started()
+    slack.budget.reserve_final(key)  # (best effort: the reply exists whatever the budget says)
+    running = services.stops.start(ask.channel, ask.ts, ask.thread_ts)
+    return OpenedAnswer(ask, tag, reply_ts, [m for m in thread if m.ts not in gone], key, running)
+
+
+def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda: True,
+                    on_first_message=None) -> FinalReport:
+    """Stream the answer into the placeholder (or post it) and always end it with a final text.
+    ``on_first_message(ts)``: an answer begun without a placeholder has posted its first message."""
+    ask, slack = opened.ask, services.slack
+    common = dict(still_owner=still_owner, running=opened.running, budget_key=opened.budget_key)
+    if services.settings.stream_mode == "native":
+        reply = NativeStreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
+                                     services.settings.stream_update_interval, **common,
+                                     recipient_user=ask.user, recipient_team=ask.team_id or None)
+    else:
+        reply = StreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
+                               services.settings.stream_update_interval, on_first_message=on_first_message,
+                               **common)
+    outcome = Outcome(error_marker("Something went wrong on my side; please try again."), "error")
+    try:
+        if opened.running.stop is not None:  # stopped while it waited for a slot: no model request at all
+            outcome = Outcome(None, "done")
+        else:
+            thread = opened.thread
+            if thread is None:
+                thread = slack.thread(ask.channel, ask.thread_ts) if ask.in_thread else []
+            supersede(ask, thread, slack, services.stops)
+            outcome = _generate(ask, thread, reply, services)
+    except MissingScope as missing:  # (logged with the scope) the admin's to fix: the asker is told so
+        outcome = Outcome(error_marker(missing.sentence), "error")
+    except Exception:
+        log.error("answer loop failed", event_id=ask.event_id, exc_info=True)
+    finally:
+        report = reply.finish(outcome.marker, outcome.status)
+        services.stops.end(opened.running)
+    _record_usage(ask, services.settings, outcome, report.stop is not None)
+    return report
+
+
+def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, services: Services) -> Outcome:
+    settings, slack = services.settings, services.slack
+    me = slack.identity()
+    private_answer = ask.channel_type == "im"
+    canvas = channel_canvas(ask, slack)
+    if canvas is not None:
+        ask = replace(ask, files=ask.files + (canvas,))  # read like a file shared with the question
+    files = read_thread_files(ask, thread, services)
+    linked = read_links(ask, slack, private_answer) if message_links(ask.text) else None
+    turns = history_turns(thread, ask, me.user_id, slack.is_own, files.texts, files.images)
+    if linked and linked.texts:
+        question = turns[-1]
+        turns[-1] = replace(question, text="\n\n".join([question.text, *linked.texts]))
+    budget = settings.context_token_budget
+    try:
+        model_input = trim_to_budget(services.system_prompt, turns, budget)
+    except QuestionTooLong as too_long:
+        return Outcome(error_marker(
+            f"Your message is too long for me: about {too_long.tokens:,} tokens, and the limit is "
+            f"{too_long.budget:,}. Please shorten it or split it into parts."), "error")
+    toolbox = None
+    if services.tools:
+        toolbox = ToolBox(services.tools, Asker(ask.user, ask.channel, ask.team_id, private_answer, ask.thread_ts),
+                          settings.tool_result_chars, settings.tool_max_rounds)
+    try:
+        usage, notice = _stream_once(model_input, reply, settings, toolbox)
+    except llm.ModelError as error:
+        smaller = drop_older_half(model_input) if error.kind == "context_length_exceeded" else None
+        if smaller is None or reply.text:
+            return Outcome(error_marker(error.sentence), "error")
+        # Our estimate fitted, the model's real count did not: keep the newer half, once.
+        try:
+            usage, notice = _stream_once(smaller, reply, settings, toolbox)
+        except llm.ModelError as again:
+            return Outcome(error_marker(again.sentence), "error")
+    notes = [n for n in (notice, files.notice(), *(linked.notes if linked else [])) if n]
+    return Outcome(error_marker(" ".join(notes)) if notes else None, "done", usage)
+
+
+def read_thread_files(ask: Ask, thread: list[SlackMessage], services: Services) -> FilesRead:
+    """Every file shared in the thread, downloaded once for this answer."""
+    settings = services.settings
+    files = earlier_files(thread, ask, services.slack.is_own)
+    if not files:
+        return FilesRead({}, [])
+    limits = FileLimits(settings.file_max_count, settings.file_max_bytes, settings.file_max_chars)
+    slack_hosts = {urlsplit(settings.slack_api_url).hostname or "slack.com"}
+    return read_files(files, settings.slack_bot_token, slack_hosts, limits,
+                      images_allowed=settings.model_accepts_images)
+
+
+def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Settings, toolbox: ToolBox | None = None):
+    if reply.stop:  # stopped while the input was being built: no model request at all
+        return None, None
+    stream = llm.open_stream(settings, model_input, toolbox)
+    reply.set_on_stop(stream.close)
+    deadline = llm.FirstTokenDeadline(stream, settings.first_token_timeout)
+
+    def on_status(status: str) -> None:
+        deadline.restart()  # a tool or another model round is progress, not silence
+        reply.set_status(status)
+
+    def may_continue(status: str) -> bool:
+        deadline.restart()
+        return reply.check_stop(status) is None
+
+    stream.on_status = on_status
+    stream.may_continue = may_continue
+    got_text = False
+    try:
+        for delta in stream:
+            if not got_text:
+                deadline.got_text()
+                got_text = True
+            reply.append(delta)
+            if reply.stop:
+                break
+    except Exception as error:
+        if reply.stop:
+            pass  # we closed the stream ourselves
+        elif deadline.fired and not got_text:
+            raise llm.timeout_error(settings.first_token_timeout) from None
+        else:
+            raise llm.as_model_error(error, settings, got_text) from None
+    finally:
+        deadline.cancel()
+        reply.set_on_stop(None)
+        _close_quietly(stream)
+    if deadline.fired and not got_text and not reply.stop:
+        raise llm.timeout_error(settings.first_token_timeout)
+    if stream.citations and not reply.stop:
+        reply.append(sources_section(stream.citations))
+    return stream.usage, stream.notice
+
+
+def _close_quietly(stream) -> None:
+    try:
+        stream.close()  # closing the HTTP response is what stops the billing
+    except Exception:
+        pass
+
+
+def _record_usage(ask: Ask, settings: Settings, outcome: Outcome, stopped: bool) -> None:
+    usage = outcome.usage
+    log.info(
+        "usage",  # the answer's last line: whatever it wrote to Slack is written
+        event_id=ask.event_id,
+        model="practice" if settings.practice_mode else settings.openai_model,
+        user=ask.user,
+        channel=ask.channel,
+        team=ask.team_id,
+        input_tokens=usage.input_tokens if usage else None,
+        output_tokens=usage.output_tokens if usage else None,
+        status="stopped" if stopped else outcome.status,
+    )

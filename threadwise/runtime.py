@@ -1,0 +1,124 @@
+"""The long-lived pieces of one instance, built from the settings on first use.
+
+Lazy on purpose: the acknowledgement path of a cold instance should not pay
+for the model client, the store or the Pub/Sub client before it needs them,
+and gunicorn imports the app before forking, when no thread or gRPC channel
+may exist yet.
+"""
+from __future__ import annotations
+
+import threading
+
+from threadwise import logs
+import prompts
+from threadwise.config import Settings
+from threadwise.answering.signals import StopBoard
+from threadwise.slack.events import Ask
+from threadwise.slack.rate_budget import WriteBudget, parse_limits
+from slack_client import SlackGateway
+
+
+class Runtime:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.system_prompt = prompts.system_prompt(settings.system_prompt, settings.system_prompt_preset)
+        # With Pub/Sub, this process and every worker spend one workspace's budget: they lease it from the
+        # store (budget_lease.py). The store opens on the first lease, not to acknowledge an event.
+        lender = (lambda *lease: self.store.lease_tokens(*lease)) if settings.dispatch == "pubsub" else None
+        self.slack = SlackGateway(settings.slack_bot_token, settings.slack_api_url, app_id=settings.slack_app_id,
+                                  budget=WriteBudget(parse_limits(settings.slack_rate_limits), lender=lender))
+        self._lock = threading.RLock()
+        # The answers this process runs, for Stop to reach; stop records for the others go through the store.
+        self.stops = StopBoard(records=lambda: self.store)
+        if settings.dispatch == "pubsub":
+            from threadwise.handoff.pubsub import topic_path
+
+            topic_path(settings.google_cloud_project, settings.pubsub_topic)  # a bad topic refuses to start
+
+    def announce(self, transport: str, verification: list[str] | None = None) -> None:
+        """The one start-up line: how Slack reaches us, how that is verified, and what answers."""
+        s = self.settings
+        if verification is None:
+            verification = [name for name, on in (("signature", s.slack_signing_secret), ("token", s.access_token)) if on]
+        answering = ("practice mode, no model API is called" if s.practice_mode
+                     else f"model {s.openai_model} via the {s.openai_api} API")
+        logs.get("threadwise").info(
+            f"Threadwise starting: {transport}; {answering}",
+            verification=verification, dispatch=s.dispatch, store=s.store,
+        )
+
+    def _built(self, name: str, build):
+        # cached_property is not thread-safe; two requests may arrive together on a cold instance.
+        with self._lock:
+            if name not in self.__dict__:
+                self.__dict__[name] = build()
+            return self.__dict__[name]
+
+    @property
+    def store(self):
+        def build():
+            from threadwise.state.store import open_store
+
+            s = self.settings
+            return open_store(s.store, s.sqlite_path, s.firestore_collection, s.google_cloud_project)
+
+        return self._built("_store", build)
+
+    @property
+    def answers(self):
+        """Claimed answers: the exactly-once wrapper around the answer loop."""
+        def build():
+            from threadwise.answering import responder
+            from threadwise.handoff.claims import ClaimedAnswers
+            from threadwise.knowledge.registry import enabled_tools
+
+            services = responder.Services(self.settings, self.slack, self.system_prompt,
+                                          enabled_tools(self.settings, self.slack), self.stops)
+            # With Pub/Sub, a final text Slack refuses past the job's deadline goes on in a delivery job.
+            hand_on = self._publisher.publish_final if self.settings.dispatch == "pubsub" else None
+            return ClaimedAnswers(self.store, services, self.settings.claim_lease, self.settings.claim_ttl, hand_on)
+
+        return self._built("_answers", build)
+
+    def hand_off(self, ask: Ask) -> None:
+        """Give the question to whoever answers it; raises when that is impossible now."""
+        if self.settings.dispatch == "pubsub":
+            self._publisher.publish(ask)  # returns once Pub/Sub has the job
+        else:
+            self._dispatcher.submit(ask)
+
+    @property
+    def _publisher(self):
+        def build():
+            from threadwise.handoff.pubsub import PubSubPublisher
+
+            return PubSubPublisher(self.settings.google_cloud_project, self.settings.pubsub_topic)
+
+        return self._built("_publisher_instance", build)
+
+    @property
+    def _dispatcher(self):
+        def build():
+            from threadwise.handoff.threads import ThreadDispatcher
+
+            return ThreadDispatcher(self.settings.dispatch_workers, self._open_in_thread, self._complete_in_thread)
+
+        return self._built("_dispatcher_instance", build)
+
+    def _open_in_thread(self, ask: Ask):
+        opened = self.answers.open(ask)
+        return None if isinstance(opened, str) else opened  # duplicate / busy / quiet: nothing to stream
+
+    def _complete_in_thread(self, claimed) -> None:
+        self.answers.complete(claimed)
+
+    @property
+    def push_authenticator(self):
+        def build():
+            from threadwise.handoff.worker_auth import PushAuthenticator
+
+            s = self.settings
+            return PushAuthenticator(mode=s.worker_auth, audience=s.worker_audience,
+                                     service_account_email=s.worker_service_account, token=s.worker_token)
+
+        return self._built("_push_auth", build)

@@ -1,6 +1,6 @@
 """How long the thread dispatcher holds placeholders back behind a burst of questions, on the real clock.
 
-tests/test_dispatch.py checks the rule on a clock it moves (an opener waits until no question has
+tests/unit/handoff/test_thread_dispatch.py checks the rule on a clock it moves (an opener waits until no question has
 come for BURST_QUIET, at most BURST_HOLD); this prints what it costs on this machine, where the
 scheduler adds its own delay. Usage: python bench/dispatch_bench.py [--rounds 50]
 """

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Pub/Sub hand-off benchmark: slack_bot publishes, slack_worker answers pushes, on the emulators.
 
-Wires one deployment the way tests/test_pubsub_e2e.py does: the Pub/Sub and
+Wires one deployment the way tests/e2e/test_pubsub_e2e.py does: the Pub/Sub and
 Firestore emulators, FakeSlack and FakeOpenAI (standins/) in this
 process, one ``slack_bot`` process (``DISPATCH=pubsub``, ``STORE=firestore``,
 ``WORKER_AUTH=token``) and one ``slack_worker`` process (functions-framework),

@@ -15,7 +15,7 @@ from threadwise.slack.events import Ask
 from threadwise.slack.rate_budget import Limit, WriteBudget
 from slack_client import SlackGateway
 from threadwise.state.sqlite import SqliteStore
-from test_store import FakeClock
+from store_cases import FakeClock
 
 BOT_TOKEN = "xoxb-test"  # conftest's FakeSlack
 

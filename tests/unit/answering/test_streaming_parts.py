@@ -10,7 +10,7 @@ from threadwise.slack.reply_format import PART_LIMIT, PLACEHOLDER_TEXT, TEXT_LIM
 from scripted_slack import ScriptedSlack, error
 from slack_client import SlackGateway
 from threadwise.answering.replies.streaming import FinalReport, StopSignal, StreamingReply
-from test_unit_streaming_reply import ASKER, Answer, answer, bounded  # noqa: F401  (answer: a fixture)
+from test_streaming_reply import ASKER, Answer, answer, bounded  # noqa: F401  (answer: a fixture)
 
 pytestmark = pytest.mark.in_process
 

@@ -10,7 +10,7 @@ import pytest
 from threadwise.answering.documents import OLD_DOC_REASON
 from threadwise.slack.events import SlackFile
 from inprocess import BOT_TOKEN
-from test_documents import make_docx, make_pdf, para, text_page
+from document_samples import make_docx, make_pdf, para, text_page
 from threadwise.answering.files import FileLimits, FileText, _is_slack_host, kind_of, read_files
 
 pytestmark = pytest.mark.in_process

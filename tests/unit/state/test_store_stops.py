@@ -3,7 +3,7 @@ instance reaches an answer running in another (answer_signals.py)."""
 from __future__ import annotations
 
 from threadwise.answering.signals import StopBoard, StopSignal, answer_key
-from test_store import FakeClock, clock, make_store  # noqa: F401  (the fixtures, on both backends)
+from store_cases import FakeClock, clock, make_store  # noqa: F401  (the fixtures, on both backends)
 from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 
 

@@ -4,7 +4,7 @@ Answers are set up as the bot writes them (posted through the gateway, with the 
 and what a click changes is read back from FakeSlack. Here no process runs the answers (a StopBoard
 without a store: nobody can acknowledge a stop), so a Stop ends the reply from the handler itself;
 how a Stop reaches a running answer (a signal here, a stop record elsewhere) is in
-tests/test_unit_shortcuts_reach.py."""
+tests/unit/interactions/test_shortcuts_reach.py."""
 from __future__ import annotations
 
 import threading
@@ -193,7 +193,7 @@ def test_an_answer_without_an_asker_can_be_stopped_by_nobody(slack, gateway, cha
 
 
 def test_messages_that_are_not_the_bots_answers_are_refused(slack, channel, answer):
-    # (Stop on the clicker's own question is "stop the answer to it": tests/test_unit_shortcuts_reach.py)
+    # (Stop on the clicker's own question is "stop the answer to it": tests/unit/interactions/test_shortcuts_reach.py)
     human = slack.add_message(channel, "U2", "someone else's message", thread_ts=answer.question)
     answer.click(human)
     # Another app's message, even one shaped like our answers, is not ours to stop.

@@ -1,4 +1,4 @@
-"""Claims on SQLite, the edges tests/test_store.py leaves open: how long a claim lives once a worker
+"""Claims on SQLite, the edges tests/unit/state/test_store.py leaves open: how long a claim lives once a worker
 holds it, the purge cadence, the lock wait, and which backend ``open_store`` builds."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from threadwise.state import store
 from threadwise.state.sqlite import PURGE_EVERY, SqliteStore
 from inprocess import claims, clock  # noqa: F401  (fixtures)
-from test_store import LEASE, START, TTL
+from store_cases import LEASE, START, TTL
 
 pytestmark = pytest.mark.in_process
 

@@ -12,7 +12,7 @@ import time
 from inprocess import BOT_TOKEN, clock, eventually, gateway, gateway_for  # noqa: F401  (fixtures)
 from threadwise.slack.rate_budget import Limit, WriteBudget
 from slack_client import SlackGateway
-from test_unit_streaming_reply import Answer, answer  # noqa: F401  (answer: a fixture)
+from test_streaming_reply import Answer, answer  # noqa: F401  (answer: a fixture)
 
 pytestmark = pytest.mark.in_process
 

@@ -14,7 +14,7 @@ from inprocess import ask_in, claims, clock, eventually, gateway, gateway_for, p
 from threadwise.handoff.claims import ClaimedAnswers, Lease
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT, THINKING_STATUS, ReplyTag, reply_metadata
 from threadwise.slack.rate_budget import Limit
-from test_store import START
+from store_cases import START
 
 pytestmark = pytest.mark.in_process
 
@@ -161,7 +161,7 @@ def test_a_lease_is_renewed_well_before_it_runs_out(claims, clock):
     assert eventually(lambda: not _lease_threads("Ev1"))
 
 
-# A store hiccup shorter than the lease, and renewals failing past it: tests/test_unit_lease.py.
+# A store hiccup shorter than the lease, and renewals failing past it: tests/unit/handoff/test_lease.py.
 
 
 # --- no room for a placeholder; a stop before the answer's slot ----------------------------------

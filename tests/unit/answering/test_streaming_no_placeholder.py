@@ -15,8 +15,8 @@ from threadwise.slack.reply_format import PART_LIMIT, ReplyTag, aborted_metadata
 from threadwise.slack.rate_budget import Limit, WriteBudget
 from slack_client import SlackGateway
 from threadwise.answering.replies.streaming import FinalReport, StreamingReply
-from test_unit_streaming_parts import paragraphs
-from test_unit_streaming_reply import ASKER, bounded
+from test_streaming_parts import paragraphs
+from test_streaming_reply import ASKER, bounded
 
 pytestmark = pytest.mark.in_process
 

@@ -17,37 +17,7 @@ pytestmark = pytest.mark.in_process
 STOPPED = StopSignal("stopped", "U1")
 
 
-@pytest.fixture
-def started():
-    """``started(board, channel, question, thread)``: an answer running on ``board``, ended after the test
-    (a board's watcher reads the store for as long as it runs answers)."""
-    running: list[tuple[StopBoard, RunningAnswer]] = []
-
-    def start(board: StopBoard, channel: str, question: str, thread: str | None = None) -> RunningAnswer:
-        answer = board.start(channel, question, thread)
-        running.append((board, answer))
-        return answer
-
-    yield start
-    for board, answer in running:
-        board.end(answer)
-
-
-@pytest.fixture
-def stores(tmp_path):
-    """Two processes' stores on one SQLite file: (here, there)."""
-    path = str(tmp_path / "claims.sqlite3")
-    return SqliteStore(path), SqliteStore(path)
-
-
-@pytest.fixture
-def here(stores) -> StopBoard:
-    return StopBoard(records=lambda: stores[0])
-
-
-@pytest.fixture
-def there(stores) -> StopBoard:
-    return StopBoard(records=lambda: stores[1])
+from signal_boards import here, started, stores, there  # noqa: F401  (fixtures)
 
 
 # --- one answer's line ---------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The write budget's edges, with a clock the test moves (tests/test_slack_budget.py has its main rules):
+"""The write budget's edges, with a clock the test moves (tests/unit/slack/test_rate_budget_waits.py has its main rules):
 the limits' syntax, a bucket's arithmetic, the finals reserved, pauses and what a 429 teaches, its counters."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from threadwise.slack import rate_budget as slack_budget
 from threadwise.slack.rate_budget import DEFAULT_LIMITS, FINAL, USER_ACTION, Limit, LimitSyntaxError, WriteBudget, _Bucket, \
     parse_limits
-from test_slack_budget import Clock
+from test_rate_budget_waits import Clock
 
 pytestmark = pytest.mark.in_process
 

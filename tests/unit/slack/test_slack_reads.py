@@ -12,7 +12,7 @@ from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
 from scripted_slack import Reply, error
 from threadwise.slack.rate_budget import Limit, WriteBudget
 from slack_client import SlackGateway, WriteOutcome
-from test_unit_slack_client import SLOW, Clock, _meta, scripted, scripted_gateway  # noqa: F401  (scripted: a fixture)
+from test_slack_client import SLOW, Clock, _meta, scripted, scripted_gateway  # noqa: F401  (scripted: a fixture)
 
 pytestmark = pytest.mark.in_process
 

@@ -2,8 +2,8 @@
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-READ_BY_CONFIG = sorted(set(re.findall(r'env, "([A-Z_]+)"', (ROOT / "config.py").read_text())))
+ROOT = Path(__file__).resolve().parents[2]
+READ_BY_CONFIG = sorted(set(re.findall(r'env, "([A-Z_]+)"', (ROOT / "threadwise" / "config.py").read_text())))
 
 
 def test_config_reads_the_knowledge_settings():

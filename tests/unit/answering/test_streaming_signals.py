@@ -2,7 +2,7 @@
 a RunningAnswer, the real SlackGateway, FakeSlack): the model stream closes before the signal returns,
 also when it opens only later, the writer ends without another Slack call, and the final text carries
 the stop marker. (A stop written into the reply by a process that could not signal is in
-tests/test_unit_streaming_reply.py: the writer reads it back.)"""
+tests/unit/answering/test_streaming_reply.py: the writer reads it back.)"""
 from __future__ import annotations
 
 import time
@@ -13,7 +13,7 @@ from threadwise.answering.signals import RunningAnswer, StopSignal
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
 from threadwise.slack.reply_format import ReplyTag, aborted_metadata, reply_metadata
 from threadwise.answering.replies.streaming import FinalReport
-from test_unit_streaming_reply import ASKER, Answer
+from test_streaming_reply import ASKER, Answer
 
 pytestmark = pytest.mark.in_process
 

@@ -3,7 +3,7 @@ SlackGateway against FakeSlack (the placeholder posted as the bot posts it), rea
 
 Timing is real (the writer thread keeps ``time.monotonic``): intervals are short, and every
 bound a test asserts leaves several times the expected delay as margin. Long answers split
-into parts: tests/test_unit_streaming_parts.py; the pace under Slack's limits: tests/test_unit_streaming_pace.py.
+into parts: tests/unit/answering/test_streaming_parts.py; the pace under Slack's limits: tests/unit/answering/test_streaming_pace.py.
 """
 from __future__ import annotations
 

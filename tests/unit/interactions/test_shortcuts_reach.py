@@ -19,8 +19,8 @@ from threadwise.slack.reply_format import PLACEHOLDER_TEXT, ReplyTag, final_bloc
 from scripted_slack import Reply, ScriptedSlack, error
 from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
-from test_unit_answer_signals import here, started, stores, there  # noqa: F401  (fixtures)
-from test_unit_shortcuts import ASKER, Answer, _ephemerals, _told, _writes, answer, channel  # noqa: F401
+from signal_boards import here, started, stores, there  # noqa: F401  (fixtures)
+from test_shortcuts import ASKER, Answer, _ephemerals, _told, _writes, answer, channel  # noqa: F401
 
 pytestmark = pytest.mark.in_process
 

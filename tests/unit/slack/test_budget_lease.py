@@ -11,7 +11,7 @@ import pytest
 from threadwise.slack.budget_lease import BATCH, FAILED_RETRY
 from threadwise.slack.rate_budget import FINAL, USER_ACTION, WriteBudget
 from threadwise.state.sqlite import SqliteStore
-from test_store import FakeClock
+from store_cases import FakeClock
 
 pytestmark = pytest.mark.in_process
 

@@ -1,5 +1,5 @@
 """Claims whose final text goes on in a delivery job ("delivering"): both backends (SQLite on a temp
-file, Firestore on its emulator), like tests/test_store.py."""
+file, Firestore on its emulator), like tests/unit/state/test_store.py."""
 from __future__ import annotations
 
 import pytest
@@ -7,7 +7,7 @@ import pytest
 from threadwise.state import store
 from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 from threadwise.state.store import Acquire
-from test_store import LEASE, START, TTL, clock, make_store  # noqa: F401  (fixtures)
+from store_cases import LEASE, START, TTL, clock, make_store  # noqa: F401  (fixtures)
 
 REPLY = "1700000000.000100"
 

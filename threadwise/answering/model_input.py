@@ -3,42 +3,22 @@
 Slack is the memory: the thread, read back with ``conversations.replies``, is
 the conversation. The bot's own replies become ``assistant`` turns, people
 become ``user`` turns (prefixed with their mention when several people talk),
-and the new question comes last, exactly once. Tokens are estimated offline —
-no tokenizer download at run time — and conservatively, so that a budget we
-think fits really does: CJK text is counted a token per character.
+and the new question comes last, exactly once. The turns and the input are the
+model room's types; tokens are counted with its offline, conservative
+estimate (``threadwise.model.tokens``), so that a budget we think fits really does.
 """
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass
 
 from threadwise.slack.events import Ask, strip_mention, unescape
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT
+from threadwise.model.tokens import estimate_tokens, turn_tokens
+from threadwise.model.types import ModelInput, Turn
 from slack_client import SlackMessage
 
-PER_TURN_OVERHEAD = 4
 # Our own end markers ("_⏹ Stopped…_", "_⚠️ …_") are for people, not for the model.
 _MARKER_TAIL = re.compile(r"\n*_(?:⏹|⚠️)[^\n]*_\s*$")
-_WIDE = re.compile(
-    "[\u1100-\u11ff\u2e80-\u9fff\ua000-\ua4cf\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
-    "\U00020000-\U0003ffff]"
-)
-
-
-@dataclass(frozen=True)
-class Turn:
-    role: str  # "user" | "assistant"
-    text: str
-    images: tuple[str, ...] = ()  # data URLs of images shared with this message
-
-
-@dataclass(frozen=True)
-class ModelInput:
-    system_prompt: str
-    turns: list[Turn]  # oldest first; the question is the last one
-    dropped_turns: int
-    estimated_tokens: int
 
 
 class QuestionTooLong(Exception):
@@ -46,20 +26,6 @@ class QuestionTooLong(Exception):
         super().__init__(f"question needs ~{tokens} tokens, budget is {budget}")
         self.tokens = tokens
         self.budget = budget
-
-
-def estimate_tokens(text: str) -> int:
-    """Upper-bound-ish token count: ~3 characters a token for Latin text
-    (real tokenizers average ~4), one token per CJK character."""
-    wide = len(_WIDE.findall(text))
-    return wide + math.ceil((len(text) - wide) / 3) + PER_TURN_OVERHEAD
-
-
-IMAGE_TOKENS = 1500  # a high-detail image costs up to ~1,100 tokens on OpenAI's vision models; stay above
-
-
-def turn_tokens(turn: Turn) -> int:
-    return estimate_tokens(turn.text) + IMAGE_TOKENS * len(turn.images)
 
 
 def history_turns(messages: list[SlackMessage], ask: Ask, bot_user_id: str, is_own,

@@ -9,11 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from threadwise.model import client as llm
 from threadwise import logs
 from threadwise.answering.signals import RunningAnswer, StopBoard
 from threadwise.config import Settings
-from threadwise.answering.model_input import ModelInput, QuestionTooLong, drop_older_half, earlier_files, history_turns, trim_to_budget
+from threadwise.answering.model_input import QuestionTooLong, drop_older_half, earlier_files, history_turns, trim_to_budget
+from threadwise.model.client import open_stream
+from threadwise.model.deadline import FirstTokenDeadline
+from threadwise.model.errors import ModelError, as_model_error, timeout_error
+from threadwise.model.types import ModelInput, Usage
 from threadwise.slack.events import ABORTED_EVENT_TYPE, Ask
 from threadwise.knowledge.toolbox import Asker, KnowledgeTool, ToolBox
 from threadwise.answering.links import channel_canvas, message_links, read_links
@@ -42,7 +45,7 @@ class Services:
 class Outcome:
     marker: str | None
     status: str  # "done" | "error"
-    usage: llm.Usage | None = None
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True)
@@ -191,14 +194,14 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
                           settings.tool_result_chars, settings.tool_max_rounds)
     try:
         usage, notice = _stream_once(model_input, reply, settings, toolbox)
-    except llm.ModelError as error:
+    except ModelError as error:
         smaller = drop_older_half(model_input) if error.kind == "context_length_exceeded" else None
         if smaller is None or reply.text:
             return Outcome(error_marker(error.sentence), "error")
         # Our estimate fitted, the model's real count did not: keep the newer half, once.
         try:
             usage, notice = _stream_once(smaller, reply, settings, toolbox)
-        except llm.ModelError as again:
+        except ModelError as again:
             return Outcome(error_marker(again.sentence), "error")
     notes = [n for n in (notice, files.notice(), *(linked.notes if linked else [])) if n]
     return Outcome(error_marker(" ".join(notes)) if notes else None, "done", usage)
@@ -219,9 +222,9 @@ def read_thread_files(ask: Ask, thread: list[SlackMessage], services: Services) 
 def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Settings, toolbox: ToolBox | None = None):
     if reply.stop:  # stopped while the input was being built: no model request at all
         return None, None
-    stream = llm.open_stream(settings, model_input, toolbox)
+    stream = open_stream(settings, model_input, toolbox)
     reply.set_on_stop(stream.close)
-    deadline = llm.FirstTokenDeadline(stream, settings.first_token_timeout)
+    deadline = FirstTokenDeadline(stream, settings.first_token_timeout)
 
     def on_status(status: str) -> None:
         deadline.restart()  # a tool or another model round is progress, not silence
@@ -246,15 +249,15 @@ def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Setti
         if reply.stop:
             pass  # we closed the stream ourselves
         elif deadline.fired and not got_text:
-            raise llm.timeout_error(settings.first_token_timeout) from None
+            raise timeout_error(settings.first_token_timeout) from None
         else:
-            raise llm.as_model_error(error, settings, got_text) from None
+            raise as_model_error(error, settings, got_text) from None
     finally:
         deadline.cancel()
         reply.set_on_stop(None)
         _close_quietly(stream)
     if deadline.fired and not got_text and not reply.stop:
-        raise llm.timeout_error(settings.first_token_timeout)
+        raise timeout_error(settings.first_token_timeout)
     if stream.citations and not reply.stop:
         reply.append(sources_section(stream.citations))
     return stream.usage, stream.notice

@@ -10,9 +10,9 @@ import re
 import threading
 from typing import Iterator
 
-from threadwise.answering.model_input import ModelInput, estimate_tokens
 from threadwise.knowledge.toolbox import ToolBox, ToolCall
-from threadwise.model.client import Citation, Usage
+from threadwise.model.tokens import estimate_tokens
+from threadwise.model.types import Citation, ModelInput, Usage
 
 FIRST_TOKEN_DELAY_FACTOR = 8
 _FILE_MARKER = re.compile(r"^\[Content of the file (.+)\]$", re.MULTILINE)  # a real model takes a moment before its first token

@@ -2,18 +2,20 @@
 
 One answer may take several model requests: when the model calls tools, they
 run, their results go back, and the next request continues; the text of every
-round streams out as one. ``llm.open_stream`` picks the class; errors become
-``llm.ModelError`` there and in the responder.
+round streams out as one. ``client.open_stream`` picks the class; errors become
+``errors.ModelError`` there and in the responder.
 """
 from __future__ import annotations
 
 import threading
 from typing import Callable, Iterator
 
+from prompts import DATA_NOT_INSTRUCTIONS
 from threadwise.config import Settings
-from threadwise.answering.model_input import ModelInput
 from threadwise.knowledge.toolbox import ToolBox, ToolCall, ToolResult
-from threadwise.model.client import Citation, ModelError, Usage, _failure_sentence, _hard_close, _incomplete_notice
+from threadwise.model.closing import hard_close
+from threadwise.model.errors import ModelError, failure_sentence, incomplete_notice
+from threadwise.model.types import Citation, ModelInput, Usage
 
 READING_RESULTS = "Reading the results…"
 
@@ -39,8 +41,6 @@ class _ToolLoopStream:
         self._toolbox = toolbox
         self._instructions = model_input.system_prompt
         if toolbox is not None:
-            from prompts import DATA_NOT_INSTRUCTIONS
-
             self._instructions += "\n\n" + DATA_NOT_INSTRUCTIONS
         self._lock = threading.Lock()
         self._closed = False
@@ -81,7 +81,7 @@ class _ToolLoopStream:
             with self._lock:
                 self._stream, closed = stream, self._closed
             if closed:
-                _hard_close(stream)
+                hard_close(stream)
                 return
 
     def _cite_found(self, result: ToolResult) -> None:
@@ -98,7 +98,7 @@ class _ToolLoopStream:
         with self._lock:
             self._closed = True
             stream = self._stream
-        _hard_close(stream)
+        hard_close(stream)
 
 
 class ResponsesStream(_ToolLoopStream):
@@ -143,12 +143,12 @@ class ResponsesStream(_ToolLoopStream):
                 self._add_usage(_responses_usage(event.response))
                 if kind == "response.incomplete":
                     reason = getattr(getattr(event.response, "incomplete_details", None), "reason", None)
-                    self.notice = _incomplete_notice(reason)
+                    self.notice = incomplete_notice(reason)
             elif kind == "response.failed":
                 error = getattr(event.response, "error", None)
-                raise ModelError("failed", _failure_sentence(getattr(error, "code", None)))
+                raise ModelError("failed", failure_sentence(getattr(error, "code", None)))
             elif kind == "error":
-                raise ModelError("error_event", _failure_sentence(getattr(event, "code", None)))
+                raise ModelError("error_event", failure_sentence(getattr(event, "code", None)))
 
     def _add_round(self, calls: list[ToolCall], results: list[ToolResult]) -> None:
         # store=False: the next request carries the calls and their outputs itself.
@@ -203,9 +203,9 @@ class ChatStream(_ToolLoopStream):
                         call["name"] = piece.function.name or call["name"]
                         call["arguments"] += piece.function.arguments or ""
                 if choice.finish_reason == "length":
-                    self.notice = _incomplete_notice("max_output_tokens")
+                    self.notice = incomplete_notice("max_output_tokens")
                 elif choice.finish_reason == "content_filter":
-                    self.notice = _incomplete_notice("content_filter")
+                    self.notice = incomplete_notice("content_filter")
         for index in sorted(pending):
             call = pending[index]
             yield ToolCall(call["id"], call["name"], call["arguments"])

@@ -1,5 +1,7 @@
 """Pure functions whose edge cases are cheaper to pin down directly than over HTTP."""
-from threadwise.answering.model_input import Turn, estimate_tokens, trim_to_budget, QuestionTooLong
+from threadwise.answering.model_input import trim_to_budget, QuestionTooLong
+from threadwise.model.tokens import estimate_tokens
+from threadwise.model.types import Turn
 from threadwise.slack.events import strip_mention
 from threadwise.slack.reply_format import close_open_fence, open_fence, reopening_line, split_point
 from scripts.env_yaml import parse as parse_env_yaml

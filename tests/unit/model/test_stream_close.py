@@ -4,9 +4,10 @@ import time
 from types import SimpleNamespace
 
 from threadwise.config import load_settings
-from threadwise.answering.model_input import ModelInput, Turn
 from harness import OPENAI_KEY
-from threadwise.model import client as llm
+from threadwise.model.client import open_stream
+from threadwise.model.closing import hard_close
+from threadwise.model.types import ModelInput, Turn
 
 
 def test_closing_finished_streams_leaves_the_shared_connection_pool_healthy(openai_server):
@@ -18,7 +19,7 @@ def test_closing_finished_streams_leaves_the_shared_connection_pool_healthy(open
     def answer_many():
         for _ in range(15):
             try:
-                stream = llm.open_stream(settings, model_input)
+                stream = open_stream(settings, model_input)
                 assert "".join(stream) == "Echo: hello"  # read to the end: the connection goes back to the pool
                 stream.close()  # what the answer loop always does afterwards, while others reuse the pool
             except Exception as error:
@@ -38,15 +39,15 @@ def test_a_stream_still_running_is_cut_at_once():
     network = SimpleNamespace(get_extra_info=lambda name: socket_)
     response = SimpleNamespace(is_closed=False, extensions={"network_stream": network})
     stream = SimpleNamespace(response=response, close=lambda: closed.append("close"))
-    llm._hard_close(stream)
+    hard_close(stream)
     assert closed == ["shutdown"]  # the reading thread closes it: its file descriptor is not freed under it
     response.is_closed = True
     closed.clear()
-    llm._hard_close(stream)
+    hard_close(stream)
     assert closed == ["close"]  # a finished response's socket belongs to the pool now
     response.is_closed, response.extensions = False, {}
     closed.clear()
-    llm._hard_close(stream)
+    hard_close(stream)
     assert closed == ["close"]  # no socket to shut down: closed the plain way
 
 
@@ -60,7 +61,7 @@ def test_stop_from_another_thread_leaves_the_readers_socket_open_until_the_reade
     openai_server.reply = Script(text=" ".join(f"w{i}" for i in range(400)), chunk_chars=4, delta_delay=0.02)
     settings = load_settings({"SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1", "OPENAI_API_KEY": OPENAI_KEY,
                               "OPENAI_BASE_URL": openai_server.base_url, "OPENAI_MAX_RETRIES": "0"})
-    stream = llm.open_stream(settings, ModelInput("be brief", [Turn("user", "talk")], 0, 10))
+    stream = open_stream(settings, ModelInput("be brief", [Turn("user", "talk")], 0, 10))
     deltas = iter(stream)
     assert next(deltas)  # the answer's thread has read its first words and is about to read on
     sock = stream._stream.response.extensions["network_stream"].get_extra_info("socket")

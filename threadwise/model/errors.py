@@ -1,0 +1,83 @@
+"""What goes wrong with the model, as one plain sentence for the user.
+
+Whatever fails (the SDK, the connection, an error the server reports inside
+the stream, the first-token deadline) becomes a ``ModelError`` carrying that
+sentence; the responder never sees an SDK exception or a traceback. The
+sentences for an answer the model cut short (``incomplete_notice``) live here
+too, so every wording the user may read about the model is in one place.
+"""
+from __future__ import annotations
+
+from threadwise import logs
+from threadwise.config import Settings
+
+log = logs.get(__name__)
+
+
+class ModelError(Exception):
+    """``kind`` is for logs and retries; ``sentence`` is what the user reads."""
+
+    def __init__(self, kind: str, sentence: str):
+        super().__init__(kind)
+        self.kind = kind
+        self.sentence = sentence
+
+
+def incomplete_notice(reason: str | None) -> str:
+    if reason == "content_filter":
+        return "The answer was cut off by the model's content filter."
+    if reason == "max_output_tokens":
+        return "The answer was cut off at the output token limit (MAX_OUTPUT_TOKENS)."
+    return "The model ended the answer early."
+
+
+def failure_sentence(code: str | None) -> str:
+    if code in ("rate_limit_exceeded",):
+        return "The model is rate limited right now; please try again in a minute."
+    if code == "insufficient_quota":
+        return "The OpenAI account is out of credit; ask the operator to add credit or raise the limit."
+    suffix = f" ({code})" if code else ""
+    return f"The model stopped with an error{suffix}; please try again."
+
+
+def timeout_error(seconds: float) -> ModelError:
+    return ModelError("first_token_timeout", f"The model did not start answering within {seconds:g} seconds; please try again.")
+
+
+def as_model_error(error: BaseException, settings: Settings, got_text: bool) -> ModelError:
+    """Any exception from the SDK or the connection → one sentence for the user."""
+    if isinstance(error, ModelError):
+        return error
+    # Imported only once an answer has failed: the acknowledgement path of a
+    # cold instance does not pay for the openai package.
+    import openai
+
+    model = settings.openai_model
+    code = getattr(error, "code", None)
+    log.warning("model call failed", error=type(error).__name__, code=code, got_text=got_text)
+    if isinstance(error, openai.AuthenticationError):
+        return ModelError("auth", "The OpenAI API key was rejected; ask the operator to check OPENAI_API_KEY.")
+    if isinstance(error, openai.PermissionDeniedError):
+        return ModelError("permission", f"This API key may not use the model “{model}”; ask the operator to check OPENAI_MODEL.")
+    if isinstance(error, openai.NotFoundError):
+        return ModelError("not_found", f"The model “{model}” was not found; ask the operator to check OPENAI_MODEL and OPENAI_BASE_URL.")
+    if isinstance(error, openai.RateLimitError):
+        if code == "insufficient_quota":
+            return ModelError("insufficient_quota", failure_sentence("insufficient_quota"))
+        return ModelError("rate_limited", failure_sentence("rate_limit_exceeded"))
+    if isinstance(error, openai.BadRequestError):
+        if code == "context_length_exceeded":
+            return ModelError("context_length_exceeded", "This conversation is too long for the model; start a new thread or shorten the question.")
+        return ModelError("bad_request", f"The model API refused the request{f' ({code})' if code else ''}.")
+    if isinstance(error, openai.InternalServerError):
+        return ModelError("server_error", "The model API had an internal error; please try again.")
+    if isinstance(error, openai.APITimeoutError):
+        return ModelError("timeout", "The model took too long to answer; please try again.")
+    if isinstance(error, openai.APIConnectionError) or not isinstance(error, openai.APIError):
+        if got_text:
+            return ModelError("broken_stream", "The connection to the model broke off; the answer above is incomplete.")
+        if isinstance(error, openai.APIConnectionError):
+            return ModelError("connection", "Could not reach the model API; please try again.")
+        return ModelError("unexpected", "Something went wrong while talking to the model; please try again.")
+    # Any other APIError: an error the server reported inside the stream.
+    return ModelError("error_event", failure_sentence(code))

@@ -281,7 +281,7 @@ SPY_BUCKETS = (
     ("answer: openai stream (SSE read + pydantic events)", ("(openai/", "(pydantic", "(httpx2/", "(httpcore2/",
                                                           "(httpx/", "(httpcore/")),
     ("answer: slack_sdk calls (placeholder, final)", ("(slack_sdk/",)),
-    ("answer: responder/llm code", ("(responder.py:", "(llm.py:")),
+    ("answer: responder/model code", ("(responder.py:", "(client.py:", "(streams.py:")),
     ("thread start/stop, futures", ("(threading.py:", "(concurrent/futures")),
 )
 

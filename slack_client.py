@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -17,65 +16,13 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from threadwise.slack import landing
 from threadwise import logs
 from threadwise.slack.rate_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteBudget
-from threadwise.slack.events import ABORTED_EVENT_TYPE, BotIdentity, ReplyMetadata, SlackFile, parse_files, parse_metadata
+from threadwise.slack.events import ABORTED_EVENT_TYPE, BotIdentity, parse_metadata
+from threadwise.slack.messages import SlackMessage, StillRateLimited, WriteOutcome
 from threadwise.slack.knowledge_calls import KnowledgeCalls
 from threadwise.slack.refusals import GONE_ERRORS, retry_after as _retry_after, STREAM_UNAVAILABLE, MissingScope, log_missing_scope
 
 log = logs.get(__name__)
 
-
-
-class StillRateLimited(RuntimeError):
-    """Slack refused a person's action (429) for longer than they can wait."""
-
-    def __init__(self, method: str, retry_after: float):
-        super().__init__(f"{method} rate limited (Retry-After {retry_after:g} s)")
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class SlackMessage:
-    ts: str
-    user: str | None
-    bot_id: str | None
-    text: str
-    thread_ts: str | None
-    metadata: ReplyMetadata | None
-    subtype: str | None = None
-    files: tuple[SlackFile, ...] = ()
-
-    @classmethod
-    def from_api(cls, raw: dict) -> "SlackMessage":
-        return cls(
-            ts=str(raw.get("ts", "")),
-            user=raw.get("user"),
-            bot_id=raw.get("bot_id"),
-            text=raw.get("text") or "",
-            thread_ts=raw.get("thread_ts"),
-            metadata=parse_metadata(raw.get("metadata")),
-            subtype=raw.get("subtype"),
-            files=parse_files(raw.get("files")),
-        )
-
-
-@dataclass(frozen=True)
-class WriteOutcome:
-    """How a post or update went. ``status``: ok, aborted, deleted, rate_limited, failed."""
-
-    status: str
-    ts: str | None = None
-    retry_after: float = 0.0
-    error: str | None = None
-    metadata: ReplyMetadata | None = None
-
-    @property
-    def landed(self) -> bool:
-        return self.status in ("ok", "aborted")
-
-    @property
-    def refused_for_now(self) -> bool:
-        # Slack said "not now" (a 429 or a transient failure): the same write may land later.
-        return self.status == "rate_limited" or (self.status == "failed" and self.error == "transient")
 
 
 class SlackGateway(KnowledgeCalls):

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pubsub_emulator import PubSubEmulator, PushReceiver, Reply, free_port  # noqa: E402
 
 from threadwise.handoff import pubsub as pubsub_jobs  # noqa: E402
+from threadwise.handoff.job_wire import encode_job  # noqa: E402
 from threadwise.slack.events import Ask  # noqa: E402
 
 
@@ -90,7 +91,7 @@ def latency(emulator: PubSubEmulator) -> None:
     times = []
     for number in range(50):
         started = time.monotonic()
-        default_client.publish(topic, pubsub_jobs.encode_job(ask(number))).result(5)
+        default_client.publish(topic, encode_job(ask(number))).result(5)
         times.append(time.monotonic() - started)
     summary("default BatchSettings publish", times)
 

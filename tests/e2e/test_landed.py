@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from threadwise.slack.events import Ask
 from flows import ASKER, replies_to, wait_answer
 from harness import BOT_TOKEN, message_event, new_event_id
-from threadwise.handoff.pubsub import encode_job
+from threadwise.handoff.job_wire import encode_job
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT, ReplyTag, reply_metadata, streaming_blocks
 from standins.openai_api import Script
 from threadwise.state.firestore import FirestoreStore

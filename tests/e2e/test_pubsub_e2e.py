@@ -91,7 +91,7 @@ def jobs_ended(worker, event_id, count, since=0) -> list[str]:
 def push_of(channel: str, text: str, ts: str) -> bytes:
     """The body of a Pub/Sub push carrying a question job, as the front end hands it to a worker."""
     from threadwise.slack.events import Ask
-    from threadwise.handoff.pubsub import encode_job
+    from threadwise.handoff.job_wire import encode_job
 
     job = encode_job(Ask(event_id=new_event_id(), team_id="T1", channel=channel, channel_type="im",
                          user=ASKER, text=text, ts=ts, thread_ts=ts))

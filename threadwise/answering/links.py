@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from threadwise import logs
 from threadwise.slack.events import Ask, SlackFile, unescape
-from slack_client import SlackGateway, SlackMessage
+from slack_client import SlackGateway
+from threadwise.slack.messages import SlackMessage
 
 log = logs.get(__name__)
 

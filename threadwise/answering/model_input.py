@@ -15,7 +15,7 @@ from threadwise.slack.events import Ask, strip_mention, unescape
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT
 from threadwise.model.tokens import estimate_tokens, turn_tokens
 from threadwise.model.types import ModelInput, Turn
-from slack_client import SlackMessage
+from threadwise.slack.messages import SlackMessage
 
 # Our own end markers ("_⏹ Stopped…_", "_⚠️ …_") are for people, not for the model.
 _MARKER_TAIL = re.compile(r"\n*_(?:⏹|⚠️)[^\n]*_\s*$")

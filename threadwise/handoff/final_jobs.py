@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from threadwise.slack.landing import PendingWrite
-from threadwise.handoff.pubsub import BadJob, json_object
+from threadwise.handoff.job_wire import BadJob, json_object
 
 FINAL_VERSION = 1
 KIND = "final"  # the ``kind`` attribute (and field) of a delivery job; a question job has none

@@ -17,7 +17,8 @@ from __future__ import annotations
 from threadwise import logs
 from threadwise.slack.events import REPLY_EVENT_TYPE, Ask
 from threadwise.slack.reply_format import STATUS_STREAMING
-from slack_client import SlackGateway, SlackMessage
+from slack_client import SlackGateway
+from threadwise.slack.messages import SlackMessage
 from threadwise.slack.refusals import MissingScope
 
 log = logs.get(__name__)

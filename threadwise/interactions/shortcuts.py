@@ -21,7 +21,8 @@ from threadwise.slack.events import ABORTED_EVENT_TYPE, BOT_REPLY_EVENT_TYPES, R
 from threadwise.slack.reply_format import (PLACEHOLDER_TEXT, STATUS_STOPPED, STATUS_STREAMING, aborted_metadata, fallback_text,
                           final_blocks, stopped_marker, with_marker)
 from threadwise.slack.rate_budget import USER_ACTION
-from slack_client import SlackGateway, SlackMessage, StillRateLimited
+from slack_client import SlackGateway
+from threadwise.slack.messages import SlackMessage, StillRateLimited
 from threadwise.slack.refusals import MissingScope
 
 log = logs.get(__name__)

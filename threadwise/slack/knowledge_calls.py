@@ -16,7 +16,7 @@ from threadwise.slack.rate_budget import PLACEHOLDER
 from threadwise.slack.refusals import retry_after as _retry_after
 
 if TYPE_CHECKING:
-    from slack_client import SlackMessage
+    from threadwise.slack.messages import SlackMessage
 
 log = logs.get(__name__)
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from threadwise import logs
 from threadwise.handoff.final_jobs import KIND, decode_final
-from threadwise.handoff.pubsub import BadJob, decode_job, parse_push
+from threadwise.handoff.job_wire import BadJob, decode_job, parse_push
 from threadwise.slack.events import BadRequest
 
 MAX_BODY_BYTES = 1 << 20  # Slack's payloads are a few KB; anything near this is not Slack.

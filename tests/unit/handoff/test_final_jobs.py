@@ -8,7 +8,7 @@ import pytest
 
 from threadwise.handoff.final_jobs import FINAL_VERSION, KIND, FinalDelivery, decode_final, encode_final
 from threadwise.slack.landing import PendingWrite
-from threadwise.handoff.pubsub import BadJob
+from threadwise.handoff.job_wire import BadJob
 
 pytestmark = pytest.mark.in_process
 

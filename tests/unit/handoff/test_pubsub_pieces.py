@@ -13,7 +13,8 @@ import pytest
 from threadwise.handoff import pubsub as pubsub_jobs
 from threadwise.slack.events import Ask
 from pubsub_emulator import PubSubEmulator, PushReceiver, free_port
-from threadwise.handoff.pubsub import BadJob, PublishFailed, PubSubPublisher, decode_job, encode_job, parse_push, topic_path
+from threadwise.handoff.job_wire import BadJob, decode_job, encode_job, parse_push
+from threadwise.handoff.pubsub import PublishFailed, PubSubPublisher, topic_path
 from threadwise.handoff.worker_auth import PushAuthenticator
 
 ASK = Ask(

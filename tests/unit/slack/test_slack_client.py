@@ -14,7 +14,8 @@ from inprocess import BOT_TOKEN, gateway, gateway_for  # noqa: F401  (gateway: a
 from threadwise.slack.reply_format import ReplyTag, reply_metadata
 from scripted_slack import Reply, ScriptedSlack, error
 from threadwise.slack.rate_budget import Limit, WriteBudget
-from slack_client import SlackGateway, SlackMessage, StillRateLimited, WriteOutcome
+from slack_client import SlackGateway
+from threadwise.slack.messages import SlackMessage, StillRateLimited, WriteOutcome
 
 pytestmark = pytest.mark.in_process
 

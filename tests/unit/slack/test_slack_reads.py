@@ -11,7 +11,8 @@ from flows import shared_channel
 from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
 from scripted_slack import Reply, error
 from threadwise.slack.rate_budget import Limit, WriteBudget
-from slack_client import SlackGateway, WriteOutcome
+from slack_client import SlackGateway
+from threadwise.slack.messages import WriteOutcome
 from test_slack_client import SLOW, Clock, _meta, scripted, scripted_gateway  # noqa: F401  (scripted: a fixture)
 
 pytestmark = pytest.mark.in_process

@@ -27,7 +27,7 @@ from threadwise.slack.events import ABORTED_EVENT_TYPE
 from threadwise.slack.reply_format import (PART_LIMIT, STATUS_STREAMING, close_open_fence, fallback_text, final_blocks,
                           reply_metadata, stop_button_block, stopped_marker, streaming_blocks, with_marker)
 from threadwise.slack.rate_budget import FINAL
-from slack_client import WriteOutcome
+from threadwise.slack.messages import WriteOutcome
 from threadwise.answering.replies.streaming import FinalReport, StopSignal, StreamingReply
 
 log = logs.get(__name__)

@@ -41,7 +41,8 @@ from threadwise.slack.reply_format import (
     stopped_marker,
     with_marker,
 )
-from slack_client import SlackGateway, WriteOutcome
+from slack_client import SlackGateway
+from threadwise.slack.messages import WriteOutcome
 
 log = logs.get(__name__)
 

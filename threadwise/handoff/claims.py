@@ -14,7 +14,6 @@ job (``final_jobs``) and the claim waits for it; the model is not asked twice.
 """
 from __future__ import annotations
 
-import enum
 import os
 import threading
 import time
@@ -27,28 +26,13 @@ from threadwise import logs
 from threadwise.answering import responder
 from threadwise.slack.events import Ask
 from threadwise.handoff.final_jobs import FinalDelivery
+from threadwise.handoff.outcomes import JobOutcome
 from threadwise.handoff.orphans import remove_orphaned_placeholders
 from threadwise.state.store import Acquire, Store
 
 log = logs.get(__name__)
 
 PROCESS_ID = f"{os.uname().nodename}-{os.getpid()}"
-
-
-class JobOutcome(str, enum.Enum):
-    ANSWERED = "answered"  # the final text is in Slack, or the reply is gone: done
-    DUPLICATE = "duplicate"  # done before
-    BUSY = "busy"  # another worker holds the claim: deliver again later
-    QUIET = "quiet"  # not the bot's to answer
-    DELIVERING = "delivering"  # written; a delivery job brings its final text
-    HANDED_OFF = "handed_off"  # Slack refused the final text until the deadline: it went on in a delivery job
-    HANDED_BACK = "handed_back"  # a delivery job whose text Slack still refused: deliver it again later
-    REDELIVER = "redeliver"  # the final text could not be handed on: deliver the question again
-    UNLANDED = "unlanded"  # Slack refused the final text for good (logged as an error); not done
-    TAKEN_OVER = "taken_over"  # the lease was lost: another worker owns the answer now
-
-    def __str__(self) -> str:
-        return self.value
 
 
 _NOT_ANSWERING = {

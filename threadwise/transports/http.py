@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from threadwise import logs
 from threadwise.handoff.final_jobs import KIND, decode_final
 from threadwise.handoff.job_wire import BadJob, decode_job, parse_push
+from threadwise.handoff.outcomes import JobOutcome
 from threadwise.slack.events import BadRequest
 
 MAX_BODY_BYTES = 1 << 20  # Slack's payloads are a few KB; anything near this is not Slack.
@@ -110,7 +111,7 @@ def _refuse(status: int, reason: str) -> HttpResponse:
 
 # busy: another worker has the claim now; handed_back / redeliver: Slack still refuses the text, or
 # nothing carries it on: Pub/Sub delivers the job again later (with its retry policy's backoff).
-_WORKER_STATUS = {"busy": 429, "handed_back": 503, "redeliver": 503}
+_WORKER_STATUS = {JobOutcome.BUSY: 429, JobOutcome.HANDED_BACK: 503, JobOutcome.REDELIVER: 503}
 
 
 def worker_push(request: HttpRequest, authenticator, answers, job_deadline: float,
@@ -145,4 +146,4 @@ def worker_push(request: HttpRequest, authenticator, answers, job_deadline: floa
     give_up_at = received_at + job_deadline
     outcome = answers.deliver(job, give_up_at) if is_final else answers.answer(job, give_up_at)
     log.info("job ended", event_id=job.event_id, outcome=str(outcome))
-    return HttpResponse(_WORKER_STATUS.get(str(outcome), 200), {"status": str(outcome)})
+    return HttpResponse(_WORKER_STATUS.get(outcome, 200), {"status": str(outcome)})

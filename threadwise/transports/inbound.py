@@ -71,7 +71,7 @@ class SlackInbound:
 
     def _act(self, action: Interaction) -> None:
         if isinstance(action, MessageAction):
-            from threadwise.interactions import shortcuts
+            from threadwise.interactions import stop as shortcuts
 
             shortcuts.handle(action, self._runtime.slack, self._runtime.stops)
         else:

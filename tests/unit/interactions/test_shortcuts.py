@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from threadwise.interactions import shortcuts
+from threadwise.interactions import stop as shortcuts
 from threadwise.answering.signals import StopBoard
 from flows import shared_channel
 from threadwise.slack.events import MessageAction, TargetMessage

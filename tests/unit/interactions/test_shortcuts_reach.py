@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from threadwise.interactions import shortcuts
+from threadwise.interactions import stop as shortcuts
 from threadwise.answering.signals import StopBoard, StopSignal, answer_key
 from threadwise.slack.events import Ask, MessageAction, TargetMessage
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)

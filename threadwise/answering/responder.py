@@ -19,7 +19,7 @@ from threadwise.knowledge.toolbox import Asker, KnowledgeTool, ToolBox
 from threadwise.answering.links import channel_canvas, message_links, read_links
 from threadwise.slack.reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, THINKING_STATUS, ReplyTag, error_marker,
                           reply_metadata, sources_section, streaming_blocks)
-from threadwise.interactions.stop import supersede
+from threadwise.answering.supersede import supersede
 from slack_client import SlackGateway, SlackMessage
 from threadwise.slack.refusals import MissingScope
 from threadwise.answering.replies.native import NativeStreamingReply

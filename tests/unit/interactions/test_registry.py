@@ -48,12 +48,12 @@ def test_the_manifests_declare_exactly_the_registered_shortcuts(manifest):
 
 
 def test_the_ids_are_the_contracts_and_each_goes_to_its_handler():
-    assert [(i.via, i.id, i.handler) for i in registry.INTERACTIONS] == [
-        (Via.SHORTCUT, "abort_openai_api", stop.handle),
-        (Via.BUTTON, "abort_openai_api", stop.handle),
-        (Via.SHORTCUT, "delete_message", delete.handle),
-    ]
-    assert [s.id for s in registry.SHORTCUTS] == ["abort_openai_api", "delete_message"]
+    """The contracts (DESIGN.md) stay registered as they are; a new interaction only adds its own line."""
+    registered = [(i.via, i.id, i.handler) for i in registry.INTERACTIONS]
+    for contract in [(Via.SHORTCUT, "abort_openai_api", stop.handle), (Via.BUTTON, "abort_openai_api", stop.handle),
+                     (Via.SHORTCUT, "delete_message", delete.handle)]:
+        assert contract in registered
+    assert [s.id for s in registry.SHORTCUTS][:2] == ["abort_openai_api", "delete_message"], "the menu's order"
     assert len({(i.via, i.id) for i in registry.INTERACTIONS}) == len(registry.INTERACTIONS), "one entry a key"
 
 

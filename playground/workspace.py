@@ -18,10 +18,12 @@ import uuid
 from playground.deliveries import (Conversation, Deliverer, Person, Team, block_actions, find_button,
                                    message_action, message_events, rich_text_blocks)
 from standins.slack_api import FakeSlack
+from threadwise.interactions import registry
 
 BOT_NAME = "Threadwise"
 MAX_TEXT = 40_000  # Slack truncates message text past 40,000 characters
-SHORTCUTS = {"abort_openai_api": "Stop generating", "delete_message": "Delete message"}  # manifest.yaml
+# The message menu: the bot's registered message shortcuts (callback_id -> name), as the manifests declare them.
+SHORTCUTS = {shortcut.id: shortcut.name for shortcut in registry.SHORTCUTS}
 
 PEOPLE = (Person("U0PLAYADA", "ada", "Ada Lovelace"), Person("U0PLAYGRACE", "grace", "Grace Hopper"))
 CHANNELS = (Conversation("C0PLAYGENERAL", "general", False), Conversation("C0PLAYRANDOM", "random", False))

@@ -22,7 +22,7 @@ from threadwise.knowledge.toolbox import Asker, KnowledgeTool, ToolBox
 from threadwise.answering.links import channel_canvas, message_links, read_links
 from threadwise.slack.reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, THINKING_STATUS, ReplyTag, error_marker,
                           reply_metadata, sources_section, streaming_blocks)
-from threadwise.interactions.shortcuts import supersede
+from threadwise.answering.supersede import supersede
 from slack_client import SlackGateway
 from threadwise.slack.messages import SlackMessage
 from threadwise.slack.refusals import MissingScope

@@ -7,15 +7,11 @@ not handle becomes ``Ignore`` (answered 200, nothing else happens).
 """
 from __future__ import annotations
 
+import enum
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
-
-# Callback and action IDs are contracts (DESIGN.md): the manifest and operators rely on them.
-STOP_CALLBACK_ID = "abort_openai_api"
-DELETE_CALLBACK_ID = "delete_message"
-STOP_BUTTON_ACTION_ID = "abort_openai_api"
+from typing import Any, Callable, Union
 
 REPLY_EVENT_TYPE = "assistant_reply"
 ABORTED_EVENT_TYPE = "aborted"
@@ -123,12 +119,20 @@ class TargetMessage:
     metadata: ReplyMetadata | None  # None: not in the payload, read it back from Slack
 
 
+class Via(enum.Enum):
+    """How an interaction on a message came. (The values are what the logs show.)"""
+
+    SHORTCUT = "shortcut"  # a message shortcut, named by its callback_id
+    BUTTON = "button"  # a button on the message, named by its action_id
+
+
 @dataclass(frozen=True)
 class MessageAction:
-    """Stop or delete, from a message shortcut or the Stop button."""
+    """A message shortcut or a button used on a message. Which handler runs is the interactions
+    registry's choice (``threadwise.interactions.registry``), by ``via`` and ``id``."""
 
-    kind: str  # "stop" | "delete"
-    via: str  # "shortcut" | "button"
+    id: str  # the shortcut's callback_id or the button's action_id
+    via: Via
     channel: str
     user: str
     trigger_id: str | None
@@ -137,6 +141,8 @@ class MessageAction:
 
 Event = Union[UrlVerification, Ignore, Ask]
 Interaction = Union[MessageAction, Ignore]
+# Whether an interaction is registered (``via``, its id): the parser is told, it knows no ids itself.
+Registered = Callable[[Via, str], bool]
 
 
 def _require(mapping: Any, key: str, kind: type = str) -> Any:
@@ -253,39 +259,42 @@ def _parse_event(event: dict, event_id: str, team_id: str, bot: BotIdentity | No
     )
 
 
-def parse_interaction_form(form_payload: str) -> Interaction:
+def parse_interaction_form(form_payload: str, registered: Registered) -> Interaction:
     """The ``payload`` field of an interactivity request → MessageAction or Ignore."""
     try:
         payload = json.loads(form_payload)
     except (ValueError, TypeError, RecursionError):
         raise BadRequest("payload is not valid JSON") from None
-    return parse_interaction(payload)
+    return parse_interaction(payload, registered)
 
 
-def parse_interaction(payload: Any) -> Interaction:
-    """An interactivity payload (a Socket Mode envelope carries it decoded) → MessageAction or Ignore."""
+def parse_interaction(payload: Any, registered: Registered) -> Interaction:
+    """An interactivity payload (a Socket Mode envelope carries it decoded) → MessageAction or Ignore.
+
+    A shortcut or button no one registered is ignored before the rest of the payload is read:
+    whatever shape Slack gives it, it is acknowledged and changes nothing."""
     if not isinstance(payload, dict):
         raise BadRequest("payload must be a JSON object")
     kind = _require(payload, "type")
     if kind == "message_action":
         callback = _require(payload, "callback_id")
-        actions = {STOP_CALLBACK_ID: "stop", DELETE_CALLBACK_ID: "delete"}
-        if callback not in actions:
+        if not registered(Via.SHORTCUT, callback):
             return Ignore(f"unknown shortcut {callback}")
-        return _message_action(payload, actions[callback], "shortcut")
+        return _message_action(payload, callback, Via.SHORTCUT)
     if kind == "block_actions":
         actions = payload.get("actions")
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
             raise BadRequest("missing or invalid field: actions")
-        if actions[0].get("action_id") != STOP_BUTTON_ACTION_ID:
-            return Ignore(f"unknown action {actions[0].get('action_id')}")
-        return _message_action(payload, "stop", "button")
+        action_id = actions[0].get("action_id")
+        if not isinstance(action_id, str) or not registered(Via.BUTTON, action_id):
+            return Ignore(f"unknown action {action_id}")
+        return _message_action(payload, action_id, Via.BUTTON)
     if kind in ("view_submission", "view_closed", "shortcut"):
         return Ignore(f"unhandled interaction {kind}")
     return Ignore(f"unknown interaction type {kind}")
 
 
-def _message_action(payload: dict, kind: str, via: str) -> MessageAction:
+def _message_action(payload: dict, action_id: str, via: Via) -> MessageAction:
     channel = _require(_require(payload, "channel", dict), "id")
     user = _require(_require(payload, "user", dict), "id")
     message = _require(payload, "message", dict)
@@ -302,4 +311,4 @@ def _message_action(payload: dict, kind: str, via: str) -> MessageAction:
         blocks=blocks,
         metadata=parse_metadata(message.get("metadata")),
     )
-    return MessageAction(kind=kind, via=via, channel=channel, user=user, trigger_id=trigger_id, message=target)
+    return MessageAction(id=action_id, via=via, channel=channel, user=user, trigger_id=trigger_id, message=target)

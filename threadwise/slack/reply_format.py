@@ -12,7 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from threadwise.slack.events import ABORTED_EVENT_TYPE, REPLY_EVENT_TYPE, STOP_BUTTON_ACTION_ID
+from threadwise.slack.events import ABORTED_EVENT_TYPE, REPLY_EVENT_TYPE
+
+# The Stop button's action_id is a contract (DESIGN.md), the same as the Stop shortcut's callback_id;
+# the interactions registry routes it to the Stop handler.
+STOP_BUTTON_ACTION_ID = "abort_openai_api"
 
 PLACEHOLDER_TEXT = "_Thinking…_"
 THINKING_STATUS = "is thinking…"  # the thread status (assistant.threads.setStatus) when no placeholder is posted

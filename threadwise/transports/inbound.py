@@ -5,7 +5,8 @@ receive the same two things: an Events API body and an interactivity
 payload. Each transport verifies and acknowledges in its own way; this core
 turns the delivery into a typed value once (``events.py``) and acts on it:
 url_verification is answered, noise is ignored, a question is handed off
-without waiting for the model, Stop and Delete are done at once.
+without waiting for the model, a shortcut or button is done at once by the
+handler the interactions registry names.
 """
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from threadwise import logs
-from threadwise.slack.events import (BotIdentity, Ignore, Interaction, MessageAction, UrlVerification, parse_event_body,
-                    parse_interaction, parse_interaction_form)
 from threadwise.runtime import Runtime
+from threadwise.slack.events import (BotIdentity, Ignore, Interaction, MessageAction, UrlVerification, parse_event_body,
+                                     parse_interaction, parse_interaction_form)
 
 log = logs.get("threadwise")
 
@@ -63,17 +64,15 @@ class SlackInbound:
 
     def interaction_form(self, payload: str) -> None:
         """The JSON text of an interactivity request's ``payload`` form field (HTTP)."""
-        self._act(parse_interaction_form(payload))
+        self._act(parse_interaction_form(payload, _registry().registered))
 
     def interaction(self, payload: Any) -> None:
         """An interactivity payload as a Socket Mode envelope carries it, decoded."""
-        self._act(parse_interaction(payload))
+        self._act(parse_interaction(payload, _registry().registered))
 
     def _act(self, action: Interaction) -> None:
         if isinstance(action, MessageAction):
-            from threadwise.interactions import shortcuts
-
-            shortcuts.handle(action, self._runtime.slack, self._runtime.stops)
+            _registry().dispatch(action, self._runtime)
         else:
             log.debug("ignored interaction", reason=action.reason)
 
@@ -94,6 +93,15 @@ class SlackInbound:
         except Exception:
             log.warning("auth.test failed and the event names no bot user")
             return None
+
+
+def _registry():
+    """The interactions registry, imported at the first interaction rather than with ``main`` (for
+    cold-start cost only: the handlers and the reply format they import are a few milliseconds that
+    a cold start answering a question does not need)."""
+    from threadwise.interactions import registry
+
+    return registry
 
 
 def _event_id(body: Any) -> str | None:

@@ -77,7 +77,7 @@ class Answer:
         return [c for c in self.slack.calls_of("chat.update") if c.params.get("ts") == self.ts]
 
     def stop_click(self, by: str = ASKER, reason: str = "stopped", **payload) -> None:
-        """What a Stop click writes (shortcuts.py): the text as it is, the metadata flagged."""
+        """What a Stop click writes (interactions/stop.py): the text as it is, the metadata flagged."""
         base = reply_metadata(self.tag, "streaming")["event_payload"]
         metadata = aborted_metadata(base, by, reason) if not payload else {"event_type": "aborted",
                                                                            "event_payload": payload}

@@ -1,4 +1,5 @@
-"""Stop and delete in-process: shortcuts.handle with the real SlackGateway against FakeSlack.
+"""Stop and delete in-process: clicks dispatched through the interactions registry to the stop and
+delete handlers, with the real SlackGateway against FakeSlack.
 
 Answers are set up as the bot writes them (posted through the gateway, with the reply metadata),
 and what a click changes is read back from FakeSlack. Here no process runs the answers (a StopBoard
@@ -11,88 +12,14 @@ import threading
 
 import pytest
 
-from threadwise.interactions import shortcuts
-from threadwise.answering.signals import StopBoard
-from flows import shared_channel
-from threadwise.slack.events import MessageAction, TargetMessage
+from threadwise.interactions.notices import NOT_A_REPLY
 from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
+from posted_answers import ASKER, Answer, ephemerals, told, writes
+from posted_answers import answer, channel  # noqa: F401  (fixtures)
 from threadwise.slack.reply_format import ReplyTag, aborted_metadata, final_blocks, reply_metadata, streaming_blocks
 from threadwise.slack.rate_budget import FINAL, Limit
 
 pytestmark = pytest.mark.in_process
-
-ASKER = "U1"
-
-
-class Answer:
-    """One answer in a thread of ``channel``: the question, and the bot's parts."""
-
-    def __init__(self, slack, gateway, channel: str, asker: str | None = ASKER, stops: StopBoard | None = None):
-        self.slack, self.gateway, self.channel = slack, gateway, channel
-        self.stops = stops or StopBoard()  # (no store: only answers started on it can be reached)
-        self.question = slack.add_message(channel, asker or "U9", "a question")
-        self.tag = ReplyTag(asker=asker, question_ts=self.question) if asker else None
-        self.parts: list[str] = []
-
-    def post(self, text: str, status: str = "streaming", event_type: str | None = None, blocks=None,
-             **extra) -> str:
-        if self.tag is None:
-            metadata = {"event_type": "assistant_reply", "event_payload": {"status": status, **extra}}
-        else:
-            tag = self.tag if not self.parts else ReplyTag(self.tag.asker, self.question, self.parts[0],
-                                                           len(self.parts) + 1)
-            metadata = reply_metadata(tag, status, **extra)
-        if event_type:
-            metadata["event_type"] = event_type
-        blocks = streaming_blocks(text) if blocks is None else blocks
-        ts = self.gateway.post(self.channel, self.question, text, blocks, metadata).ts
-        self.parts.append(ts)
-        return ts
-
-    def click(self, ts: str, kind: str = "stop", by: str = ASKER, via: str = "shortcut",
-              trigger_id: str | None = "fresh", **target) -> None:
-        if trigger_id == "fresh":  # as Slack issues one with the interaction: valid for 3 s, once
-            trigger_id = self.slack.new_trigger_id()
-        self.last_trigger = trigger_id
-        message = self.slack.get(self.channel, ts) or {}
-        fields = dict(ts=ts, thread_ts=self.question, user=message.get("user"), bot_id=message.get("bot_id"),
-                      text=message.get("text", ""), blocks=None, metadata=None)
-        fields.update(target)
-        shortcuts.handle(MessageAction(kind, via, self.channel, by, trigger_id, TargetMessage(**fields)),
-                         self.gateway, self.stops)
-
-    def metadata(self, ts: str) -> dict | None:
-        return (self.slack.get(self.channel, ts) or {}).get("metadata")
-
-    def exists(self, ts: str) -> bool:
-        message = self.slack.get(self.channel, ts)
-        return message is not None and message.get("subtype") != "tombstone"
-
-
-@pytest.fixture
-def channel(slack) -> str:
-    """A channel where the asker, other people (U2, U9) and the bot all are: only there can someone
-    other than the asker see an answer and click on it."""
-    return shared_channel(slack, ASKER, "U2", "U9")
-
-
-@pytest.fixture
-def answer(slack, gateway, channel) -> Answer:
-    return Answer(slack, gateway, channel)
-
-
-def _ephemerals(slack, channel) -> list[dict]:
-    return [e for e in slack.ephemerals if e["channel"] == channel]
-
-
-def _writes(slack, since: int) -> list[str]:
-    return [c.method for c in slack.calls[since:] if c.method not in ("conversations.replies", "auth.test")]
-
-
-def _told(slack, channel) -> str:
-    [told] = _ephemerals(slack, channel)
-    return told["text"]
-
 
 def test_stop_on_an_answer_nobody_runs_ends_it_from_the_handler(slack, channel, answer):
     # (blocks still showing a status line: the text field holds the words written so far)
@@ -108,7 +35,7 @@ def test_stop_on_an_answer_nobody_runs_ends_it_from_the_handler(slack, channel, 
     ended = "The answer so far\n\n_⏹ Stopped by <@U1>._"
     assert message["text"] == ended
     assert message["blocks"] == final_blocks(ended), "no cursor and no Stop button left"
-    assert _ephemerals(slack, channel) == []
+    assert ephemerals(slack, channel) == []
     [view] = slack.views[views:]
     assert view["trigger_id"] == answer.last_trigger
     assert view["view"]["title"]["text"] == "Stopped"
@@ -173,14 +100,14 @@ def test_only_the_asker_may_stop_or_delete(slack, channel, answer):
     ts = answer.post("text")
     calls = len(slack.calls)
     answer.click(ts, by="U2")
-    assert _told(slack, channel) == (f"Only <@{ASKER}>, who asked the question, can stop this answer; "
+    assert told(slack, channel) == (f"Only <@{ASKER}>, who asked the question, can stop this answer; "
                                      "nothing was changed.")
     answer.click(ts, kind="delete", by="U2")
-    assert _ephemerals(slack, channel)[-1]["text"] == (f"Only <@{ASKER}>, who asked the question, can delete "
+    assert ephemerals(slack, channel)[-1]["text"] == (f"Only <@{ASKER}>, who asked the question, can delete "
                                                        "this answer; nothing was changed.")
-    assert _ephemerals(slack, channel)[-1]["user"] == "U2"
-    assert _ephemerals(slack, channel)[-1]["thread_ts"] == answer.question
-    assert _writes(slack, calls) == ["chat.postEphemeral", "chat.postEphemeral"]
+    assert ephemerals(slack, channel)[-1]["user"] == "U2"
+    assert ephemerals(slack, channel)[-1]["thread_ts"] == answer.question
+    assert writes(slack, calls) == ["chat.postEphemeral", "chat.postEphemeral"]
     assert answer.metadata(ts)["event_type"] == "assistant_reply" and answer.exists(ts)
 
 
@@ -188,7 +115,7 @@ def test_an_answer_without_an_asker_can_be_stopped_by_nobody(slack, gateway, cha
     answer = Answer(slack, gateway, channel, asker=None)
     ts = answer.post("text")
     answer.click(ts, by="U2")
-    assert _told(slack, channel) == "Only the person who asked, who asked the question, can stop this answer; " \
+    assert told(slack, channel) == "Only the person who asked, who asked the question, can stop this answer; " \
                                     "nothing was changed."
 
 
@@ -207,7 +134,7 @@ def test_messages_that_are_not_the_bots_answers_are_refused(slack, channel, answ
     answer.click(other_kind)
     top_level = answer.gateway.post(channel, None, "a bot message outside any thread", [], None).ts
     answer.click(top_level, thread_ts=None)
-    assert [e["text"] for e in _ephemerals(slack, channel)] == [shortcuts.NOT_A_REPLY] * 5
+    assert [e["text"] for e in ephemerals(slack, channel)] == [NOT_A_REPLY] * 5
     assert slack.get(channel, other_kind)["metadata"]["event_type"] == "something_else"
     assert slack.get(channel, other_bot)["metadata"]["event_type"] == "assistant_reply"
 
@@ -222,19 +149,19 @@ def test_a_message_deleted_meanwhile(slack, channel, answer):
     ts = answer.post("text")
     slack.delete(channel, ts)
     answer.click(ts, user="UBOT", bot_id="BBOT")  # (the click's payload still shows the message)
-    assert _told(slack, channel) == "That message no longer exists."
+    assert told(slack, channel) == "That message no longer exists."
 
 
 def test_stopping_a_finished_or_stopped_answer_says_so(slack, channel, answer):
     done = answer.post("all of it", status="done")
     answer.click(done)
-    assert _ephemerals(slack, channel)[-1]["text"] == "This answer has already finished."
+    assert ephemerals(slack, channel)[-1]["text"] == "This answer has already finished."
     other = Answer(slack, answer.gateway, channel)
     stopped = other.post("half", status="stopping", event_type="aborted")
     calls = len(slack.calls)
     other.click(stopped)
-    assert _ephemerals(slack, channel)[-1]["text"] == "This answer was already stopped."
-    assert _writes(slack, calls) == ["chat.postEphemeral"]
+    assert ephemerals(slack, channel)[-1]["text"] == "This answer was already stopped."
+    assert writes(slack, calls) == ["chat.postEphemeral"]
 
 
 def test_delete_removes_every_part_and_confirms(slack, channel, answer):
@@ -250,10 +177,11 @@ def test_delete_removes_every_part_and_confirms(slack, channel, answer):
     assert view["view"]["blocks"][0]["text"]["text"] == "The answer was deleted."
 
 
-def test_delete_by_button_without_a_trigger_opens_nothing(slack, channel, answer):
+def test_a_delete_without_a_trigger_opens_nothing(slack, channel, answer):
+    # (Delete is a shortcut only: no button is registered for it, tests/unit/interactions/test_registry.py)
     ts = answer.post("text", status="done")
     views = len(slack.views)
-    answer.click(ts, kind="delete", via="button", trigger_id=None)
+    answer.click(ts, kind="delete", trigger_id=None)
     assert not answer.exists(ts)
     assert slack.views[views:] == []
 
@@ -316,7 +244,7 @@ def test_a_stream_without_a_control_message_is_not_an_answer(slack, gateway, cha
     answer = Answer(slack, gateway, channel)
     stream = gateway.start_stream(channel, answer.question, "words", ASKER, "T1", 0, 0.0).ts
     answer.click(stream)
-    assert _told(slack, channel) == shortcuts.NOT_A_REPLY
+    assert told(slack, channel) == NOT_A_REPLY
     assert slack.is_streaming(channel, stream)
 
 
@@ -334,7 +262,7 @@ def test_a_click_the_app_lacks_a_scope_for_is_answered_with_the_scope(slack, cha
     slack.grant(narrow, slack.bot_scopes - {"channels:history"})
     answer.gateway = gateway_for(slack, token=narrow)
     answer.click(ts)
-    [told] = _ephemerals(slack, channel)
+    [told] = ephemerals(slack, channel)
     assert (told["user"], told["thread_ts"]) == (ASKER, answer.question)
     assert "`channels:history`" in told["text"]
     assert answer.metadata(ts)["event_type"] == "assistant_reply"

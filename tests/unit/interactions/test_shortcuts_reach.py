@@ -1,4 +1,4 @@
-"""How Stop, Delete and a newer question reach the answer, in-process (shortcuts with the real
+"""How Stop and Delete reach the answer, in-process (the handlers with the real
 SlackGateway against FakeSlack, and ScriptedSlack for a Slack that keeps refusing): a signal when this
 process runs the answer (no Slack write at all from the handler), a stop record acknowledged by the
 process that runs it (another StopBoard on the same SQLite file), and the handler's own write only
@@ -6,21 +6,23 @@ when nobody acknowledges, checked and bounded, with the truth told when Slack re
 from __future__ import annotations
 
 import threading
-
 import time
+from types import SimpleNamespace
 
 import pytest
 
-from threadwise.interactions import shortcuts
+from threadwise.interactions import registry
+from threadwise.interactions.notices import NOT_A_REPLY, SLACK_BUSY
 from threadwise.answering.signals import StopBoard, StopSignal, answer_key
-from threadwise.slack.events import Ask, MessageAction, TargetMessage
+from threadwise.slack.events import MessageAction, TargetMessage, Via
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT, ReplyTag, final_blocks, reply_metadata, streaming_blocks
 from scripted_slack import Reply, ScriptedSlack, error
 from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
 from signal_boards import here, started, stores, there  # noqa: F401  (fixtures)
-from test_shortcuts import ASKER, Answer, _ephemerals, _told, _writes, answer, channel  # noqa: F401
+from posted_answers import ASKER, CLICKS, ephemerals, told, writes
+from posted_answers import answer, channel  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.in_process
 
@@ -33,16 +35,16 @@ def _stopped_text(text: str) -> str:
 
 # --- Stop on a reply -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("via, writes", [("button", []), ("shortcut", ["views.open"])])
-def test_stop_on_an_answer_running_here_signals_it_and_writes_nothing(slack, answer, started, via, writes):
+@pytest.mark.parametrize("via, written", [("button", []), ("shortcut", ["views.open"])])
+def test_stop_on_an_answer_running_here_signals_it_and_writes_nothing(slack, answer, started, via, written):
     running = started(answer.stops, answer.channel, answer.question)
     ts = answer.post("words so far")
     calls = len(slack.calls)
     answer.click(ts, via=via)
     assert running.stop == STOPPED_BY_ASKER
-    assert _writes(slack, calls) == writes, "the answer writes its own stop marker"
+    assert writes(slack, calls) == written, "the answer writes its own stop marker"
     assert answer.metadata(ts)["event_type"] == "assistant_reply"
-    assert _ephemerals(slack, answer.channel) == []
+    assert ephemerals(slack, answer.channel) == []
 
 
 def test_stop_reaches_the_answer_another_process_runs_through_its_stop_record(slack, answer, stores, here, there,
@@ -54,7 +56,7 @@ def test_stop_reaches_the_answer_another_process_runs_through_its_stop_record(sl
     answer.click(ts)
     assert running.stop == STOPPED_BY_ASKER
     assert stores[0].stop_acknowledged(answer_key(answer.channel, answer.question))
-    assert _writes(slack, calls) == ["views.open"]
+    assert writes(slack, calls) == ["views.open"]
     assert answer.metadata(ts)["event_type"] == "assistant_reply"
 
 
@@ -104,11 +106,11 @@ def test_a_429_within_the_persons_wait_is_waited_out(slack, answer):
     answer.click(ts, via="button")
     assert answer.metadata(ts)["event_payload"]["status"] == "stopped"
     assert [c.status for c in slack.calls_of("chat.update")[-2:]] == [429, 200]
-    assert _ephemerals(slack, answer.channel) == []
+    assert ephemerals(slack, answer.channel) == []
 
 
 class ScriptedAnswer:
-    """One streaming reply of the bot as ScriptedSlack shows it, clicked through shortcuts.handle."""
+    """One streaming reply of the bot as ScriptedSlack shows it, clicked through the registry (a shortcut)."""
 
     QUESTION = "1.000001"
 
@@ -127,8 +129,8 @@ class ScriptedAnswer:
 
     def click(self, kind: str = "stop") -> None:
         target = TargetMessage(self.parts[-1], self.QUESTION, "UBOT", "BBOT", "", None, None)
-        shortcuts.handle(MessageAction(kind, "shortcut", "C1", ASKER, "trigger", target), self.gateway,
-                         StopBoard())
+        registry.dispatch(MessageAction(CLICKS[kind], Via.SHORTCUT, "C1", ASKER, "trigger", target),
+                          SimpleNamespace(slack=self.gateway, stops=StopBoard()))
 
     def told(self) -> list[str]:
         return [call["text"] for call in self.server.calls("chat.postEphemeral")]
@@ -146,7 +148,7 @@ def test_a_stop_slack_refuses_beyond_the_persons_wait_is_told_as_it_is(scripted,
     answer = ScriptedAnswer(scripted)
     scripted.script("chat.update", refusal)
     answer.click()
-    assert answer.told() == [shortcuts.SLACK_BUSY.format(verb="stop")]
+    assert answer.told() == [SLACK_BUSY.format(verb="stop")]
     assert len(scripted.calls("chat.update")) == 1, "Retry-After is past the 2 s a person waits: not tried again"
     assert scripted.calls("views.open") == [], "no 'Stopped' when nothing stopped"
 
@@ -190,7 +192,7 @@ def test_a_delete_slack_refuses_beyond_the_persons_wait_is_told_as_it_is(scripte
     answer = ScriptedAnswer(scripted, status="done")
     scripted.script("chat.delete", error("ratelimited", 429, **{"Retry-After": "3"}))
     answer.click("delete")
-    assert answer.told() == [shortcuts.SLACK_BUSY.format(verb="delete")]
+    assert answer.told() == [SLACK_BUSY.format(verb="delete")]
     assert scripted.calls("views.open") == []
 
 
@@ -219,7 +221,7 @@ def test_stop_on_ones_own_question_stops_the_answer_to_it(slack, answer, started
     calls = len(slack.calls)
     answer.click(answer.question, thread_ts=None)
     assert running.stop == STOPPED_BY_ASKER
-    assert _writes(slack, calls) == ["views.open"]
+    assert writes(slack, calls) == ["views.open"]
     assert slack.views[-1]["view"]["title"]["text"] == "Stopped"
 
 
@@ -231,56 +233,11 @@ def test_stop_on_ones_own_question_ends_the_reply_nobody_runs(slack, answer):
 
 def test_stop_on_ones_own_question_without_an_answer_says_so(slack, answer):
     answer.click(answer.question, thread_ts=None)
-    assert _told(slack, answer.channel) == "No answer to this message is being written."
+    assert told(slack, answer.channel) == "No answer to this message is being written."
 
 
 def test_stop_on_someone_elses_question_is_refused(slack, answer, started):
     running = started(answer.stops, answer.channel, answer.question)
     answer.click(answer.question, by="U2", thread_ts=None)
     assert running.stop is None
-    assert _told(slack, answer.channel) == shortcuts.NOT_A_REPLY
-
-
-# --- a newer question supersedes --------------------------------------------------------------
-
-def _newer(slack, channel: str, thread: str, user: str = "U3") -> Ask:
-    ts = slack.add_message(channel, user, "a newer question", thread_ts=thread)
-    return Ask("Ev-newer", "T1", channel, "channel", user, "a newer question", ts, thread)
-
-
-def test_a_newer_question_signals_the_earlier_answers_here_and_writes_nothing(slack, gateway, channel, started):
-    board = StopBoard()
-    first = Answer(slack, gateway, channel, stops=board)
-    shown = first.post("still writing")
-    running = started(board, channel, first.question, first.question)
-    waiting = started(board, channel, slack.add_message(channel, "U2", "q", thread_ts=first.question),
-                      first.question)  # no reply shown yet
-    other_thread = started(board, channel, slack.add_message(channel, ASKER, "elsewhere"))
-    ask = _newer(slack, channel, first.question)
-    calls = len(slack.calls)
-    assert shortcuts.supersede(ask, gateway.thread(channel, first.question), gateway, board) == 2
-    superseded = StopSignal("superseded", "U3")
-    assert (running.stop, waiting.stop, other_thread.stop) == (superseded, superseded, None)
-    assert _writes(slack, calls) == [], "each answer writes its own marker"
-    assert first.metadata(shown)["event_type"] == "assistant_reply"
-
-
-def test_a_newer_question_leaves_stop_records_for_answers_running_elsewhere(slack, gateway, channel, stores, here):
-    first = Answer(slack, gateway, channel)
-    streaming = first.post("still writing", blocks=streaming_blocks("", "Searching the web…"))
-    done = Answer(slack, gateway, channel)
-    done.question = first.question
-    done.post("finished", status="done")
-    other_app = slack.add_message(channel, "UOTHER", "another app", thread_ts=first.question, bot_id="BOTHER",
-                                  metadata=reply_metadata(ReplyTag(ASKER, "1.5"), "streaming"))
-    ask = _newer(slack, channel, first.question)
-    later = Answer(slack, gateway, channel)
-    later.question = first.question
-    later.tag = ReplyTag(ASKER, "9999999999.000001")
-    later.post("posted after the newer question")
-    thread = gateway.thread(channel, first.question)
-    assert shortcuts.supersede(ask, thread, gateway, here) == 1
-    keys = [answer_key(channel, q) for q in (first.question, done.tag.question_ts, "1.5", later.tag.question_ts)]
-    assert stores[1].requested_stops(keys) == {keys[0]: StopSignal("superseded", "U3")}
-    assert slack.get(channel, streaming)["metadata"]["event_type"] == "assistant_reply"
-    assert slack.get(channel, other_app)["metadata"]["event_type"] == "assistant_reply"
+    assert told(slack, answer.channel) == NOT_A_REPLY

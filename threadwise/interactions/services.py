@@ -1,0 +1,18 @@
+"""What an interaction's handler may use, as a protocol: the runtime provides it.
+
+``threadwise.runtime.Runtime`` has these attributes (and more); tests pass their
+own small object. An interaction that needs something more (say, handing work to
+a worker) names it here, and the runtime already has it or gains it: the
+transports and the other handlers stay as they are.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from slack_client import SlackGateway
+from threadwise.answering.signals import StopBoard
+
+
+class Services(Protocol):
+    slack: SlackGateway  # every Web API call; a person's writes pass with priority USER_ACTION
+    stops: StopBoard  # the answers running here, and the stop records for those running elsewhere

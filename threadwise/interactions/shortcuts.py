@@ -16,7 +16,8 @@ import enum
 import time
 
 from threadwise import logs
-from threadwise.answering.signals import StopBoard, StopSignal
+from threadwise.answering.signals import StopBoard
+from threadwise.state.stop_records import StopSignal
 from threadwise.slack.events import ABORTED_EVENT_TYPE, BOT_REPLY_EVENT_TYPES, REPLY_EVENT_TYPE, MessageAction
 from threadwise.slack.reply_format import (PLACEHOLDER_TEXT, STATUS_STOPPED, STATUS_STREAMING, aborted_metadata, fallback_text,
                           final_blocks, stopped_marker, with_marker)

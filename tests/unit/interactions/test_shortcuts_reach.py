@@ -12,7 +12,8 @@ import time
 import pytest
 
 from threadwise.interactions import shortcuts
-from threadwise.answering.signals import StopBoard, StopSignal, answer_key
+from threadwise.answering.signals import StopBoard, answer_key
+from threadwise.state.stop_records import StopSignal
 from threadwise.slack.events import Ask, MessageAction, TargetMessage
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT, ReplyTag, final_blocks, reply_metadata, streaming_blocks

@@ -57,10 +57,11 @@ class Runtime:
     @property
     def store(self):
         def build():
-            from threadwise.state.store import open_store
+            # Imported on first use, for cold-start cost only: acknowledging an event needs no store.
+            from threadwise.state.backends import STORE_BACKENDS
 
-            s = self.settings
-            return open_store(s.store, s.sqlite_path, s.firestore_collection, s.google_cloud_project)
+            # The one place a backend is picked: STORE's name (checked by config.py) → its class.
+            return STORE_BACKENDS[self.settings.store].open(self.settings)
 
         return self._built("_store", build)
 

@@ -7,7 +7,7 @@ import threading
 from flows import ASKER, wait_answer
 from harness import BotProcess
 from standins.openai_api import Script
-from threadwise.state.firestore import document_id
+from threadwise.state.firestore_documents import document_id
 from test_pubsub_e2e import WORKER_TOKEN, Deployment, firestore, pubsub, push_of  # noqa: F401  (fixtures)
 
 ANSWERS_PER_WORKER = 3

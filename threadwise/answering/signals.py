@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 from threadwise import logs
+# The stop's typed value and the store's half (stop records: ids and reasons, never text) live in
+# the state room, below us: the store reads and writes them.
+from threadwise.state.stop_records import StopRecords, StopSignal
 
 log = logs.get(__name__)
 
@@ -34,24 +36,9 @@ ACKNOWLEDGE_WAIT = 1.5
 STOP_RECORD_TTL = 3600.0  # a record outlives any answer it could stop
 
 
-@dataclass(frozen=True)
-class StopSignal:
-    reason: str  # "stopped", "superseded", "deleted", "taken_over"
-    stopped_by: str | None = None
-
-
 def answer_key(channel: str, question_ts: str) -> str:
     """One answer per question: the key Stop, Delete and a newer question find it by."""
     return f"{channel}:{question_ts}"
-
-
-class StopRecords(Protocol):
-    """The store's half (``store_sqlite`` / ``store_firestore``): ids and reasons, never text."""
-
-    def request_stop(self, key: str, reason: str, stopped_by: str, ttl: float) -> None: ...
-    def requested_stops(self, keys: list[str]) -> dict[str, StopSignal]: ...
-    def acknowledge_stop(self, key: str) -> None: ...
-    def stop_acknowledged(self, key: str) -> bool: ...
 
 
 class RunningAnswer:

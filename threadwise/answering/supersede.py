@@ -9,7 +9,8 @@ from __future__ import annotations
 from slack_client import SlackGateway
 
 from threadwise.slack.messages import SlackMessage
-from threadwise.answering.signals import StopBoard, StopSignal
+from threadwise.answering.signals import StopBoard
+from threadwise.state.stop_records import StopSignal
 from threadwise.slack.events import REPLY_EVENT_TYPE, Ask
 from threadwise.slack.reply_format import STATUS_STREAMING
 

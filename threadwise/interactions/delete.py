@@ -10,7 +10,7 @@ import time
 
 from threadwise.slack.messages import StillRateLimited
 from threadwise import logs
-from threadwise.answering.signals import StopSignal
+from threadwise.state.stop_records import StopSignal
 from threadwise.interactions.answer_parts import asked_answer
 from threadwise.interactions.notices import PERSON_WAITS, SLACK_BUSY, tell
 from threadwise.interactions.services import Services

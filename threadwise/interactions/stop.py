@@ -15,7 +15,8 @@ from slack_client import SlackGateway
 
 from threadwise.slack.messages import SlackMessage
 from threadwise import logs
-from threadwise.answering.signals import StopBoard, StopSignal
+from threadwise.answering.signals import StopBoard
+from threadwise.state.stop_records import StopSignal
 from threadwise.interactions.answer_parts import AnswerParts, asked_answer, by_the_bot
 from threadwise.interactions.notices import PERSON_WAITS, SLACK_BUSY, tell
 from threadwise.interactions.services import Services

@@ -2,13 +2,13 @@
 
 Slack limits ``chat.update`` and its siblings per workspace, not per process.
 With ``DISPATCH=pubsub`` several processes write to Slack at once, and a
-budget of their own each (slack_budget.WriteBudget) would let them spend the
+budget of their own each (slack/rate_budget.WriteBudget) would let them spend the
 workspace's budget several times over. So they lease tokens from one bucket
-per method in the store, a few at a time (budget_lease.py): one record per
+per method in the store, a few at a time (slack/budget_lease.py): one record per
 method, its tokens and when they were counted. Names and numbers only.
 
 The transition is a pure function of (bucket, now), run atomically by each
-backend like the claims' transitions (store.py): refill at ``per_second`` up
+backend like the claims' transitions (claim_transitions.py): refill at ``per_second`` up
 to ``capacity`` since the stamp, grant what is there (whole tokens, at most
 ``want``), subtract, write.
 """
@@ -19,7 +19,10 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Callable
 
-# Created with the claims table (store_sqlite).
+from threadwise.state.firestore_documents import document_id
+from threadwise.state.sqlite_transactions import immediate
+
+# Created with the claims table (sqlite.py).
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
     name   TEXT PRIMARY KEY,
@@ -59,9 +62,7 @@ class SqliteBudget:
     """Mixed into ``SqliteStore``: needs its ``_connect`` and ``_now``."""
 
     def lease_tokens(self, name: str, want: int, per_second: float, capacity: float) -> int:
-        from threadwise.state.sqlite import _immediate
-
-        with closing(self._connect()) as db, _immediate(db):
+        with closing(self._connect()) as db, immediate(db):
             now = self._now()  # read once the lock is ours
             row = db.execute("SELECT tokens, stamp FROM buckets WHERE name = ?", (name,)).fetchone()
             new, granted = leasing(want, per_second, capacity, now)(SharedBucket(*row) if row else None)
@@ -73,11 +74,9 @@ class SqliteBudget:
 
 class FirestoreBudget:
     """Mixed into ``FirestoreStore``: one document per method in ``<collection>_budget``, changed by
-    read + write-if-unchanged like the claims (store_firestore._change)."""
+    read + write-if-unchanged like the claims (firestore.FirestoreStore._change)."""
 
     def lease_tokens(self, name: str, want: int, per_second: float, capacity: float) -> int:
-        from threadwise.state.firestore import document_id
-
         ref = self._client.collection(self._collection.id + "_budget").document(document_id(name))
         for _ in range(MAX_COLLISIONS):
             now = self._now()

@@ -1,7 +1,7 @@
 """Claims in Firestore: the production backend (``STORE=firestore``), shared by every instance.
 
 One document per event in the collection (default ``threadwise_claims``),
-named after the event id (escaped, see ``document_id``).
+named after the event id (escaped, see ``firestore_documents.document_id``).
 
 Every change is read, decide, write-if-unchanged: a new claim is written with
 ``create()``, which fails if the document exists, and a change to an existing
@@ -27,42 +27,25 @@ which have no TTL policies.
 """
 from __future__ import annotations
 
-import datetime
-import hashlib
-import re
 import time
 from typing import Any, Callable
 
-from threadwise.state.store import Claim, Clock, T, Transition, TransitionStore, creating
 from threadwise.state.budget import FirestoreBudget
+from threadwise.state.claim_transitions import T, Transition, TransitionStore, creating
+from threadwise.state.firestore_documents import document_id, timestamp
 from threadwise.state.stops import FirestoreStopRecords
+from threadwise.state.store import Claim, Clock
 
 DEFAULT_COLLECTION = "threadwise_claims"
 MAX_COLLISIONS = 100  # each collision means another writer succeeded; this bound is never reached in practice
-_PLAIN = re.compile(r"[A-Za-z0-9-]")
-_MAX_ID_BYTES = 1000  # Firestore allows 1500
-
-
-def document_id(event_id: str) -> str:
-    """A valid Firestore document id, different for every event id.
-
-    Letters, digits and "-" stay; every other character becomes %XX per UTF-8
-    byte, so no id contains "/", is "." or "..", or looks like ``__name__``.
-    Overlong ids become %H + sha256 (no escape starts with %H).
-    """
-    if not event_id:
-        raise ValueError("event_id must not be empty")
-    escaped = "".join(c if _PLAIN.fullmatch(c) else "".join(f"%{b:02X}" for b in c.encode()) for c in event_id)
-    if len(escaped) > _MAX_ID_BYTES:
-        return "%H" + hashlib.sha256(event_id.encode()).hexdigest()
-    return escaped
 
 
 class FirestoreStore(FirestoreStopRecords, FirestoreBudget, TransitionStore):
     def __init__(self, collection: str = DEFAULT_COLLECTION, project: str | None = None,
                  now: Clock = time.time, client: Any = None):
-        # Imported here, not at the top: importing the store stays cheap for
-        # processes that never use Firestore.
+        # Imported here, not at the top, for cold-start cost only: the backends registry
+        # (backends.py) imports this module whatever STORE says, and google.cloud takes
+        # a while to import; processes that never use Firestore never pay for it.
         from google.api_core import exceptions
         from google.cloud import firestore
 
@@ -87,7 +70,7 @@ class FirestoreStore(FirestoreStopRecords, FirestoreBudget, TransitionStore):
     def purge_expired(self) -> int:
         """Delete expired claims. For the emulator and tests: production has the TTL policy."""
         expired = self._collection.where(
-            filter=self._firestore.FieldFilter("expires_at", "<=", _timestamp(self._now())))
+            filter=self._firestore.FieldFilter("expires_at", "<=", timestamp(self._now())))
         deleted = 0
         for snapshot in expired.stream():
             try:
@@ -126,10 +109,6 @@ class FirestoreStore(FirestoreStopRecords, FirestoreBudget, TransitionStore):
         raise RuntimeError(f"claim {event_id!r} kept changing under us {MAX_COLLISIONS} times")
 
 
-def _timestamp(epoch: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
-
-
 def _fields(claim: Claim) -> dict[str, Any]:
     return {
         "event_id": claim.event_id,
@@ -137,7 +116,7 @@ def _fields(claim: Claim) -> dict[str, Any]:
         "reply_ts": claim.reply_ts,
         "owner": claim.owner,
         "lease_until": claim.lease_until,
-        "expires_at": _timestamp(claim.expires_at),  # a timestamp, for the TTL policy
+        "expires_at": timestamp(claim.expires_at),  # a timestamp, for the TTL policy
         "attempts": claim.attempts,
     }
 

@@ -13,12 +13,14 @@ import os
 import sqlite3
 import threading
 import time
-from contextlib import closing, contextmanager
-from typing import Callable, Iterator
+from contextlib import closing
+from typing import Callable
 
-from threadwise.state.store import Claim, Clock, T, Transition, TransitionStore, creating
 from threadwise.state.budget import SQLITE_SCHEMA as BUDGET_SCHEMA, SqliteBudget
+from threadwise.state.claim_transitions import T, Transition, TransitionStore, creating
+from threadwise.state.sqlite_transactions import immediate
 from threadwise.state.stops import SQLITE_SCHEMA as STOPS_SCHEMA, SqliteStopRecords
+from threadwise.state.store import Claim, Clock
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
 PURGE_EVERY = 100  # create_claim calls between opportunistic purges
@@ -52,7 +54,7 @@ class SqliteStore(SqliteStopRecords, SqliteBudget, TransitionStore):
             # timeout covers other processes opening it at the same time.
             # No mutation: SQLite reads pragma names and values in any case (mutmut changes the case).
             db.execute("PRAGMA journal_mode=WAL")  # pragma: no mutate
-            with _immediate(db):
+            with immediate(db):
                 for statement in (_SCHEMA + ";" + STOPS_SCHEMA + ";" + BUDGET_SCHEMA).split(";"):
                     if statement.strip():
                         db.execute(statement)
@@ -73,7 +75,7 @@ class SqliteStore(SqliteStopRecords, SqliteBudget, TransitionStore):
         return None if claim is None or claim.expired(self._now()) else claim
 
     def purge_expired(self) -> int:
-        with closing(self._connect()) as db, _immediate(db):
+        with closing(self._connect()) as db, immediate(db):
             # No mutation: SQL keywords and names are read in any case (mutmut changes the case).
             return db.execute("DELETE FROM claims WHERE expires_at <= ?", (self._now(),)).rowcount  # pragma: no mutate
 
@@ -82,7 +84,7 @@ class SqliteStore(SqliteStopRecords, SqliteBudget, TransitionStore):
 
     def _change(self, event_id: str, decide: Callable[[float], Transition[T]]) -> T:
         _require_id(event_id)
-        with closing(self._connect()) as db, _immediate(db):
+        with closing(self._connect()) as db, immediate(db):
             now = self._now()  # read once the lock is ours: waiting for it may take a while
             row = db.execute(f"SELECT {_COLUMNS} FROM claims WHERE event_id = ?", (event_id,)).fetchone()
             current = Claim(*row) if row else None
@@ -101,17 +103,6 @@ class SqliteStore(SqliteStopRecords, SqliteBudget, TransitionStore):
         # Durable enough in WAL mode, and much faster. (No mutation: pragmas are read in any case.)
         db.execute("PRAGMA synchronous=NORMAL")  # pragma: no mutate
         return db
-
-
-@contextmanager
-def _immediate(db: sqlite3.Connection) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def _require_id(event_id: str) -> None:

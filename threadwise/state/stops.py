@@ -2,17 +2,19 @@
 
 A Stop handled in one process reaches an answer running in another (a Pub/Sub
 worker, another instance) through one small record per answer, keyed by
-``answer_signals.answer_key`` (channel and question ts): the reason, who
+``answering.signals.answer_key`` (channel and question ts): the reason, who
 stopped it, and whether the process running the answer acknowledged it. Ids
-and reasons only, never a message text. See ``answer_signals.py``.
+and reasons only, never a message text. The record reads back as a
+``store.StopSignal``; who writes and watches the records: ``answering/signals.py``.
 """
 from __future__ import annotations
 
 from contextlib import closing
 
-from threadwise.answering.signals import StopSignal
+from threadwise.state.firestore_documents import document_id, timestamp
+from threadwise.state.stop_records import StopSignal
 
-# Created with the claims table (store_sqlite).
+# Created with the claims table (sqlite.py).
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS stops (
     key          TEXT PRIMARY KEY,
@@ -63,18 +65,14 @@ class FirestoreStopRecords:
         return self._client.collection(self._collection.id + "_stops")
 
     def request_stop(self, key: str, reason: str, stopped_by: str, ttl: float) -> None:
-        from threadwise.state.firestore import _timestamp, document_id
-
         ref = self._stops().document(document_id(key))
         try:
             ref.create({"key": key, "reason": reason, "stopped_by": stopped_by, "acknowledged": False,
-                        "expires_at": _timestamp(self._now() + ttl)})
+                        "expires_at": timestamp(self._now() + ttl)})
         except self._exceptions.AlreadyExists:
             pass  # the first request wins, as in SQLite
 
     def requested_stops(self, keys: list[str]) -> dict[str, StopSignal]:
-        from threadwise.state.firestore import document_id
-
         found: dict[str, StopSignal] = {}
         now = self._now()
         for start in range(0, len(keys), _IN_ONE_READ):
@@ -86,15 +84,11 @@ class FirestoreStopRecords:
         return found
 
     def acknowledge_stop(self, key: str) -> None:
-        from threadwise.state.firestore import document_id
-
         try:
             self._stops().document(document_id(key)).update({"acknowledged": True})
         except self._exceptions.NotFound:
             pass
 
     def stop_acknowledged(self, key: str) -> bool:
-        from threadwise.state.firestore import document_id
-
         snapshot = self._stops().document(document_id(key)).get()
         return bool(snapshot.exists and snapshot.to_dict().get("acknowledged"))

@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from threadwise.answering.signals import ACKNOWLEDGE_WAIT, RunningAnswer, StopBoard, StopSignal, answer_key
+from threadwise.answering.signals import ACKNOWLEDGE_WAIT, RunningAnswer, StopBoard, answer_key
+from threadwise.state.stop_records import StopSignal
 from inprocess import clock, eventually  # noqa: F401  (clock: a fixture)
 from threadwise.state.sqlite import SqliteStore
 

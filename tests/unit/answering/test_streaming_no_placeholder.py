@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from threadwise.answering.signals import RunningAnswer, StopSignal
+from threadwise.answering.signals import RunningAnswer
+from threadwise.state.stop_records import StopSignal
 from inprocess import BOT_TOKEN, clock, eventually  # noqa: F401  (clock: a fixture)
 from threadwise.slack.reply_format import PART_LIMIT, ReplyTag, aborted_metadata, final_blocks, reply_metadata, streaming_blocks, \
     with_marker

@@ -9,7 +9,8 @@ from threadwise.slack.reply_format import PART_LIMIT, PLACEHOLDER_TEXT, TEXT_LIM
     reply_metadata, streaming_blocks
 from scripted_slack import ScriptedSlack, error
 from slack_client import SlackGateway
-from threadwise.answering.replies.streaming import FinalReport, StopSignal, StreamingReply
+from threadwise.answering.replies.streaming import FinalReport, StreamingReply
+from threadwise.state.stop_records import StopSignal
 from test_streaming_reply import ASKER, Answer, answer, bounded  # noqa: F401  (answer: a fixture)
 
 pytestmark = pytest.mark.in_process

@@ -18,7 +18,8 @@ from threadwise.slack.reply_format import (PLACEHOLDER_TEXT, ReplyTag, aborted_m
                           streaming_blocks)
 from threadwise.slack.rate_budget import USER_ACTION
 from threadwise.answering.signals import RunningAnswer
-from threadwise.answering.replies.streaming import StopSignal, StreamingReply
+from threadwise.answering.replies.streaming import StreamingReply
+from threadwise.state.stop_records import StopSignal
 
 pytestmark = pytest.mark.in_process
 

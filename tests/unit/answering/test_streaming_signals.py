@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from threadwise.answering.signals import RunningAnswer, StopSignal
+from threadwise.answering.signals import RunningAnswer
+from threadwise.state.stop_records import StopSignal
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
 from threadwise.slack.reply_format import ReplyTag, aborted_metadata, reply_metadata
 from threadwise.answering.replies.streaming import FinalReport

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from threadwise.answering.signals import StopBoard, StopSignal, answer_key
+from threadwise.answering.signals import StopBoard, answer_key
+from threadwise.state.stop_records import StopSignal
 from threadwise.answering.supersede import supersede
 from threadwise.slack.events import Ask
 from threadwise.slack.reply_format import ReplyTag, reply_metadata, streaming_blocks

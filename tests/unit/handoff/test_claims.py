@@ -9,7 +9,7 @@ import pytest
 
 from threadwise.handoff import claims as jobs
 from threadwise.answering import responder
-from threadwise.answering.signals import StopSignal
+from threadwise.state.stop_records import StopSignal
 from inprocess import ask_in, claims, clock, eventually, gateway, gateway_for, practice_settings  # noqa: F401
 from threadwise.handoff.claims import ClaimedAnswers, Lease
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT, THINKING_STATUS, ReplyTag, reply_metadata

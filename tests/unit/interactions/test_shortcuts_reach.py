@@ -13,7 +13,8 @@ import pytest
 
 from threadwise.interactions import registry
 from threadwise.interactions.notices import NOT_A_REPLY, SLACK_BUSY
-from threadwise.answering.signals import StopBoard, StopSignal, answer_key
+from threadwise.answering.signals import StopBoard, answer_key
+from threadwise.state.stop_records import StopSignal
 from threadwise.slack.events import MessageAction, TargetMessage, Via
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT, ReplyTag, final_blocks, reply_metadata, streaming_blocks

@@ -13,10 +13,12 @@ from typing import Callable
 
 import pytest
 
+from threadwise.config import ConfigError, load_settings
 from threadwise.state import store
+from threadwise.state.backends import STORE_BACKENDS
 from firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401  (the session fixture)
 from threadwise.state.store import Acquire, Claim
-from threadwise.state.firestore import document_id
+from threadwise.state.firestore_documents import document_id
 from threadwise.state.sqlite import PURGE_EVERY, SqliteStore
 
 from store_cases import LEASE, START, TTL, FakeClock, clock, make_store  # noqa: F401  (fixtures)
@@ -204,12 +206,16 @@ def test_emulator_resets_and_stops_with_its_java():
 
 
 def test_open_store(tmp_path, request):
-    sqlite = store.open_store("sqlite", str(tmp_path / "x.sqlite3"), "threadwise_claims", None)
+    """Each backend opens from its settings, as runtime.py opens it, and works."""
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "ACCESS_TOKEN": "t", "PRACTICE_MODE": "true"}
+    settings = load_settings({**env, "STORE": "sqlite", "SQLITE_PATH": str(tmp_path / "x.sqlite3")})
+    sqlite = STORE_BACKENDS[settings.store].open(settings)
     assert isinstance(sqlite, SqliteStore) and sqlite.create_claim("Ev1", TTL)
-    with pytest.raises(ValueError):
-        store.open_store("redis", "", "threadwise_claims", None)
+    with pytest.raises(ConfigError):
+        load_settings({**env, "STORE": "redis"})
     request.getfixturevalue("firestore_emulator")  # sets FIRESTORE_EMULATOR_HOST and the project
-    firestore = store.open_store("firestore", "", f"open_{uuid.uuid4().hex[:8]}", None)
+    settings = load_settings({**env, "STORE": "firestore", "FIRESTORE_COLLECTION": f"open_{uuid.uuid4().hex[:8]}"})
+    firestore = STORE_BACKENDS[settings.store].open(settings)
     try:
         assert firestore.create_claim("Ev1", TTL) and not firestore.create_claim("Ev1", TTL)
     finally:

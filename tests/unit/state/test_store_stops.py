@@ -2,7 +2,8 @@
 instance reaches an answer running in another (answer_signals.py)."""
 from __future__ import annotations
 
-from threadwise.answering.signals import StopBoard, StopSignal, answer_key
+from threadwise.answering.signals import StopBoard, answer_key
+from threadwise.state.stop_records import StopSignal
 from store_cases import FakeClock, clock, make_store  # noqa: F401  (the fixtures, on both backends)
 from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 

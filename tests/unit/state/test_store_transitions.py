@@ -1,13 +1,16 @@
 """Claims on SQLite, the edges tests/unit/state/test_store.py leaves open: how long a claim lives once a worker
-holds it, the purge cadence, the lock wait, and which backend ``open_store`` builds."""
+holds it, the purge cadence, the lock wait, and which backend the ``STORE`` setting opens."""
 from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import replace
 
 import pytest
 
-from threadwise.state import store
+from threadwise.config import ConfigError, load_settings
+from threadwise.state.backends import STORE_BACKENDS
+from threadwise.state.firestore import FirestoreStore
 from threadwise.state.sqlite import PURGE_EVERY, SqliteStore
 from inprocess import claims, clock  # noqa: F401  (fixtures)
 from store_cases import LEASE, START, TTL
@@ -128,18 +131,35 @@ def test_the_file_is_in_wal_mode_so_readers_do_not_wait_for_writers(tmp_path):
 
 
 def test_the_store_setting_picks_the_backend(tmp_path, clock, monkeypatch):
-    sqlite = store.open_store("sqlite", str(tmp_path / "x.sqlite3"), now=clock)
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "ACCESS_TOKEN": "t", "PRACTICE_MODE": "true"}
+    settings = load_settings({**env, "SQLITE_PATH": str(tmp_path / "x.sqlite3")})
+    assert settings.store == "sqlite", "the default"
+    sqlite = STORE_BACKENDS[settings.store].open(settings, now=clock)
     assert isinstance(sqlite, SqliteStore)
     assert sqlite.create_claim("Ev1", TTL) and sqlite.get("Ev1").expires_at == START + TTL, "the clock given is used"
-    with pytest.raises(ValueError, match="unknown store kind 'redis'"):
-        store.open_store("redis", "")
+    assert {name: backend.store_class for name, backend in STORE_BACKENDS.items()} == {
+        "sqlite": SqliteStore, "firestore": FirestoreStore}
+    # STORE's choices in the settings are exactly the registered backends: a typo fails at start-up.
+    with pytest.raises(ConfigError, match=f"STORE must be one of {', '.join(STORE_BACKENDS)}, not 'redis'$"):
+        load_settings({**env, "STORE": "redis"})
     # Built without a round trip: the client connects on its first call (none here).
-    from threadwise.state.firestore import FirestoreStore
-
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:9")
-    firestore = store.open_store("firestore", "", firestore_project="demo-project", now=clock)
+    settings = load_settings({**env, "STORE": "firestore", "GOOGLE_CLOUD_PROJECT": "demo-project"})
+    firestore = STORE_BACKENDS[settings.store].open(settings, now=clock)
     assert isinstance(firestore, FirestoreStore)
     assert (firestore._client.project, firestore._collection.id) == ("demo-project", "threadwise_claims")
     assert firestore._now is clock
-    named = store.open_store("firestore", "", "other_claims", "demo-project")
+    named = STORE_BACKENDS["firestore"].open(replace(settings, firestore_collection="other_claims"))
     assert named._collection.id == "other_claims"
+
+
+def test_runtime_opens_the_store_the_settings_name(tmp_path):
+    """runtime.py is the one place a backend is picked; it opens the store on first use, not before."""
+    from threadwise.runtime import Runtime
+
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "ACCESS_TOKEN": "t", "PRACTICE_MODE": "true",
+           "SQLITE_PATH": str(tmp_path / "lazy" / "x.sqlite3")}
+    runtime = Runtime(load_settings(env))
+    assert not (tmp_path / "lazy").exists(), "nothing opened yet"
+    assert isinstance(runtime.store, SqliteStore) and runtime.store is runtime.store
+    assert (tmp_path / "lazy" / "x.sqlite3").exists()

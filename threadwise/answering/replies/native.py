@@ -28,7 +28,8 @@ from threadwise.slack.reply_format import (PART_LIMIT, STATUS_STREAMING, close_o
                           reply_metadata, stop_button_block, stopped_marker, streaming_blocks, with_marker)
 from threadwise.slack.rate_budget import FINAL
 from threadwise.slack.messages import WriteOutcome
-from threadwise.answering.replies.streaming import FinalReport, StopSignal, StreamingReply
+from threadwise.answering.replies.streaming import FinalReport, StreamingReply
+from threadwise.state.stop_records import StopSignal
 
 log = logs.get(__name__)
 

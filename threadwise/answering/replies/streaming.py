@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from threadwise import logs
-from threadwise.answering.signals import RunningAnswer, StopSignal
+from threadwise.answering.signals import RunningAnswer
+from threadwise.state.stop_records import StopSignal
 from threadwise.slack.reply_format import (
     PART_LIMIT,
     STATUS_CONTINUED,
@@ -50,7 +51,7 @@ log = logs.get(__name__)
 # nobody signalled (an admin's) is noticed while the model is silent. Stops arrive as signals.
 HEARTBEAT_SECONDS = 15.0
 
-__all__ = ["FinalReport", "StopSignal", "StreamingReply"]  # (StopSignal lives in answer_signals)
+__all__ = ["FinalReport", "StreamingReply"]
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ class Runtime:
             from threadwise.knowledge.registry import enabled_tools
 
             services = responder.Services(self.settings, self.slack, self.system_prompt,
-                                          enabled_tools(self.settings, self.slack), self.stops)
+                                          enabled_tools(self.settings.knowledge, self.slack), self.stops)
             handoff = self.settings.handoff
             # With Pub/Sub, a final text Slack refuses past the job's deadline goes on in a delivery job.
             hand_on = self._publisher.publish_final if handoff.dispatch == "pubsub" else None

@@ -7,7 +7,6 @@ import json
 import logging
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -107,7 +106,7 @@ def test_default_credentials_use_application_default_credentials(google, key_fil
 
 
 def test_importing_the_module_does_not_import_google_auth():
-    code = "import sys, tool_drive; print('google.auth' in sys.modules, 'requests' in sys.modules)"
+    code = "import sys, threadwise.knowledge.drive; print('google.auth' in sys.modules, 'requests' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[3]).stdout
     assert out.split() == ["False", "False"]

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.in_process
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "http://slack.test/api"}
-CREDENTIALS = {"SLACK_USER_TOKEN": "xoxp-1", "NOTION_TOKEN": "secret_n", "GITHUB_TOKEN": "ghp_1",
-               "GOOGLE_DRIVE_CREDENTIALS": "default"}
+# Every source's switch, set (the tools check their credential when they run, not when built). Read from
+# the registry, so that a new source is covered here without editing this file.
+CREDENTIALS = {source.setting: f"{source.setting.lower()}-1" for source in SOURCES}
 
 
 class Workspace:
@@ -53,7 +54,8 @@ def test_each_tool_is_built_from_its_own_settings():
     tools = enabled_tools(knowledge(**CREDENTIALS, NOTION_API_URL="http://notion.test/", GITHUB_ORG="acme",
                                     GITHUB_API_URL="http://github.test", GOOGLE_API_URL="http://google.test"),
                           Workspace())
-    slack, notion, github, drive = tools.values()
+    slack, notion, github, drive = (tools[name] for name in ("search_slack", "search_notion", "search_github",
+                                                             "search_google_drive"))
     assert isinstance(slack, SlackSearch) and slack._client.base_url == "http://slack.test/api/"
     assert isinstance(notion, NotionSearch) and notion._api == "http://notion.test"
     assert isinstance(github, GitHubSearch) and (github._api, github._org) == ("http://github.test", "acme")

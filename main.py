@@ -14,7 +14,7 @@ settings = config.load_settings()  # raises ConfigError naming the variable: the
 logs.configure(settings.log_level, settings.secrets())
 runtime = Runtime(settings)
 inbound = SlackInbound(runtime)
-verifier = RequestVerifier(settings.slack_signing_secret, settings.access_token)
+verifier = RequestVerifier(settings.slack.slack_signing_secret, settings.slack.access_token)
 runtime.announce("HTTP function (Events API and interactivity at its URL)")
 
 
@@ -27,7 +27,7 @@ def slack_worker(request):
     """Pub/Sub push (DISPATCH=pubsub): one job, then the status Pub/Sub reads as done or not."""
     received_at = time.monotonic()
     return _flask(http.worker_push(_incoming(request), runtime.push_authenticator, runtime.answers,
-                                   settings.job_deadline, received_at))
+                                   settings.handoff.job_deadline, received_at))
 
 
 def _incoming(request) -> http.HttpRequest:

@@ -17,14 +17,15 @@ from lifecycle import signals_deferred
 ROOT = Path(__file__).resolve().parent.parent
 
 WATCHED = ("openai", "google", "pypdf", "requests")  # must not be imported by `import main`
-ALSO_SHOWN = ("slack_sdk", "httpx", "pydantic", "sqlite3", "flask", "functions_framework", "threadwise.handoff.claims",
-              "threadwise.answering.responder", "threadwise.model.client", "threadwise.state.store",
-              "threadwise.handoff.pubsub")
+ALSO_SHOWN = ("slack_sdk", "httpx", "pydantic", "sqlite3", "flask", "functions_framework",
+              "threadwise.handoff.claims", "threadwise.answering.responder", "threadwise.model.client",
+              "threadwise.state.store", "threadwise.handoff.pubsub")
 
 # What the first question imports on top of `import main` (Runtime.answers, the dispatcher, llm._client).
-LAZY = (("answer modules (handoff, answering, model, state, knowledge registry)",
+LAZY = (("answer modules (handoff.threads, handoff.claims, responder, model.client, state, knowledge.registry)",
          ("threadwise.handoff.threads", "threadwise.handoff.claims", "threadwise.answering.responder",
-          "threadwise.model.client", "threadwise.state.store", "threadwise.state.sqlite", "threadwise.knowledge.registry")),
+          "threadwise.model.client", "threadwise.state.store", "threadwise.state.sqlite",
+          "threadwise.knowledge.registry")),
         ("openai + httpx2 (the model client)", ("httpx2", "openai")))
 
 CHILD = r"""

@@ -13,7 +13,7 @@ one a second).
 chat.update, chat.delete and conversations.replies 50 a minute with a burst of
 3 for the workspace, chat.postMessage 60 a minute per channel with a burst of 1)
 and runs the bot with its production write budget (SLACK_RATE_LIMITS unset,
-i.e. slack_budget.DEFAULT_LIMITS). Without it FakeSlack limits nothing and the
+i.e. config/slack_limits.DEFAULT_LIMITS). Without it FakeSlack limits nothing and the
 bot runs with the "unthrottled" SLACK_RATE_LIMITS (harness.UNTHROTTLED)
 (``--bot-limits`` chooses otherwise).
 
@@ -72,7 +72,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="FakeSlack enforces Slack's tiers (429 + Retry-After) and the bot runs with its "
                         "production write budget")
     p.add_argument("--bot-limits", choices=("production", "unthrottled"), default=None,
-                   help="the bot's SLACK_RATE_LIMITS: production = unset (slack_budget.DEFAULT_LIMITS), "
+                   help="the bot's SLACK_RATE_LIMITS: production = unset (slack_limits.DEFAULT_LIMITS), "
                         "unthrottled = harness.UNTHROTTLED (default: production with --slack-limits, "
                         "else unthrottled)")
     p.add_argument("--interval", type=float, default=0.8, help="STREAM_UPDATE_INTERVAL (production default 0.8)")

@@ -79,7 +79,8 @@ def start(port: int, env: dict[str, str] | None = None) -> Playground:
         _wait_for_port(bot_port, bot)
         workspace = Workspace(slack, Deliverer(f"http://127.0.0.1:{bot_port}/", signing_secret), TEAM)
         settings = load_settings(bot_env)
-        page = PageServer(port, workspace, {"practice": settings.practice_mode, "model": settings.openai_model})
+        model = settings.model
+        page = PageServer(port, workspace, {"practice": model.practice_mode, "model": model.openai_model})
     except BaseException:
         _stop_process(bot)
         slack.stop()

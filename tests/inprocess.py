@@ -12,7 +12,8 @@ import pytest
 
 from threadwise.config import load_settings
 from threadwise.slack.events import Ask
-from threadwise.slack.rate_budget import Limit, WriteBudget
+from threadwise.config.slack_limits import Limit
+from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
 from threadwise.state.sqlite import SqliteStore
 from store_cases import FakeClock

@@ -14,37 +14,41 @@ import prompts
 from threadwise.config import Settings
 from threadwise.answering.signals import StopBoard
 from threadwise.slack.events import Ask
-from threadwise.slack.rate_budget import WriteBudget, parse_limits
+from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
 
 
 class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.system_prompt = prompts.system_prompt(settings.system_prompt, settings.system_prompt_preset)
+        self.system_prompt = prompts.system_prompt(settings.answering.system_prompt,
+                                                   settings.answering.system_prompt_preset)
         # With Pub/Sub, this process and every worker spend one workspace's budget: they lease it from the
         # store (budget_lease.py). The store opens on the first lease, not to acknowledge an event.
-        lender = (lambda *lease: self.store.lease_tokens(*lease)) if settings.dispatch == "pubsub" else None
-        self.slack = SlackGateway(settings.slack_bot_token, settings.slack_api_url, app_id=settings.slack_app_id,
-                                  budget=WriteBudget(parse_limits(settings.slack_rate_limits), lender=lender))
+        lender = (lambda *lease: self.store.lease_tokens(*lease)) if settings.handoff.dispatch == "pubsub" else None
+        slack = settings.slack
+        self.slack = SlackGateway(slack.slack_bot_token, slack.slack_api_url, app_id=slack.slack_app_id,
+                                  budget=WriteBudget(slack.slack_rate_limits, lender=lender))
         self._lock = threading.RLock()
         # The answers this process runs, for Stop to reach; stop records for the others go through the store.
         self.stops = StopBoard(records=lambda: self.store)
-        if settings.dispatch == "pubsub":
+        if settings.handoff.dispatch == "pubsub":
             from threadwise.handoff.pubsub import topic_path
 
-            topic_path(settings.google_cloud_project, settings.pubsub_topic)  # a bad topic refuses to start
+            # A bad topic refuses to start.
+            topic_path(settings.handoff.google_cloud_project, settings.handoff.pubsub_topic)
 
     def announce(self, transport: str, verification: list[str] | None = None) -> None:
         """The one start-up line: how Slack reaches us, how that is verified, and what answers."""
-        s = self.settings
+        slack, model = self.settings.slack, self.settings.model
         if verification is None:
-            verification = [name for name, on in (("signature", s.slack_signing_secret), ("token", s.access_token)) if on]
-        answering = ("practice mode, no model API is called" if s.practice_mode
-                     else f"model {s.openai_model} via the {s.openai_api} API")
+            verification = [name for name, on in (("signature", slack.slack_signing_secret),
+                                                  ("token", slack.access_token)) if on]
+        answering = ("practice mode, no model API is called" if model.practice_mode
+                     else f"model {model.openai_model} via the {model.openai_api} API")
         logs.get("threadwise").info(
             f"Threadwise starting: {transport}; {answering}",
-            verification=verification, dispatch=s.dispatch, store=s.store,
+            verification=verification, dispatch=self.settings.handoff.dispatch, store=self.settings.state.store,
         )
 
     def _built(self, name: str, build):
@@ -60,8 +64,8 @@ class Runtime:
             # Imported on first use, for cold-start cost only: acknowledging an event needs no store.
             from threadwise.state.backends import STORE_BACKENDS
 
-            # The one place a backend is picked: STORE's name (checked by config.py) → its class.
-            return STORE_BACKENDS[self.settings.store].open(self.settings)
+            # The one place a backend is picked: STORE's name (a choice config checks) → its backend.
+            return STORE_BACKENDS[self.settings.state.store].open(self.settings.state)
 
         return self._built("_store", build)
 
@@ -74,16 +78,17 @@ class Runtime:
             from threadwise.knowledge.registry import enabled_tools
 
             services = responder.Services(self.settings, self.slack, self.system_prompt,
-                                          enabled_tools(self.settings, self.slack), self.stops)
+                                          enabled_tools(self.settings.knowledge, self.slack), self.stops)
+            handoff = self.settings.handoff
             # With Pub/Sub, a final text Slack refuses past the job's deadline goes on in a delivery job.
-            hand_on = self._publisher.publish_final if self.settings.dispatch == "pubsub" else None
-            return ClaimedAnswers(self.store, services, self.settings.claim_lease, self.settings.claim_ttl, hand_on)
+            hand_on = self._publisher.publish_final if handoff.dispatch == "pubsub" else None
+            return ClaimedAnswers(self.store, services, handoff.claim_lease, handoff.claim_ttl, hand_on)
 
         return self._built("_answers", build)
 
     def hand_off(self, ask: Ask) -> None:
         """Give the question to whoever answers it; raises when that is impossible now."""
-        if self.settings.dispatch == "pubsub":
+        if self.settings.handoff.dispatch == "pubsub":
             self._publisher.publish(ask)  # returns once Pub/Sub has the job
         else:
             self._dispatcher.submit(ask)
@@ -93,7 +98,7 @@ class Runtime:
         def build():
             from threadwise.handoff.pubsub import PubSubPublisher
 
-            return PubSubPublisher(self.settings.google_cloud_project, self.settings.pubsub_topic)
+            return PubSubPublisher(self.settings.handoff.google_cloud_project, self.settings.handoff.pubsub_topic)
 
         return self._built("_publisher_instance", build)
 
@@ -102,7 +107,8 @@ class Runtime:
         def build():
             from threadwise.handoff.threads import ThreadDispatcher
 
-            return ThreadDispatcher(self.settings.dispatch_workers, self._open_in_thread, self._complete_in_thread)
+            return ThreadDispatcher(self.settings.handoff.dispatch_workers, self._open_in_thread,
+                                    self._complete_in_thread)
 
         return self._built("_dispatcher_instance", build)
 
@@ -118,7 +124,7 @@ class Runtime:
         def build():
             from threadwise.handoff.worker_auth import PushAuthenticator
 
-            s = self.settings
+            s = self.settings.handoff
             return PushAuthenticator(mode=s.worker_auth, audience=s.worker_audience,
                                      service_account_email=s.worker_service_account, token=s.worker_token)
 

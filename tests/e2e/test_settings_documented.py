@@ -3,7 +3,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-READ_BY_CONFIG = sorted(set(re.findall(r'env, "([A-Z_]+)"', (ROOT / "threadwise" / "config.py").read_text())))
+CONFIG = "".join(path.read_text() for path in sorted((ROOT / "threadwise" / "config").glob("*.py")))
+READ_BY_CONFIG = sorted(set(re.findall(r'env, "([A-Z_]+)"', CONFIG)))
 
 
 def test_config_reads_the_knowledge_settings():

@@ -9,7 +9,7 @@ or with the asker's email address. Drive hides the permission list from
 callers who cannot share the file, and a group's members are not known here;
 such files cannot be checked and are left out, and the model is told how many.
 
-The access token is sent only to the configured Drive API host (provider_http's
+The access token is sent only to the configured Drive API host (knowledge/http.py's
 HostBearer) and redirects are never followed. Each file's text is read as a
 stream with a byte bound, so a huge file costs at most a few tens of kilobytes.
 """
@@ -24,6 +24,8 @@ from typing import Callable
 
 from threadwise.knowledge import toolbox as knowledge
 from threadwise import logs
+from threadwise.config import KnowledgeSettings
+from slack_client import SlackGateway
 from threadwise.knowledge.toolbox import Asker, Found, ToolFailed, ToolOutput
 
 SCOPES = ["https://www.googleapis.com/auth/drive.readonly"]
@@ -96,6 +98,12 @@ class _Failed(Exception):
     def __init__(self, sentence: str, status: int | None = None, reason: str | None = None):
         super().__init__(sentence)
         self.sentence, self.status, self.reason = sentence, status, reason
+
+
+def build(knowledge: KnowledgeSettings, slack: SlackGateway) -> DriveSearch:
+    """The registry's factory (knowledge/registry.py): on when GOOGLE_DRIVE_CREDENTIALS is set. A result is
+    kept when the asker could open it, so the tool looks the asker's email address up in Slack."""
+    return DriveSearch(knowledge.google_drive_credentials, knowledge.google_api_url, slack.email_of)
 
 
 class DriveSearch:

@@ -6,7 +6,7 @@ asking may read, so every asker gets the token's view: give the bot a token
 that reads only what everyone in the Slack workspace may read.
 
 The token is sent only to GITHUB_API_URL: every URL is built from it and
-redirects are never followed (provider_http). Links in results are only
+redirects are never followed (knowledge/http.py). Links in results are only
 shown, never fetched.
 """
 from __future__ import annotations
@@ -19,6 +19,8 @@ import requests
 
 from threadwise.knowledge import toolbox as knowledge
 from threadwise import logs
+from threadwise.config import KnowledgeSettings
+from slack_client import SlackGateway
 from threadwise.knowledge.toolbox import Asker, Found, ToolFailed, ToolOutput
 from threadwise.knowledge.http import HostBearer, NotOK, request_json
 
@@ -46,6 +48,11 @@ _SCOPE = re.compile(r'(?<!\S)(-?)(org|user|owner|repo):("[^"]*"|\S+)', re.IGNORE
 MAX_QUERY_CHARS = 256  # GitHub refuses a longer q: 422 "The search is longer than 256 characters."
 _TERM = re.compile(r'\S*"[^"]*"\S*|\S+')  # a word, a qualifier or a "quoted phrase", kept whole
 _QUALIFIER = re.compile(r"-?[A-Za-z_]+:")
+
+
+def build(knowledge: KnowledgeSettings, slack: SlackGateway) -> GitHubSearch:
+    """The registry's factory (knowledge/registry.py): on when GITHUB_TOKEN is set."""
+    return GitHubSearch(knowledge.github_token, knowledge.github_api_url, org=knowledge.github_org)
 
 
 class GitHubSearch:

@@ -7,7 +7,7 @@ pages that everyone in the Slack workspace may read.
 
 The token is sent only to NOTION_API_URL: every URL is built from it, ids from
 responses go in as quoted path segments, and redirects are never followed
-(provider_http).
+(knowledge/http.py).
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ import requests
 
 from threadwise.knowledge import toolbox as knowledge
 from threadwise import logs
+from threadwise.config import KnowledgeSettings
+from slack_client import SlackGateway
 from threadwise.knowledge.toolbox import Asker, Found, ToolFailed, ToolOutput
 from threadwise.knowledge.http import HostBearer, NotOK, request_json
 
@@ -36,6 +38,11 @@ _LINE_BLOCKS = ("paragraph", "heading_1", "heading_2", "heading_3", "quote", "ca
 _LIST_BLOCKS = ("bulleted_list_item", "numbered_list_item")
 # Notion ids are UUIDs, with or without dashes; anything else is not put in a URL.
 _NOTION_ID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+def build(knowledge: KnowledgeSettings, slack: SlackGateway) -> NotionSearch:
+    """The registry's factory (knowledge/registry.py): on when NOTION_TOKEN is set."""
+    return NotionSearch(knowledge.notion_token, knowledge.notion_api_url)
 
 
 @dataclass

@@ -1,28 +1,45 @@
-"""Which knowledge tools this instance offers the model: each one whose credential is set."""
+"""Every knowledge source, declared once: the tool the model calls, the setting that turns it on, its module.
+
+A source is on when its setting is set (a credential: nothing else to flip).
+Its module is imported only then — an instance without tools never loads
+them, which keeps a cold start light — and builds the tool from the knowledge
+settings with its ``build(knowledge, slack)``. Adding a source (Confluence,
+say) takes its module with a ``build``, its settings in ``config`` (load and
+``KnowledgeSettings``), one line below, and its tests.
+"""
 from __future__ import annotations
 
-from threadwise.config import Settings
+import importlib
+from dataclasses import dataclass
+
+from threadwise.config import KnowledgeSettings
 from threadwise.knowledge.toolbox import KnowledgeTool
 from slack_client import SlackGateway
 
 
-def enabled_tools(settings: Settings, slack: SlackGateway) -> dict[str, KnowledgeTool]:
-    # Imported only when switched on: an instance without tools never loads them.
-    tools: list[KnowledgeTool] = []
-    if settings.slack_user_token:
-        from threadwise.knowledge.slack_search import SlackSearch
+@dataclass(frozen=True)
+class Source:
+    tool: str  # the function name the model calls; the module's tool says the same (a test checks)
+    setting: str  # the environment variable that turns it on; KnowledgeSettings holds it in lower case
+    module: str  # its module, whose build(knowledge, slack) makes the tool
 
-        tools.append(SlackSearch(settings.slack_user_token, settings.slack_api_url))
-    if settings.notion_token:
-        from threadwise.knowledge.notion import NotionSearch
 
-        tools.append(NotionSearch(settings.notion_token, settings.notion_api_url))
-    if settings.github_token:
-        from threadwise.knowledge.github import GitHubSearch
+# In the order the model is offered them.
+SOURCES: tuple[Source, ...] = (
+    Source("search_slack", "SLACK_USER_TOKEN", "threadwise.knowledge.slack_search"),
+    Source("search_notion", "NOTION_TOKEN", "threadwise.knowledge.notion"),
+    Source("search_github", "GITHUB_TOKEN", "threadwise.knowledge.github"),
+    Source("search_google_drive", "GOOGLE_DRIVE_CREDENTIALS", "threadwise.knowledge.drive"),
+)
 
-        tools.append(GitHubSearch(settings.github_token, settings.github_api_url, org=settings.github_org))
-    if settings.google_drive_credentials:
-        from threadwise.knowledge.drive import DriveSearch
 
-        tools.append(DriveSearch(settings.google_drive_credentials, settings.google_api_url, slack.email_of))
+def is_on(source: Source, knowledge: KnowledgeSettings) -> bool:
+    return bool(getattr(knowledge, source.setting.lower()))
+
+
+def enabled_tools(knowledge: KnowledgeSettings, slack: SlackGateway) -> dict[str, KnowledgeTool]:
+    """The tools this instance offers the model, by the name the model calls them."""
+    # importlib, not a top-level import: only the sources switched on are loaded (cold start).
+    tools = [importlib.import_module(source.module).build(knowledge, slack)
+             for source in SOURCES if is_on(source, knowledge)]
     return {tool.name: tool for tool in tools}

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from threadwise import logs
+from threadwise.config import KnowledgeSettings
 from threadwise.knowledge.toolbox import QUERY_PARAMETERS, Asker, Found, ToolFailed, ToolOutput, query_of
 from slack_client import SlackGateway
 
@@ -22,6 +23,11 @@ log = logs.get(__name__)
 
 MAX_MATCHES = 20  # asked of Slack; fewer survive the visibility checks
 MAX_KEPT = 8
+
+
+def build(knowledge: KnowledgeSettings, slack: SlackGateway) -> SlackSearch:
+    """The registry's factory (knowledge/registry.py): on when SLACK_USER_TOKEN is set."""
+    return SlackSearch(knowledge.slack_user_token, knowledge.slack_api_url)
 
 
 class SlackSearch:

@@ -1,8 +1,8 @@
 """Workspace knowledge tools: what the model may call, and the shape of what comes back.
 
 Each tool (Slack search, Notion, GitHub, Google Drive) lives in its own
-``tool_*.py`` module and is switched on only when its credential is set. They
-all take a search query and return ``Found`` items; this module turns them
+module and is switched on only when its credential is set (``registry.py``
+declares them). They all take a search query and return ``Found`` items; this module turns them
 into the text the model reads — cut to a budget, marked as data — and keeps
 the links for the Sources list under the answer.
 

@@ -25,8 +25,9 @@ of updates a minute, so every call takes a token from its method's bucket:
 
 A bucket starts from Slack's documented rate with a burst of the same size,
 which serves a burst of people at once; the limits are configurable
-(``SLACK_RATE_LIMITS``). With a lender (``DISPATCH=pubsub``: several processes
-write to one workspace), the workspace-wide buckets do not refill on their own
+(``SLACK_RATE_LIMITS``, parsed at start-up by ``config/slack_limits.py``). With
+a lender (``DISPATCH=pubsub``: several processes write to one workspace), the
+workspace-wide buckets do not refill on their own
 but lease their tokens from one shared bucket in the store (``budget_lease.py``).
 """
 from __future__ import annotations
@@ -35,9 +36,9 @@ import heapq
 import itertools
 import threading
 import time
-from dataclasses import dataclass
 
 from threadwise import logs
+from threadwise.config.slack_limits import DEFAULT_LIMITS, Limit
 from threadwise.slack.budget_lease import Leasing, LeaseState, Lender
 
 log = logs.get(__name__)
@@ -48,29 +49,6 @@ FINAL = 1  # the write carrying an answer's final text
 PLACEHOLDER = 2  # placeholders, continuation parts, reads an answer needs to start
 INTERIM = 3  # only through try_interim
 
-
-@dataclass(frozen=True)
-class Limit:
-    per_minute: float
-    burst: int
-    per_channel: bool = False  # chat.postMessage: about one a second per channel
-
-
-# From SLACK_FACTS.md: Tier 2 ≈ 20/min, Tier 3 ≈ "50+"/min, Tier 4 ≈ 100/min, bursts allowed (their
-# size is not documented: we start from a minute's worth and learn from 429s). chat.postMessage: about
-# one a second per channel. assistant.threads.setStatus is "special" (no number published): we
-# assume no more than its sibling methods' Tier 4, and only ever try it, never wait for it.
-DEFAULT_LIMITS: dict[str, Limit] = {
-    "chat.update": Limit(50, 50),
-    "chat.delete": Limit(50, 50),
-    "conversations.replies": Limit(50, 50),
-    "conversations.info": Limit(50, 50),
-    "chat.postMessage": Limit(60, 2, per_channel=True),
-    "chat.startStream": Limit(20, 20),
-    "chat.appendStream": Limit(100, 100),
-    "chat.stopStream": Limit(20, 20),
-    "assistant.threads.setStatus": Limit(100, 100),
-}
 
 # Learning from 429s: each one halves the burst (never below MIN_SHARE of Slack's documented one)
 # and slows the rate with it, but never below RATE_FLOOR of the documented rate: Retry-After already
@@ -96,30 +74,6 @@ LONG_WAIT = 2.0
 
 # A deferred interim write asks again within this many seconds (so the fair choice sees it).
 MAX_INTERIM_WAIT = 2.0
-
-
-class LimitSyntaxError(ValueError):
-    pass
-
-
-def parse_limits(text: str | None) -> dict[str, Limit]:
-    """``"chat.update=50/3, chat.postMessage=60/1"`` (per minute / burst) over the defaults."""
-    limits = dict(DEFAULT_LIMITS)
-    for item in (text or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        method, _, value = item.partition("=")
-        rate, _, burst = value.partition("/")
-        try:
-            per_minute, size = float(rate), int(burst or 1)
-        except ValueError:
-            raise LimitSyntaxError(f"{item!r} is not method=per_minute/burst") from None
-        if not method.strip() or per_minute <= 0 or size < 1:
-            raise LimitSyntaxError(f"{item!r} is not method=per_minute/burst with positive numbers")
-        known = limits.get(method.strip())
-        limits[method.strip()] = Limit(per_minute, size, known.per_channel if known else False)
-    return limits
 
 
 # We spend at most this share of Slack's rate, and one token less than its

@@ -38,7 +38,7 @@ class EventOutcome:
 class SlackInbound:
     def __init__(self, runtime: Runtime):
         self._runtime = runtime
-        self._app_id = runtime.settings.slack_app_id
+        self._app_id = runtime.settings.slack.slack_app_id
 
     def event(self, body: Any, retry_num: str | int | None = None, retry_reason: str | None = None) -> EventOutcome:
         """An Events API body (already verified). Raises ``BadRequest`` when it is malformed."""

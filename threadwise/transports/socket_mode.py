@@ -150,8 +150,8 @@ def main() -> None:
     inbound = SlackInbound(runtime)
     connection_log = ConnectionLog()
     client = SocketModeClient(
-        app_token=settings.slack_app_token,
-        web_client=WebClient(base_url=settings.slack_api_url),
+        app_token=settings.slack.slack_app_token,
+        web_client=WebClient(base_url=settings.slack.slack_api_url),
         auto_reconnect_enabled=True,
         ping_interval=PING_INTERVAL,
         on_message_listeners=[connection_log.on_message],

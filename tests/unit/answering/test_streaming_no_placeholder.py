@@ -13,7 +13,8 @@ from threadwise.state.stop_records import StopSignal
 from inprocess import BOT_TOKEN, clock, eventually  # noqa: F401  (clock: a fixture)
 from threadwise.slack.reply_format import PART_LIMIT, ReplyTag, aborted_metadata, final_blocks, reply_metadata, streaming_blocks, \
     with_marker
-from threadwise.slack.rate_budget import Limit, WriteBudget
+from threadwise.config.slack_limits import Limit
+from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
 from threadwise.answering.replies.streaming import FinalReport, StreamingReply
 from test_streaming_parts import paragraphs

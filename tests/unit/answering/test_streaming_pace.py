@@ -10,7 +10,8 @@ import threading
 import time
 
 from inprocess import BOT_TOKEN, clock, eventually, gateway, gateway_for  # noqa: F401  (fixtures)
-from threadwise.slack.rate_budget import Limit, WriteBudget
+from threadwise.config.slack_limits import Limit
+from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
 from test_streaming_reply import Answer, answer  # noqa: F401  (answer: a fixture)
 

@@ -13,7 +13,7 @@ from threadwise.state.stop_records import StopSignal
 from inprocess import ask_in, claims, clock, eventually, gateway, gateway_for, practice_settings  # noqa: F401
 from threadwise.handoff.claims import ClaimedAnswers, Lease
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT, THINKING_STATUS, ReplyTag, reply_metadata
-from threadwise.slack.rate_budget import Limit
+from threadwise.config.slack_limits import Limit
 from store_cases import START
 
 pytestmark = pytest.mark.in_process

@@ -17,7 +17,8 @@ from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
 from posted_answers import ASKER, Answer, ephemerals, told, writes
 from posted_answers import answer, channel  # noqa: F401  (fixtures)
 from threadwise.slack.reply_format import ReplyTag, aborted_metadata, final_blocks, reply_metadata, streaming_blocks
-from threadwise.slack.rate_budget import FINAL, Limit
+from threadwise.config.slack_limits import Limit
+from threadwise.slack.rate_budget import FINAL
 
 pytestmark = pytest.mark.in_process
 

@@ -1,5 +1,5 @@
 """The write budget's edges, with a clock the test moves (tests/unit/slack/test_rate_budget_waits.py has its main rules):
-the limits' syntax, a bucket's arithmetic, the finals reserved, pauses and what a 429 teaches, its counters."""
+a bucket's arithmetic, the finals reserved, pauses and what a 429 teaches, its counters."""
 from __future__ import annotations
 
 import threading
@@ -8,23 +8,11 @@ import time
 import pytest
 
 from threadwise.slack import rate_budget as slack_budget
-from threadwise.slack.rate_budget import DEFAULT_LIMITS, FINAL, USER_ACTION, Limit, LimitSyntaxError, WriteBudget, _Bucket, \
-    parse_limits
+from threadwise.config.slack_limits import Limit
+from threadwise.slack.rate_budget import FINAL, USER_ACTION, WriteBudget, _Bucket
 from test_rate_budget_waits import Clock
 
 pytestmark = pytest.mark.in_process
-
-
-def test_limits_syntax():
-    limits = parse_limits("chat.update=30/2,, chat.delete=0.5 ,custom.method=10/1")
-    assert limits["chat.update"] == Limit(30, 2)
-    assert limits["chat.delete"] == Limit(0.5, 1), "the burst defaults to 1; rates under one a minute are fine"
-    assert limits["custom.method"] == Limit(10, 1, per_channel=False)
-    assert parse_limits(None) == parse_limits("") == DEFAULT_LIMITS
-    with pytest.raises(LimitSyntaxError, match=r"^'chat.update=1=2/3' is not method=per_minute/burst$"):
-        parse_limits("chat.update=1=2/3")
-    with pytest.raises(LimitSyntaxError, match=r"^'chat.update=-1/3' is not method=per_minute/burst with positive"):
-        parse_limits("chat.update=-1/3")
 
 
 def test_a_bucket_says_how_long_until_its_next_token():

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from threadwise.slack.rate_budget import (FINAL, PLACEHOLDER, USER_ACTION, Limit, LimitSyntaxError, WriteBudget, parse_limits)
+from threadwise.config.slack_limits import Limit
+from threadwise.slack.rate_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteBudget
 
 pytestmark = pytest.mark.in_process
 
@@ -15,16 +16,6 @@ class Clock:
 
     def __call__(self):
         return self.now
-
-
-def test_parse_limits_overrides_the_defaults_and_keeps_per_channel():
-    limits = parse_limits("chat.update=30/2, chat.postMessage=120/4")
-    assert limits["chat.update"] == Limit(30, 2)
-    assert limits["chat.postMessage"] == Limit(120, 4, per_channel=True)
-    assert limits["chat.delete"].per_minute == 50
-    for bad in ("chat.update=fast", "chat.update=0/1", "=5/1", "chat.update=5/0"):
-        with pytest.raises(LimitSyntaxError):
-            parse_limits(bad)
 
 
 def test_interim_writes_share_the_rate_fairly_and_keep_the_finals_owed():

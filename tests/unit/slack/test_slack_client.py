@@ -13,7 +13,8 @@ from threadwise.slack.events import SlackFile
 from inprocess import BOT_TOKEN, gateway, gateway_for  # noqa: F401  (gateway: a fixture)
 from threadwise.slack.reply_format import ReplyTag, reply_metadata
 from scripted_slack import Reply, ScriptedSlack, error
-from threadwise.slack.rate_budget import Limit, WriteBudget
+from threadwise.config.slack_limits import Limit
+from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
 from threadwise.slack.messages import SlackMessage, StillRateLimited, WriteOutcome
 

@@ -10,7 +10,8 @@ import pytest
 from flows import shared_channel
 from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
 from scripted_slack import Reply, error
-from threadwise.slack.rate_budget import Limit, WriteBudget
+from threadwise.config.slack_limits import Limit
+from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
 from threadwise.slack.messages import WriteOutcome
 from test_slack_client import SLOW, Clock, _meta, scripted, scripted_gateway  # noqa: F401  (scripted: a fixture)

@@ -133,8 +133,8 @@ def test_the_file_is_in_wal_mode_so_readers_do_not_wait_for_writers(tmp_path):
 def test_the_store_setting_picks_the_backend(tmp_path, clock, monkeypatch):
     env = {"SLACK_BOT_TOKEN": "xoxb-1", "ACCESS_TOKEN": "t", "PRACTICE_MODE": "true"}
     settings = load_settings({**env, "SQLITE_PATH": str(tmp_path / "x.sqlite3")})
-    assert settings.store == "sqlite", "the default"
-    sqlite = STORE_BACKENDS[settings.store].open(settings, now=clock)
+    assert settings.state.store == "sqlite", "the default"
+    sqlite = STORE_BACKENDS[settings.state.store].open(settings.state, now=clock)
     assert isinstance(sqlite, SqliteStore)
     assert sqlite.create_claim("Ev1", TTL) and sqlite.get("Ev1").expires_at == START + TTL, "the clock given is used"
     assert {name: backend.store_class for name, backend in STORE_BACKENDS.items()} == {
@@ -145,11 +145,11 @@ def test_the_store_setting_picks_the_backend(tmp_path, clock, monkeypatch):
     # Built without a round trip: the client connects on its first call (none here).
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:9")
     settings = load_settings({**env, "STORE": "firestore", "GOOGLE_CLOUD_PROJECT": "demo-project"})
-    firestore = STORE_BACKENDS[settings.store].open(settings, now=clock)
+    firestore = STORE_BACKENDS[settings.state.store].open(settings.state, now=clock)
     assert isinstance(firestore, FirestoreStore)
     assert (firestore._client.project, firestore._collection.id) == ("demo-project", "threadwise_claims")
     assert firestore._now is clock
-    named = STORE_BACKENDS["firestore"].open(replace(settings, firestore_collection="other_claims"))
+    named = STORE_BACKENDS["firestore"].open(replace(settings.state, firestore_collection="other_claims"))
     assert named._collection.id == "other_claims"
 
 

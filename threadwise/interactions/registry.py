@@ -1,7 +1,7 @@
 """Every interaction on a message, declared once: its id, how it comes, its handler, its name.
 
 The callback_ids and action_ids are contracts (DESIGN.md): the manifests
-declare the shortcuts (``tests/unit/interactions/test_registry.py`` checks that
+declare the shortcuts (``tests/unit/interactions/test_interaction_registry.py`` checks that
 they declare exactly these, with these names and descriptions), Slack sends the
 ids back, and operators find them in the logs. The events parser asks
 ``registered`` whether an id is ours (an unknown one is ignored and logged as
@@ -41,7 +41,7 @@ INTERACTIONS = (
                 "Delete one of Threadwise's answers (only the person who asked)"),
 )
 
-_BY_KEY = {(i.via, i.id): i for i in INTERACTIONS}  # (one entry a key: test_registry.py checks)
+_BY_KEY = {(i.via, i.id): i for i in INTERACTIONS}  # (one entry a key: test_interaction_registry.py checks)
 
 # The message shortcuts, in the order of the manifests' message menu.
 SHORTCUTS = tuple(i for i in INTERACTIONS if i.via is Via.SHORTCUT)

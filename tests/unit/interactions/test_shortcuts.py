@@ -179,7 +179,7 @@ def test_delete_removes_every_part_and_confirms(slack, channel, answer):
 
 
 def test_a_delete_without_a_trigger_opens_nothing(slack, channel, answer):
-    # (Delete is a shortcut only: no button is registered for it, tests/unit/interactions/test_registry.py)
+    # (Delete is a shortcut only: no button is registered for it, tests/unit/interactions/test_interaction_registry.py)
     ts = answer.post("text", status="done")
     views = len(slack.views)
     answer.click(ts, kind="delete", trigger_id=None)

@@ -137,6 +137,7 @@ def test_redelivered_event_is_not_answered_twice(over, socket_bot, socket_mode, 
     wait_answer(slack, channel, ts)
     requests = len(openai_server.requests)
     event_id = over.last_event["event_id"]
+    wait_settled(socket_bot, event_id)  # the first delivery's job has ended (it logs so just after the answer lands)
     since = socket_bot.log_mark()
     _acked_in_time(socket_mode, socket_mode.deliver_event(over.last_event, retry_attempt=1, retry_reason="timeout"))
     wait_settled(socket_bot, event_id, since=since)  # the redelivery's job has ended…

@@ -1,7 +1,8 @@
 """``python -m playground [--port N]``: the offline playground on http://127.0.0.1:N/ (default: PORT, 8080)."""
 import argparse
 
-from threadwise.config import ConfigError, local_run
+from threadwise.config import ConfigError
+from threadwise.config.local import local_run
 from playground.app import run
 
 

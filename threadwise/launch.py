@@ -12,7 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from threadwise.config import ConfigError, local_run
+from threadwise.config import ConfigError
+from threadwise.config.local import local_run
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: main.py, playground/
 

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from threadwise.config import ConfigError, local_run
+from threadwise.config import ConfigError
+from threadwise.config.local import local_run
 from harness import ROOT, free_port
 
 

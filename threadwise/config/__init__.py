@@ -4,13 +4,14 @@ Nothing else in the code reads ``os.environ``. The package's parts: ``env``
 (reading one variable, ``ConfigError``), ``groups`` (the typed settings, one
 group a room), ``load`` (``load_settings``: every variable, in one place),
 ``slack_limits`` (SLACK_RATE_LIMITS) and ``local`` (how ``./scripts/run``
-runs). Config imports no room: every room may import it.
+runs: imported from ``threadwise.config.local`` by the launchers only, so that
+a cold function instance does not load it). Config imports no room: every
+room may import it.
 """
 from threadwise.config.env import ConfigError
 from threadwise.config.groups import (AnsweringSettings, HandoffSettings, KnowledgeSettings, ModelSettings, Settings,
                                       SlackSettings, StateSettings)
 from threadwise.config.load import load_settings
-from threadwise.config.local import LocalRun, local_run
 
 __all__ = ["ConfigError", "Settings", "SlackSettings", "ModelSettings", "AnsweringSettings", "HandoffSettings",
-           "StateSettings", "KnowledgeSettings", "load_settings", "LocalRun", "local_run"]
+           "StateSettings", "KnowledgeSettings", "load_settings"]

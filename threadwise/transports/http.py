@@ -15,9 +15,6 @@ from typing import Callable, Mapping
 from urllib.parse import parse_qs
 
 from threadwise import logs
-from threadwise.handoff.final_jobs import KIND, decode_final
-from threadwise.handoff.job_wire import BadJob, decode_job, parse_push
-from threadwise.handoff.outcomes import JobOutcome
 from threadwise.slack.events import BadRequest
 
 MAX_BODY_BYTES = 1 << 20  # Slack's payloads are a few KB; anything near this is not Slack.
@@ -109,9 +106,6 @@ def _refuse(status: int, reason: str) -> HttpResponse:
     return HttpResponse(status, {"error": reason})
 
 
-# busy: another worker has the claim now; handed_back / redeliver: Slack still refuses the text, or
-# nothing carries it on: Pub/Sub delivers the job again later (with its retry policy's backoff).
-_WORKER_STATUS = {JobOutcome.BUSY: 429, JobOutcome.HANDED_BACK: 503, JobOutcome.REDELIVER: 503}
 
 
 def worker_push(request: HttpRequest, authenticator, answers, job_deadline: float,
@@ -125,6 +119,14 @@ def worker_push(request: HttpRequest, authenticator, answers, job_deadline: floa
     that wrote it had to stop (``JOB_DEADLINE_SECONDS``).
     """
     received_at = time.monotonic() if received_at is None else received_at  # Pub/Sub's ack deadline runs from here
+    # Imported here, for cold-start cost only: the Slack-facing function never reads a job.
+    from threadwise.handoff.final_jobs import KIND, decode_final
+    from threadwise.handoff.job_wire import BadJob, decode_job, parse_push
+    from threadwise.handoff.outcomes import JobOutcome
+
+    # busy: another worker has the claim now; handed_back / redeliver: Slack still refuses the text, or
+    # nothing carries it on: Pub/Sub delivers the job again later (with its retry policy's backoff).
+    retry_later = {JobOutcome.BUSY: 429, JobOutcome.HANDED_BACK: 503, JobOutcome.REDELIVER: 503}
     if request.method != "POST":
         return HttpResponse(405, {"error": "method not allowed"})
     body = request.read_body(MAX_BODY_BYTES + 1)
@@ -146,4 +148,4 @@ def worker_push(request: HttpRequest, authenticator, answers, job_deadline: floa
     give_up_at = received_at + job_deadline
     outcome = answers.deliver(job, give_up_at) if is_final else answers.answer(job, give_up_at)
     log.info("job ended", event_id=job.event_id, outcome=str(outcome))
-    return HttpResponse(_WORKER_STATUS.get(outcome, 200), {"status": str(outcome)})
+    return HttpResponse(retry_later.get(outcome, 200), {"status": str(outcome)})

@@ -8,6 +8,7 @@ may exist yet.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from threadwise import logs
 import prompts
@@ -16,6 +17,10 @@ from threadwise.answering.signals import StopBoard
 from threadwise.slack.events import Ask
 from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
+
+if TYPE_CHECKING:  # annotations only: the answer loop is imported on the first question (cold-start cost)
+    from threadwise.answering.responder import Services
+    from threadwise.knowledge.toolbox import KnowledgeTool
 
 
 class Runtime:
@@ -73,12 +78,11 @@ class Runtime:
     def answers(self):
         """Claimed answers: the exactly-once wrapper around the answer loop."""
         def build():
-            from threadwise.answering import responder
             from threadwise.handoff.claims import ClaimedAnswers
             from threadwise.knowledge.registry import enabled_tools
 
-            services = responder.Services(self.settings, self.slack, self.system_prompt,
-                                          enabled_tools(self.settings.knowledge, self.slack), self.stops)
+            services = answer_services(self.settings, self.slack, self.system_prompt,
+                                       enabled_tools(self.settings.knowledge, self.slack), self.stops)
             handoff = self.settings.handoff
             # With Pub/Sub, a final text Slack refuses past the job's deadline goes on in a delivery job.
             hand_on = self._publisher.publish_final if handoff.dispatch == "pubsub" else None
@@ -129,3 +133,18 @@ class Runtime:
                                      service_account_email=s.worker_service_account, token=s.worker_token)
 
         return self._built("_push_auth", build)
+
+
+def answer_services(settings: Settings, slack: SlackGateway, system_prompt: str,
+                    tools: dict[str, KnowledgeTool] | None = None, stops: StopBoard | None = None) -> Services:
+    """The answer loop's ``Services``: the groups it reads, and by name the few values of other groups it needs.
+    The one place that splits the Settings for it (the Runtime, and tests that run the answer loop alone)."""
+    # Imported here for cold-start cost only: acknowledging an event needs no answer loop.
+    from threadwise.answering import responder
+
+    return responder.Services(
+        answering=settings.answering, model=settings.model, slack=slack, system_prompt=system_prompt,
+        bot_token=settings.slack.slack_bot_token, slack_api_url=settings.slack.slack_api_url,
+        tool_result_chars=settings.knowledge.tool_result_chars, tool_max_rounds=settings.knowledge.tool_max_rounds,
+        tools=tools or {}, stops=stops if stops is not None else StopBoard(),
+    )

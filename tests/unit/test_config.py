@@ -121,11 +121,14 @@ def test_each_room_gets_its_group():
     assert (loaded.handoff.claim_lease, loaded.state.sqlite_path) == (7, "/x")
 
 
-def test_rooms_not_yet_given_their_group_still_read_a_field_by_its_name():
+def test_a_field_is_read_only_through_its_group():
+    """No flat name (``settings.openai_model``): a room that reads a field names the group it comes from."""
     loaded = settings(OPENAI_MODEL="m", TOOL_MAX_ROUNDS="3")
-    assert (loaded.openai_model, loaded.tool_max_rounds, loaded.dispatch) == ("m", 3, "thread")
-    with pytest.raises(AttributeError):
-        loaded.no_such_setting
+    assert (loaded.model.openai_model, loaded.knowledge.tool_max_rounds, loaded.handoff.dispatch) == ("m", 3, "thread")
+    for group in GROUPS:
+        for field in fields(getattr(loaded, group)):
+            with pytest.raises(AttributeError):
+                getattr(loaded, field.name)
 
 
 def test_secrets_come_from_every_group():

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from threadwise import logs
 from threadwise.answering.signals import RunningAnswer, StopBoard
-from threadwise.config import Settings
+from threadwise.config import AnsweringSettings, ModelSettings
 from threadwise.answering.model_input import QuestionTooLong, drop_older_half, earlier_files, history_turns, trim_to_budget
 from threadwise.model.client import open_stream
 from threadwise.model.deadline import FirstTokenDeadline
@@ -35,9 +35,17 @@ log = logs.get(__name__)
 
 @dataclass(frozen=True)
 class Services:
-    settings: Settings
+    """What an answer uses. Its own settings and the model's come as their groups; the few values it needs
+    from other groups are named one by one, never the whole Settings (``runtime.answer_services``)."""
+
+    answering: AnsweringSettings
+    model: ModelSettings
     slack: SlackGateway
     system_prompt: str
+    bot_token: str  # the Slack group's: shared files download with it
+    slack_api_url: str  # the Slack group's: the bot token goes only to this host
+    tool_result_chars: int  # the knowledge group's bounds on the model's tool calls
+    tool_max_rounds: int
     tools: dict[str, KnowledgeTool] = field(default_factory=dict)  # knowledge tools switched on
     stops: StopBoard = field(default_factory=StopBoard)  # the answers this process runs, for Stop to reach
 
@@ -84,7 +92,7 @@ def open_answer(ask: Ask, services: Services) -> OpenedAnswer | None:
     tag = ReplyTag(asker=ask.user, question_ts=ask.ts)
     key = slack.budget.stream_started()
     running = services.stops.start(ask.channel, ask.ts, ask.thread_ts)
-    if services.settings.stream_mode != "native" and not slack.budget.reserve_streaming(key):
+    if services.answering.stream_mode != "native" and not slack.budget.reserve_streaming(key):
         # Many answers at once: chat.update's workspace-wide budget is kept for final texts. The thread
         # status shows the answer is coming; its text is posted when it has some (chat.postMessage).
         shown = slack.set_thread_status(ask.channel, ask.thread_ts, THINKING_STATUS)
@@ -140,13 +148,13 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
     ``on_first_message(ts)``: an answer begun without a placeholder has posted its first message."""
     ask, slack = opened.ask, services.slack
     common = dict(still_owner=still_owner, running=opened.running, budget_key=opened.budget_key)
-    if services.settings.stream_mode == "native":
+    if services.answering.stream_mode == "native":
         reply = NativeStreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
-                                     services.settings.stream_update_interval, **common,
+                                     services.answering.stream_update_interval, **common,
                                      recipient_user=ask.user, recipient_team=ask.team_id or None)
     else:
         reply = StreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
-                               services.settings.stream_update_interval, on_first_message=on_first_message,
+                               services.answering.stream_update_interval, on_first_message=on_first_message,
                                **common)
     outcome = Outcome(error_marker("Something went wrong on my side; please try again."), "error")
     try:
@@ -165,12 +173,12 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
     finally:
         report = reply.finish(outcome.marker, outcome.status)
         services.stops.end(opened.running)
-    _record_usage(ask, services.settings, outcome, report.stop is not None)
+    _record_usage(ask, services.model, outcome, report.stop is not None)
     return report
 
 
 def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, services: Services) -> Outcome:
-    settings, slack = services.settings, services.slack
+    slack = services.slack
     me = slack.identity()
     private_answer = ask.channel_type == "im"
     canvas = channel_canvas(ask, slack)
@@ -182,7 +190,7 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
     if linked and linked.texts:
         question = turns[-1]
         turns[-1] = replace(question, text="\n\n".join([question.text, *linked.texts]))
-    budget = settings.context_token_budget
+    budget = services.answering.context_token_budget
     try:
         model_input = trim_to_budget(services.system_prompt, turns, budget)
     except QuestionTooLong as too_long:
@@ -192,16 +200,16 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
     toolbox = None
     if services.tools:
         toolbox = ToolBox(services.tools, Asker(ask.user, ask.channel, ask.team_id, private_answer, ask.thread_ts),
-                          settings.tool_result_chars, settings.tool_max_rounds)
+                          services.tool_result_chars, services.tool_max_rounds)
     try:
-        usage, notice = _stream_once(model_input, reply, settings, toolbox)
+        usage, notice = _stream_once(model_input, reply, services.model, toolbox)
     except ModelError as error:
         smaller = drop_older_half(model_input) if error.kind == "context_length_exceeded" else None
         if smaller is None or reply.text:
             return Outcome(error_marker(error.sentence), "error")
         # Our estimate fitted, the model's real count did not: keep the newer half, once.
         try:
-            usage, notice = _stream_once(smaller, reply, settings, toolbox)
+            usage, notice = _stream_once(smaller, reply, services.model, toolbox)
         except ModelError as again:
             return Outcome(error_marker(again.sentence), "error")
     notes = [n for n in (notice, files.notice(), *(linked.notes if linked else [])) if n]
@@ -210,17 +218,17 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
 
 def read_thread_files(ask: Ask, thread: list[SlackMessage], services: Services) -> FilesRead:
     """Every file shared in the thread, downloaded once for this answer."""
-    settings = services.settings
+    settings = services.answering
     files = earlier_files(thread, ask, services.slack.is_own)
     if not files:
         return FilesRead({}, [])
     limits = FileLimits(settings.file_max_count, settings.file_max_bytes, settings.file_max_chars)
-    slack_hosts = {urlsplit(settings.slack_api_url).hostname or "slack.com"}
-    return read_files(files, settings.slack_bot_token, slack_hosts, limits,
+    slack_hosts = {urlsplit(services.slack_api_url).hostname or "slack.com"}
+    return read_files(files, services.bot_token, slack_hosts, limits,
                       images_allowed=settings.model_accepts_images)
 
 
-def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Settings, toolbox: ToolBox | None = None):
+def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: ModelSettings, toolbox: ToolBox | None = None):
     if reply.stop:  # stopped while the input was being built: no model request at all
         return None, None
     stream = open_stream(settings, model_input, toolbox)
@@ -271,7 +279,7 @@ def _close_quietly(stream) -> None:
         pass
 
 
-def _record_usage(ask: Ask, settings: Settings, outcome: Outcome, stopped: bool) -> None:
+def _record_usage(ask: Ask, settings: ModelSettings, outcome: Outcome, stopped: bool) -> None:
     usage = outcome.usage
     log.info(
         "usage",  # the answer's last line: whatever it wrote to Slack is written

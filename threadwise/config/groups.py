@@ -8,7 +8,7 @@ variable says its unit (``CLAIM_TTL_SECONDS`` → ``handoff.claim_ttl``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
 from threadwise.config.slack_limits import Limit
@@ -109,9 +109,6 @@ class KnowledgeSettings:
     tool_max_rounds: int
 
 
-_GROUPS = ("slack", "model", "answering", "handoff", "state", "knowledge")
-
-
 @dataclass(frozen=True)
 class Settings:
     slack: SlackSettings
@@ -131,13 +128,3 @@ class Settings:
                       self.knowledge.notion_token, self.knowledge.github_token, self.slack.slack_app_token)
             if s
         ]
-
-    def __getattr__(self, name: str):
-        # Transitional (issue 14): the rooms that do not take their group yet (model/, answering/)
-        # read ``settings.<field>`` as before and get the field of the group that holds it.
-        # Remove once every room receives its group.
-        if not name.startswith("_"):
-            for group in (self.__dict__.get(g) for g in _GROUPS):
-                if group is not None and name in {f.name for f in fields(group)}:
-                    return getattr(group, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

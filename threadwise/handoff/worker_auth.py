@@ -23,8 +23,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import get_args
 
-MODES = ("oidc", "token")
+from threadwise.config.groups import WorkerAuth
+
+MODES = get_args(WorkerAuth)  # WORKER_AUTH's choices; checked again here for callers other than the settings
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 # Seconds of disagreement allowed between our clock and Google's for iat/exp.
@@ -40,7 +43,7 @@ class AuthResult:
 
 
 class PushAuthenticator:
-    def __init__(self, mode: str, audience: str | None = None, service_account_email: str | None = None,
+    def __init__(self, mode: WorkerAuth, audience: str | None = None, service_account_email: str | None = None,
                  token: str | None = None, certs_url: str | None = None):
         if mode not in MODES:
             raise ValueError(f"push authentication mode must be one of {', '.join(MODES)}, not {mode!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from threadwise.config import Settings
+from threadwise.config import ModelSettings
 from threadwise.knowledge.toolbox import ToolBox
 from threadwise.model.errors import as_model_error
 from threadwise.model.practice import PracticeStream
@@ -18,9 +18,9 @@ from threadwise.model.streams import ChatStream, ResponsesStream
 from threadwise.model.types import ModelInput, ModelStream
 
 
-def open_stream(settings: Settings, model_input: ModelInput, toolbox: ToolBox | None = None) -> ModelStream:
+def open_stream(settings: ModelSettings, model_input: ModelInput, toolbox: ToolBox | None = None) -> ModelStream:
     if settings.practice_mode:
-        return PracticeStream(model_input, settings.practice_token_delay, settings.web_search, toolbox)
+        return PracticeStream(settings, model_input, toolbox)
     client = _client(settings)
     try:
         if settings.openai_api == "chat":
@@ -34,7 +34,7 @@ _clients: dict[tuple, object] = {}
 _clients_lock = threading.Lock()
 
 
-def _client(settings: Settings):
+def _client(settings: ModelSettings):
     key = (settings.openai_api_key, settings.openai_base_url, settings.first_token_timeout, settings.openai_max_retries)
     with _clients_lock:
         if key not in _clients:

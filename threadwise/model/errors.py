@@ -9,7 +9,7 @@ too, so every wording the user may read about the model is in one place.
 from __future__ import annotations
 
 from threadwise import logs
-from threadwise.config import Settings
+from threadwise.config import ModelSettings
 
 log = logs.get(__name__)
 
@@ -44,7 +44,7 @@ def timeout_error(seconds: float) -> ModelError:
     return ModelError("first_token_timeout", f"The model did not start answering within {seconds:g} seconds; please try again.")
 
 
-def as_model_error(error: BaseException, settings: Settings, got_text: bool) -> ModelError:
+def as_model_error(error: BaseException, settings: ModelSettings, got_text: bool) -> ModelError:
     """Any exception from the SDK or the connection → one sentence for the user."""
     if isinstance(error, ModelError):
         return error

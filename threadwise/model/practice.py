@@ -10,6 +10,7 @@ import re
 import threading
 from typing import Iterator
 
+from threadwise.config import ModelSettings
 from threadwise.knowledge.toolbox import ToolBox, ToolCall
 from threadwise.model.tokens import estimate_tokens
 from threadwise.model.types import Citation, ModelInput, Usage
@@ -19,8 +20,7 @@ _FILE_MARKER = re.compile(r"^\[Content of the file (.+)\]$", re.MULTILINE)  # a 
 
 
 class PracticeStream:
-    def __init__(self, model_input: ModelInput, token_delay: float, web_search: bool = False,
-                 toolbox: ToolBox | None = None):
+    def __init__(self, settings: ModelSettings, model_input: ModelInput, toolbox: ToolBox | None = None):
         self._toolbox = toolbox
         self._tool_lines: list[str] = []
         self.usage = None
@@ -28,9 +28,9 @@ class PracticeStream:
         self.citations = []
         self.on_status = None
         self.may_continue = None
-        self._web_search = web_search
+        self._web_search = settings.web_search  # a real answer could search the web: the text says so
         self._input = model_input
-        self._delay = token_delay
+        self._delay = settings.practice_token_delay
         self._closed = threading.Event()
 
     def answer_text(self) -> str:

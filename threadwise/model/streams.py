@@ -11,7 +11,7 @@ import threading
 from typing import Callable, Iterator
 
 from prompts import DATA_NOT_INSTRUCTIONS
-from threadwise.config import Settings
+from threadwise.config import ModelSettings
 from threadwise.knowledge.toolbox import ToolBox, ToolCall, ToolResult
 from threadwise.model.closing import hard_close
 from threadwise.model.errors import ModelError, failure_sentence, incomplete_notice
@@ -30,7 +30,7 @@ class _ToolLoopStream:
     while a tool runs: no further request is made.
     """
 
-    def __init__(self, settings: Settings, model_input: ModelInput, toolbox: ToolBox | None):
+    def __init__(self, settings: ModelSettings, model_input: ModelInput, toolbox: ToolBox | None):
         self.usage: Usage | None = None
         self.notice: str | None = None
         self.citations: list[Citation] = []
@@ -102,7 +102,7 @@ class _ToolLoopStream:
 
 
 class ResponsesStream(_ToolLoopStream):
-    def __init__(self, client, settings: Settings, model_input: ModelInput, toolbox: ToolBox | None = None):
+    def __init__(self, client, settings: ModelSettings, model_input: ModelInput, toolbox: ToolBox | None = None):
         self._client = client
         self._input: list[dict] = [{"role": t.role, "content": _responses_content(t)} for t in model_input.turns]
         super().__init__(settings, model_input, toolbox)
@@ -166,7 +166,7 @@ class ResponsesStream(_ToolLoopStream):
 
 
 class ChatStream(_ToolLoopStream):
-    def __init__(self, client, settings: Settings, model_input: ModelInput, toolbox: ToolBox | None = None):
+    def __init__(self, client, settings: ModelSettings, model_input: ModelInput, toolbox: ToolBox | None = None):
         self._client = client
         self._messages: list[dict] = [{"role": t.role, "content": _chat_content(t)} for t in model_input.turns]
         super().__init__(settings, model_input, toolbox)

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from threadwise.handoff import claims as jobs
-from threadwise.answering import responder
+from threadwise.runtime import answer_services
 from threadwise.state.stop_records import StopSignal
 from inprocess import ask_in, claims, clock, eventually, gateway, gateway_for, practice_settings  # noqa: F401
 from threadwise.handoff.claims import ClaimedAnswers, Lease
@@ -23,7 +23,7 @@ TTL = 3600.0
 
 @pytest.fixture
 def answers(slack, gateway, claims):
-    services = responder.Services(practice_settings(slack), gateway, "You are a test.")
+    services = answer_services(practice_settings(slack), gateway, "You are a test.")
     return ClaimedAnswers(claims, services, lease_seconds=30, claim_ttl=TTL)
 
 
@@ -107,7 +107,7 @@ def test_a_thread_the_bot_is_not_part_of_stays_quiet_and_is_done(slack, channel,
 
 def test_a_failure_while_opening_releases_the_lease_and_leaves_the_claim_to_a_retry(slack, channel, claims, clock):
     # Slack unreachable: the gateway's calls raise (the SDK's connection errors after its retries).
-    services = responder.Services(practice_settings(slack), gateway_to_nowhere(), "You are a test.")
+    services = answer_services(practice_settings(slack), gateway_to_nowhere(), "You are a test.")
     answers = ClaimedAnswers(claims, services, lease_seconds=30, claim_ttl=TTL)
     parent = slack.add_message(channel, "U2", "people talking")
     ask = ask_in(slack, channel, "follow-up", thread_ts=parent, needs_participation=True)
@@ -170,7 +170,7 @@ def test_an_answer_begun_without_a_placeholder_records_its_reply_once_posted(sla
     # chat.update with one token: no room for a streaming answer's updates, room for one final write.
     narrow = gateway_for(slack, {"chat.update": Limit(60, 2)})
     assert narrow.budget.try_take("chat.update")  # the one token spent elsewhere: no room to stream now
-    services = responder.Services(practice_settings(slack, PRACTICE_TOKEN_DELAY="0.02"), narrow, "You are a test.")
+    services = answer_services(practice_settings(slack, PRACTICE_TOKEN_DELAY="0.02"), narrow, "You are a test.")
     answers = ClaimedAnswers(claims, services, lease_seconds=30, claim_ttl=TTL)
     ask = ask_in(slack, channel)
     claimed = answers.open(ask)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from threadwise.answering import responder
+from threadwise.runtime import answer_services
 from inprocess import ask_in, claims, clock, eventually, gateway, practice_settings  # noqa: F401  (fixtures)
 from threadwise.handoff.claims import ClaimedAnswers, JobOutcome, Lease
 from threadwise.state.sqlite import SqliteStore
@@ -124,9 +124,9 @@ def test_a_worker_cut_off_from_the_store_never_writes_the_reply_its_successor_wr
     answer over. A, resuming its work, writes nothing to the reply B is answering in."""
     settings = practice_settings(slack)
     cut_off = UnreachableRenewals(str(tmp_path / "claims.sqlite3"), now=clock)  # (the same file as `claims`)
-    worker_a = ClaimedAnswers(cut_off, responder.Services(settings, gateway, "You are a test."),
+    worker_a = ClaimedAnswers(cut_off, answer_services(settings, gateway, "You are a test."),
                               lease_seconds=LEASE, claim_ttl=TTL)
-    worker_b = ClaimedAnswers(claims, responder.Services(settings, gateway, "You are a test."),
+    worker_b = ClaimedAnswers(claims, answer_services(settings, gateway, "You are a test."),
                               lease_seconds=30, claim_ttl=TTL)
     ask = ask_in(slack, channel)
     opened = worker_a.open(ask)
@@ -149,7 +149,7 @@ def test_a_final_slack_refuses_is_not_retried_past_the_lease(slack, channel, gat
     not at the job's deadline, and hands nothing on (the new owner writes the answer)."""
     handed = []
     cut_off = UnreachableRenewals(str(tmp_path / "claims.sqlite3"), now=clock)
-    worker = ClaimedAnswers(cut_off, responder.Services(practice_settings(slack), gateway, "You are a test."),
+    worker = ClaimedAnswers(cut_off, answer_services(practice_settings(slack), gateway, "You are a test."),
                             lease_seconds=LEASE, claim_ttl=TTL, hand_on=handed.append)
     ask = ask_in(slack, channel)
     slack.rate_limit_next("chat.update", count=1000, retry_after=1)

@@ -19,7 +19,7 @@ def test_closing_finished_streams_leaves_the_shared_connection_pool_healthy(open
     def answer_many():
         for _ in range(15):
             try:
-                stream = open_stream(settings, model_input)
+                stream = open_stream(settings.model, model_input)
                 assert "".join(stream) == "Echo: hello"  # read to the end: the connection goes back to the pool
                 stream.close()  # what the answer loop always does afterwards, while others reuse the pool
             except Exception as error:
@@ -61,7 +61,7 @@ def test_stop_from_another_thread_leaves_the_readers_socket_open_until_the_reade
     openai_server.reply = Script(text=" ".join(f"w{i}" for i in range(400)), chunk_chars=4, delta_delay=0.02)
     settings = load_settings({"SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1", "OPENAI_API_KEY": OPENAI_KEY,
                               "OPENAI_BASE_URL": openai_server.base_url, "OPENAI_MAX_RETRIES": "0"})
-    stream = open_stream(settings, ModelInput("be brief", [Turn("user", "talk")], 0, 10))
+    stream = open_stream(settings.model, ModelInput("be brief", [Turn("user", "talk")], 0, 10))
     deltas = iter(stream)
     assert next(deltas)  # the answer's thread has read its first words and is about to read on
     sock = stream._stream.response.extensions["network_stream"].get_extra_info("socket")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from threadwise.answering import responder
+from threadwise.runtime import answer_services
 from threadwise.handoff.final_jobs import FinalDelivery, decode_final, encode_final
 from inprocess import ask_in, claims, clock, eventually, gateway, gateway_for, practice_settings  # noqa: F401
 from threadwise.handoff.claims import ClaimedAnswers, JobOutcome
@@ -21,7 +21,7 @@ DEADLINE = 1.5  # seconds a worker may spend; every refused chat.update holds Sl
 
 def _worker(slack, claims, hand_on=None) -> ClaimedAnswers:
     """One worker process: its own gateway (and write budget), the shared claims."""
-    services = responder.Services(practice_settings(slack), gateway_for(slack), "You are a test.")
+    services = answer_services(practice_settings(slack), gateway_for(slack), "You are a test.")
     return ClaimedAnswers(claims, services, lease_seconds=30, claim_ttl=TTL, hand_on=hand_on)
 
 

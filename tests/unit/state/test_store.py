@@ -209,13 +209,13 @@ def test_open_store(tmp_path, request):
     """Each backend opens from its settings, as runtime.py opens it, and works."""
     env = {"SLACK_BOT_TOKEN": "xoxb-1", "ACCESS_TOKEN": "t", "PRACTICE_MODE": "true"}
     settings = load_settings({**env, "STORE": "sqlite", "SQLITE_PATH": str(tmp_path / "x.sqlite3")})
-    sqlite = STORE_BACKENDS[settings.store].open(settings)
+    sqlite = STORE_BACKENDS[settings.state.store].open(settings.state)
     assert isinstance(sqlite, SqliteStore) and sqlite.create_claim("Ev1", TTL)
     with pytest.raises(ConfigError):
         load_settings({**env, "STORE": "redis"})
     request.getfixturevalue("firestore_emulator")  # sets FIRESTORE_EMULATOR_HOST and the project
     settings = load_settings({**env, "STORE": "firestore", "FIRESTORE_COLLECTION": f"open_{uuid.uuid4().hex[:8]}"})
-    firestore = STORE_BACKENDS[settings.store].open(settings)
+    firestore = STORE_BACKENDS[settings.state.store].open(settings.state)
     try:
         assert firestore.create_claim("Ev1", TTL) and not firestore.create_claim("Ev1", TTL)
     finally:

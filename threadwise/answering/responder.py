@@ -16,7 +16,7 @@ from threadwise.config import Settings
 from threadwise.answering.model_input import QuestionTooLong, drop_older_half, earlier_files, history_turns, trim_to_budget
 from threadwise.model.client import open_stream
 from threadwise.model.deadline import FirstTokenDeadline
-from threadwise.model.errors import ModelError, as_model_error, timeout_error
+from threadwise.model.errors import ModelError, ModelErrorKind, as_model_error, timeout_error
 from threadwise.model.types import ModelInput, Usage
 from threadwise.slack.events import ABORTED_EVENT_TYPE, Ask
 from threadwise.knowledge.toolbox import Asker, KnowledgeTool, ToolBox
@@ -197,7 +197,7 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
     try:
         usage, notice = _stream_once(model_input, reply, settings, toolbox)
     except ModelError as error:
-        smaller = drop_older_half(model_input) if error.kind == "context_length_exceeded" else None
+        smaller = drop_older_half(model_input) if error.kind is ModelErrorKind.CONTEXT_LENGTH_EXCEEDED else None
         if smaller is None or reply.text:
             return Outcome(error_marker(error.sentence), AnswerStatus.ERROR)
         # Our estimate fitted, the model's real count did not: keep the newer half, once.

@@ -17,7 +17,7 @@ from threadwise.slack import landing
 from threadwise import logs
 from threadwise.slack.rate_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteBudget
 from threadwise.slack.events import ABORTED_EVENT_TYPE, BotIdentity, parse_metadata
-from threadwise.slack.messages import SlackMessage, StillRateLimited, WriteOutcome
+from threadwise.slack.messages import SlackMessage, StillRateLimited, WriteOutcome, WriteStatus
 from threadwise.slack.knowledge_calls import KnowledgeCalls
 from threadwise.slack.refusals import GONE_ERRORS, retry_after as _retry_after, STREAM_UNAVAILABLE, MissingScope, log_missing_scope
 
@@ -88,10 +88,10 @@ class SlackGateway(KnowledgeCalls):
 
     def update_interim(self, channel: str, ts: str, text: str, blocks: list[dict], stream_key: int,
                        last_write_at: float) -> WriteOutcome:
-        """An interim update of a streaming answer: only when the budget has room now, else "deferred"."""
+        """An interim update of a streaming answer: only when the budget has room now, else ``DEFERRED``."""
         wait = self.budget.try_interim("chat.update", stream_key, last_write_at)
         if wait > 0:
-            return WriteOutcome("deferred", retry_after=wait)
+            return WriteOutcome(WriteStatus.DEFERRED, retry_after=wait)
         return self._write("chat_update", None, channel=channel, ts=ts, text=text, blocks=blocks)
 
     def update_until_landed(self, channel: str, ts: str, text: str, blocks: list[dict],
@@ -115,7 +115,7 @@ class SlackGateway(KnowledgeCalls):
             outcome = write()
             if not outcome.refused_for_now or time.monotonic() >= deadline or not landing.keep_trying():
                 return outcome
-            if outcome.status != "rate_limited":  # (a 429 paused the budget: the next acquire waits it out)
+            if outcome.status is not WriteStatus.RATE_LIMITED:  # (a 429 paused the budget: the next acquire waits)
                 time.sleep(1.0)
 
     def _write(self, method: str, priority: int | None, **arguments) -> WriteOutcome:
@@ -127,15 +127,15 @@ class SlackGateway(KnowledgeCalls):
             response = getattr(self._client, method)(**arguments)
         except SlackApiError as error:
             outcome = self._failure(method, error, arguments.get("channel"))
-            if outcome.status == "rate_limited":
+            if outcome.status is WriteStatus.RATE_LIMITED:
                 self.budget.pause(api_method, outcome.retry_after, arguments.get("channel"))
             return outcome
         except Exception as error:  # network trouble after the SDK's own retries
             log.warning("slack call failed", method=method, error=type(error).__name__)
-            return WriteOutcome("failed", error="transient")
+            return WriteOutcome(WriteStatus.FAILED, error="transient")
         message = response.get("message") or {}
         metadata = parse_metadata(message.get("metadata"))
-        status = "aborted" if metadata and metadata.event_type == ABORTED_EVENT_TYPE else "ok"
+        status = WriteStatus.ABORTED if metadata and metadata.event_type == ABORTED_EVENT_TYPE else WriteStatus.OK
         return WriteOutcome(status, ts=response.get("ts"), metadata=metadata)
 
     @staticmethod
@@ -144,27 +144,27 @@ class SlackGateway(KnowledgeCalls):
         if response.status_code == 429:
             retry_after = _retry_after(response)
             log.info("slack rate limited", method=method, retry_after=retry_after)
-            return WriteOutcome("rate_limited", retry_after=retry_after)
+            return WriteOutcome(WriteStatus.RATE_LIMITED, retry_after=retry_after)
         code = response.get("error") if isinstance(response.data, dict) else None
         if code == "not_in_channel":
             log.warning("the bot is not in this channel (removed?); its answer there ends", method=method,
                         channel=channel, error=code)
         if code in GONE_ERRORS:
-            return WriteOutcome("deleted", error=code)
+            return WriteOutcome(WriteStatus.DELETED, error=code)
         if response.status_code >= 500:
-            return WriteOutcome("failed", error="transient")
+            return WriteOutcome(WriteStatus.FAILED, error="transient")
         if code == "missing_scope":
             log_missing_scope(method, response)
         log.warning("slack call refused", method=method, error=code, channel=channel)
-        return WriteOutcome("failed", error=code or f"http_{response.status_code}")
+        return WriteOutcome(WriteStatus.FAILED, error=code or f"http_{response.status_code}")
 
     # --- Slack-native streaming (STREAM_MODE=native) ------------------------------
     def start_stream(self, channel: str, thread_ts: str, text: str, recipient_user: str,
                      recipient_team: str | None, stream_key: int, last_write_at: float) -> WriteOutcome:
-        """``chat.startStream`` (Tier 2) — only when the budget has room now ("deferred" otherwise)."""
+        """``chat.startStream`` (Tier 2) — only when the budget has room now (``DEFERRED`` otherwise)."""
         wait = self.budget.try_interim("chat.startStream", stream_key, last_write_at)
         if wait > 0:
-            return WriteOutcome("deferred", retry_after=wait)
+            return WriteOutcome(WriteStatus.DEFERRED, retry_after=wait)
         arguments = {"channel": channel, "thread_ts": thread_ts, "markdown_text": text}
         if not channel.startswith("D"):  # outside a DM Slack needs to know who reads the stream
             arguments.update(recipient_user_id=recipient_user, recipient_team_id=recipient_team)
@@ -173,7 +173,7 @@ class SlackGateway(KnowledgeCalls):
     def append_stream(self, channel: str, ts: str, text: str, stream_key: int, last_write_at: float) -> WriteOutcome:
         wait = self.budget.try_interim("chat.appendStream", stream_key, last_write_at)
         if wait > 0:
-            return WriteOutcome("deferred", retry_after=wait)
+            return WriteOutcome(WriteStatus.DEFERRED, retry_after=wait)
         return self._stream_call("chat_appendStream", None, {"channel": channel, "ts": ts, "markdown_text": text})
 
     def stop_stream(self, channel: str, ts: str, text: str | None, metadata: dict | None,
@@ -187,12 +187,12 @@ class SlackGateway(KnowledgeCalls):
 
     def _stream_call(self, method: str, priority: int | None, arguments: dict) -> WriteOutcome:
         outcome = self._write(method, priority, **arguments)
-        if outcome.status == "failed" and outcome.error in STREAM_UNAVAILABLE:
-            return WriteOutcome("unavailable", error=outcome.error)
-        if outcome.status == "failed" and outcome.error == "message_not_in_streaming_state":
-            return WriteOutcome("not_streaming", error=outcome.error)
-        if outcome.status == "failed" and outcome.error == "stopped_by_user":  # Slack's own stop control
-            return WriteOutcome("stopped_by_user", error=outcome.error)
+        if outcome.status is WriteStatus.FAILED and outcome.error in STREAM_UNAVAILABLE:
+            return WriteOutcome(WriteStatus.UNAVAILABLE, error=outcome.error)
+        if outcome.status is WriteStatus.FAILED and outcome.error == "message_not_in_streaming_state":
+            return WriteOutcome(WriteStatus.NOT_STREAMING, error=outcome.error)
+        if outcome.status is WriteStatus.FAILED and outcome.error == "stopped_by_user":  # Slack's own stop control
+            return WriteOutcome(WriteStatus.STOPPED_BY_USER, error=outcome.error)
         return outcome
 
     def delete(self, channel: str, ts: str, priority: int = USER_ACTION, give_up_after: float = 30.0) -> bool:

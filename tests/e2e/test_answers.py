@@ -51,6 +51,8 @@ def test_mention_is_stripped_and_answered_once(bot, slack, openai_server):
     assert parts[0]["thread_ts"] == ts
     wait_settled(bot, mention["event_id"], since=since)  # the answer's job has ended…
     assert handed_off(bot, since) == [mention["event_id"]]  # …the only one
+    # The answer's last line: operators read its status as this word.
+    assert [e["status"] for e in bot.logged(since, message="usage", event_id=mention["event_id"])] == ["done"]
     assert len(openai_server.requests) == requests_before + 1
     assert openai_server.requests[-1].body["input"][-1]["content"] == "what is a monad?"
     assert len([c for c in slack.calls_of("chat.postMessage") if c.params["channel"] == channel]) == 1

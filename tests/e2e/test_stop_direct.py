@@ -53,6 +53,7 @@ def _refuse_updates(slack, channel):
 @pytest.mark.parametrize("click", ["button", "shortcut"])
 def test_stop_closes_the_model_stream_while_slack_refuses_every_update(bot, slack, openai_server, channel, click):
     openai_server.reply = Script(**SLOW)
+    since = bot.log_mark()
     ts, _ = say(bot, slack, channel, "talk for a long time")
     reply = _shown(slack, channel, ts)
     request = openai_server.requests[-1]
@@ -71,9 +72,11 @@ def test_stop_closes_the_model_stream_while_slack_refuses_every_update(bot, slac
     final = parts[-1]
     assert final["metadata"]["event_type"] == "aborted"
     assert final["metadata"]["event_payload"]["status"] == "stopped"
+    assert final["metadata"]["event_payload"]["reason"] == "stopped"  # the contract's word
     assert final["text"].endswith(f"_⏹ Stopped by <@{ASKER}>._")
     shown = " ".join(p["text"] for p in parts).split("\n\n_⏹")[0].split()
     assert shown == request.text_sent.split()[:len(shown)], "what the model sent, up to where it stopped"
+    bot.wait_for_log(since=since, message="usage", status="stopped")  # the answer's last line, as operators read it
 
 
 @pytest.mark.slack_429

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from threadwise import logs
+from threadwise.answering.outcomes import AnswerStatus
 from threadwise.answering.signals import RunningAnswer, StopBoard
 from threadwise.config import AnsweringSettings, ModelSettings
 from threadwise.answering.model_input import QuestionTooLong, drop_older_half, earlier_files, history_turns, trim_to_budget
 from threadwise.model.client import open_stream
 from threadwise.model.deadline import FirstTokenDeadline
-from threadwise.model.errors import ModelError, as_model_error, timeout_error
+from threadwise.model.errors import ModelError, ModelErrorKind, as_model_error, timeout_error
 from threadwise.model.types import ModelInput, Usage
 from threadwise.slack.events import ABORTED_EVENT_TYPE, Ask
 from threadwise.knowledge.toolbox import Asker, KnowledgeTool, ToolBox
@@ -53,7 +54,7 @@ class Services:
 @dataclass(frozen=True)
 class Outcome:
     marker: str | None
-    status: str  # "done" | "error"
+    status: AnswerStatus  # DONE or ERROR (STOPPED is read from the reply)
     usage: Usage | None = None
 
 
@@ -156,10 +157,10 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
         reply = StreamingReply(slack, ask.channel, ask.thread_ts, opened.tag, opened.placeholder_ts,
                                services.answering.stream_update_interval, on_first_message=on_first_message,
                                **common)
-    outcome = Outcome(error_marker("Something went wrong on my side; please try again."), "error")
+    outcome = Outcome(error_marker("Something went wrong on my side; please try again."), AnswerStatus.ERROR)
     try:
         if opened.running.stop is not None:  # stopped while it waited for a slot: no model request at all
-            outcome = Outcome(None, "done")
+            outcome = Outcome(None, AnswerStatus.DONE)
         else:
             thread = opened.thread
             if thread is None:
@@ -167,7 +168,7 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
             supersede(ask, thread, slack, services.stops)
             outcome = _generate(ask, thread, reply, services)
     except MissingScope as missing:  # (logged with the scope) the admin's to fix: the asker is told so
-        outcome = Outcome(error_marker(missing.sentence), "error")
+        outcome = Outcome(error_marker(missing.sentence), AnswerStatus.ERROR)
     except Exception:
         log.error("answer loop failed", event_id=ask.event_id, exc_info=True)
     finally:
@@ -196,7 +197,7 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
     except QuestionTooLong as too_long:
         return Outcome(error_marker(
             f"Your message is too long for me: about {too_long.tokens:,} tokens, and the limit is "
-            f"{too_long.budget:,}. Please shorten it or split it into parts."), "error")
+            f"{too_long.budget:,}. Please shorten it or split it into parts."), AnswerStatus.ERROR)
     toolbox = None
     if services.tools:
         toolbox = ToolBox(services.tools, Asker(ask.user, ask.channel, ask.team_id, private_answer, ask.thread_ts),
@@ -204,16 +205,16 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
     try:
         usage, notice = _stream_once(model_input, reply, services.model, toolbox)
     except ModelError as error:
-        smaller = drop_older_half(model_input) if error.kind == "context_length_exceeded" else None
+        smaller = drop_older_half(model_input) if error.kind is ModelErrorKind.CONTEXT_LENGTH_EXCEEDED else None
         if smaller is None or reply.text:
-            return Outcome(error_marker(error.sentence), "error")
+            return Outcome(error_marker(error.sentence), AnswerStatus.ERROR)
         # Our estimate fitted, the model's real count did not: keep the newer half, once.
         try:
             usage, notice = _stream_once(smaller, reply, services.model, toolbox)
         except ModelError as again:
-            return Outcome(error_marker(again.sentence), "error")
+            return Outcome(error_marker(again.sentence), AnswerStatus.ERROR)
     notes = [n for n in (notice, files.notice(), *(linked.notes if linked else [])) if n]
-    return Outcome(error_marker(" ".join(notes)) if notes else None, "done", usage)
+    return Outcome(error_marker(" ".join(notes)) if notes else None, AnswerStatus.DONE, usage)
 
 
 def read_thread_files(ask: Ask, thread: list[SlackMessage], services: Services) -> FilesRead:
@@ -290,5 +291,5 @@ def _record_usage(ask: Ask, settings: ModelSettings, outcome: Outcome, stopped: 
         team=ask.team_id,
         input_tokens=usage.input_tokens if usage else None,
         output_tokens=usage.output_tokens if usage else None,
-        status="stopped" if stopped else outcome.status,
+        status=AnswerStatus.STOPPED if stopped else outcome.status,
     )

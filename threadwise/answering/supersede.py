@@ -10,7 +10,7 @@ from slack_client import SlackGateway
 
 from threadwise.slack.messages import SlackMessage
 from threadwise.answering.signals import StopBoard
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 from threadwise.slack.events import REPLY_EVENT_TYPE, Ask
 from threadwise.slack.reply_format import STATUS_STREAMING
 
@@ -18,7 +18,7 @@ from threadwise.slack.reply_format import STATUS_STREAMING
 def supersede(ask: Ask, thread: list[SlackMessage], slack: SlackGateway, stops: StopBoard) -> int:
     """A newer question in a thread stops the answers still being written there (signalled, wherever
     they run; this process's answers with no reply shown yet too). Returns how many were signalled."""
-    signal = StopSignal("superseded", ask.user)
+    signal = StopSignal(StopReason.SUPERSEDED, ask.user)
     stopped = stops.supersede_here(ask.channel, ask.thread_ts, ask.ts, signal)
     for message in thread:
         meta = message.metadata

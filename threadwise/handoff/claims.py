@@ -28,6 +28,8 @@ from threadwise.slack.events import Ask
 from threadwise.handoff.final_jobs import FinalDelivery
 from threadwise.handoff.outcomes import JobOutcome
 from threadwise.handoff.orphans import remove_orphaned_placeholders
+from threadwise.slack.messages import WriteStatus
+from threadwise.state.stop_records import StopReason
 from threadwise.state.store import Acquire, Store
 
 log = logs.get(__name__)
@@ -186,7 +188,7 @@ class ClaimedAnswers:
                                                                                                  lease.owner, ts))
         finally:
             lease.release()
-        gone = report.stop is not None and report.stop.reason == "deleted"
+        gone = report.stop is not None and report.stop.reason is StopReason.DELETED
         return self._settle(ask.event_id, lease, window.pending, report.landed or gone, hand_back=False)
 
     def deliver(self, final: FinalDelivery, give_up_at: float | None = None) -> JobOutcome:
@@ -208,7 +210,7 @@ class ClaimedAnswers:
                         break
                     outcome = slack.update_until_landed(write.channel, write.ts, write.text, write.blocks,
                                                         write.metadata)
-                    settled = settled and (outcome.landed or outcome.status == "deleted")
+                    settled = settled and (outcome.landed or outcome.status is WriteStatus.DELETED)
         finally:
             lease.release()
         log.info("final delivered" if settled else "final not delivered", event_id=final.event_id,

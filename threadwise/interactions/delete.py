@@ -10,7 +10,7 @@ import time
 
 from threadwise.slack.messages import StillRateLimited
 from threadwise import logs
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 from threadwise.interactions.answer_parts import asked_answer
 from threadwise.interactions.notices import PERSON_WAITS, SLACK_BUSY, tell
 from threadwise.interactions.services import Services
@@ -35,7 +35,7 @@ def handle(action: MessageAction, services: Services) -> None:
     if question and parts.streaming and len(left) < len(parts.messages):
         # The answer stops at once (its next write would only find the message gone); while Slack refused
         # every deletion it goes on, so that no half answer is left without its final text.
-        stops.reach(action.channel, str(question), StopSignal("deleted", action.user), wait=0.0)
+        stops.reach(action.channel, str(question), StopSignal(StopReason.DELETED, action.user), wait=0.0)
     if left:
         log.warning("answer not deleted: Slack refused", channel=action.channel, parts=len(parts.messages),
                     left=len(left))

@@ -13,10 +13,10 @@ import time
 
 from slack_client import SlackGateway
 
-from threadwise.slack.messages import SlackMessage
+from threadwise.slack.messages import SlackMessage, WriteStatus
 from threadwise import logs
 from threadwise.answering.signals import StopBoard
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 from threadwise.interactions.answer_parts import AnswerParts, asked_answer, by_the_bot
 from threadwise.interactions.notices import PERSON_WAITS, SLACK_BUSY, tell
 from threadwise.interactions.services import Services
@@ -43,7 +43,7 @@ def stop(action: MessageAction, parts: AnswerParts, slack: SlackGateway, stops: 
         message = "This answer was already stopped." if parts.stopped else "This answer has already finished."
         return tell(slack, action, message)
     question = streaming[0].metadata.payload.get("question")
-    signal = StopSignal("stopped", action.user)
+    signal = StopSignal(StopReason.STOPPED, action.user)
     if question and stops.reach(action.channel, str(question), signal):
         log.info("answer stopped", channel=action.channel, ts=streaming[-1].ts, via=action.via.value,
                  reached="signal")
@@ -60,7 +60,7 @@ def stop(action: MessageAction, parts: AnswerParts, slack: SlackGateway, stops: 
 def stop_question(action: MessageAction, slack: SlackGateway, stops: StopBoard) -> None:
     """*Stop generating* on one's own question: for an answer that has no reply to press it on yet."""
     question = action.message
-    if stops.reach(action.channel, question.ts, StopSignal("stopped", action.user)):
+    if stops.reach(action.channel, question.ts, StopSignal(StopReason.STOPPED, action.user)):
         log.info("answer stopped", channel=action.channel, question=question.ts, via=action.via.value,
                  reached="signal")
         return slack.open_notice(action.trigger_id, "Stopped", "Generating stopped. The answer ends where it was.")
@@ -90,28 +90,31 @@ def _stop_unattended(channel: str, streaming: list[SlackMessage], by_user: str, 
         meta = fresh.metadata if fresh else None
         if meta is None or meta.event_type != REPLY_EVENT_TYPE or meta.payload.get("status") != STATUS_STREAMING:
             continue  # gone, finished or stopped meanwhile
-        text = with_marker("" if fresh.text == PLACEHOLDER_TEXT else fresh.text, stopped_marker(by_user, "stopped"))
+        shown = "" if fresh.text == PLACEHOLDER_TEXT else fresh.text
+        text = with_marker(shown, stopped_marker(by_user, StopReason.STOPPED.value))
         while True:
             outcome = slack.update(channel, fresh.ts, fallback_text(text), final_blocks(text),
-                                   aborted_metadata(meta.payload, by_user, "stopped", STATUS_STOPPED),
+                                   aborted_metadata(meta.payload, by_user, StopReason.STOPPED.value, STATUS_STOPPED),
                                    priority=USER_ACTION)
-            if outcome.status != "rate_limited" or time.monotonic() + outcome.retry_after > deadline:
+            if outcome.status is not WriteStatus.RATE_LIMITED or time.monotonic() + outcome.retry_after > deadline:
                 break
             time.sleep(outcome.retry_after)
-        if outcome.status == "rate_limited" or (outcome.status == "failed" and outcome.error == "transient"):
+        if outcome.refused_for_now:  # a 429 past the person's wait, or a transient failure
             log.warning("stop not written: Slack refused", channel=channel, ts=fresh.ts, status=outcome.status)
             return Unattended.REFUSED
-        stop_native_stream(channel, fresh, by_user, "stopped", slack)
+        stop_native_stream(channel, fresh, by_user, StopReason.STOPPED, slack)
         ended = Unattended.STOPPED
     if ended is Unattended.STOPPED:
         log.info("answer stopped", channel=channel, ts=streaming[-1].ts, reached="unattended reply ended here")
     return ended
 
 
-def stop_native_stream(channel: str, control: SlackMessage, by_user: str, reason: str, slack: SlackGateway) -> None:
+def stop_native_stream(channel: str, control: SlackMessage, by_user: str, reason: StopReason,
+                       slack: SlackGateway) -> None:
     """STREAM_MODE=native: end the stream the control message names; the writer sees it on its next append."""
     stream_ts = control.metadata.payload.get("stream") if control.metadata else None
     if not stream_ts:
         return
     payload = {k: v for k, v in control.metadata.payload.items() if k != "stream"}
-    slack.stop_stream(channel, stream_ts, None, aborted_metadata(payload, by_user, reason), priority=USER_ACTION)
+    slack.stop_stream(channel, stream_ts, None, aborted_metadata(payload, by_user, reason.value),
+                     priority=USER_ACTION)

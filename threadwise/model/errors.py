@@ -8,16 +8,41 @@ too, so every wording the user may read about the model is in one place.
 """
 from __future__ import annotations
 
+import enum
+
 from threadwise import logs
 from threadwise.config import ModelSettings
 
 log = logs.get(__name__)
 
 
+class ModelErrorKind(str, enum.Enum):
+    """What went wrong, for logs and retries (the responder retries CONTEXT_LENGTH_EXCEEDED once)."""
+
+    AUTH = "auth"
+    PERMISSION = "permission"
+    NOT_FOUND = "not_found"
+    INSUFFICIENT_QUOTA = "insufficient_quota"
+    RATE_LIMITED = "rate_limited"
+    CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
+    BAD_REQUEST = "bad_request"
+    SERVER_ERROR = "server_error"
+    TIMEOUT = "timeout"  # the SDK's request timeout
+    FIRST_TOKEN_TIMEOUT = "first_token_timeout"  # no text within FIRST_TOKEN_TIMEOUT
+    BROKEN_STREAM = "broken_stream"  # the connection broke after some text
+    CONNECTION = "connection"
+    UNEXPECTED = "unexpected"
+    FAILED = "failed"  # Responses API: a response.failed event
+    ERROR_EVENT = "error_event"  # an error the server reported inside the stream
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class ModelError(Exception):
     """``kind`` is for logs and retries; ``sentence`` is what the user reads."""
 
-    def __init__(self, kind: str, sentence: str):
+    def __init__(self, kind: ModelErrorKind, sentence: str):
         super().__init__(kind)
         self.kind = kind
         self.sentence = sentence
@@ -41,7 +66,7 @@ def failure_sentence(code: str | None) -> str:
 
 
 def timeout_error(seconds: float) -> ModelError:
-    return ModelError("first_token_timeout", f"The model did not start answering within {seconds:g} seconds; please try again.")
+    return ModelError(ModelErrorKind.FIRST_TOKEN_TIMEOUT, f"The model did not start answering within {seconds:g} seconds; please try again.")
 
 
 def as_model_error(error: BaseException, settings: ModelSettings, got_text: bool) -> ModelError:
@@ -56,28 +81,28 @@ def as_model_error(error: BaseException, settings: ModelSettings, got_text: bool
     code = getattr(error, "code", None)
     log.warning("model call failed", error=type(error).__name__, code=code, got_text=got_text)
     if isinstance(error, openai.AuthenticationError):
-        return ModelError("auth", "The OpenAI API key was rejected; ask the operator to check OPENAI_API_KEY.")
+        return ModelError(ModelErrorKind.AUTH, "The OpenAI API key was rejected; ask the operator to check OPENAI_API_KEY.")
     if isinstance(error, openai.PermissionDeniedError):
-        return ModelError("permission", f"This API key may not use the model “{model}”; ask the operator to check OPENAI_MODEL.")
+        return ModelError(ModelErrorKind.PERMISSION, f"This API key may not use the model “{model}”; ask the operator to check OPENAI_MODEL.")
     if isinstance(error, openai.NotFoundError):
-        return ModelError("not_found", f"The model “{model}” was not found; ask the operator to check OPENAI_MODEL and OPENAI_BASE_URL.")
+        return ModelError(ModelErrorKind.NOT_FOUND, f"The model “{model}” was not found; ask the operator to check OPENAI_MODEL and OPENAI_BASE_URL.")
     if isinstance(error, openai.RateLimitError):
         if code == "insufficient_quota":
-            return ModelError("insufficient_quota", failure_sentence("insufficient_quota"))
-        return ModelError("rate_limited", failure_sentence("rate_limit_exceeded"))
+            return ModelError(ModelErrorKind.INSUFFICIENT_QUOTA, failure_sentence("insufficient_quota"))
+        return ModelError(ModelErrorKind.RATE_LIMITED, failure_sentence("rate_limit_exceeded"))
     if isinstance(error, openai.BadRequestError):
         if code == "context_length_exceeded":
-            return ModelError("context_length_exceeded", "This conversation is too long for the model; start a new thread or shorten the question.")
-        return ModelError("bad_request", f"The model API refused the request{f' ({code})' if code else ''}.")
+            return ModelError(ModelErrorKind.CONTEXT_LENGTH_EXCEEDED, "This conversation is too long for the model; start a new thread or shorten the question.")
+        return ModelError(ModelErrorKind.BAD_REQUEST, f"The model API refused the request{f' ({code})' if code else ''}.")
     if isinstance(error, openai.InternalServerError):
-        return ModelError("server_error", "The model API had an internal error; please try again.")
+        return ModelError(ModelErrorKind.SERVER_ERROR, "The model API had an internal error; please try again.")
     if isinstance(error, openai.APITimeoutError):
-        return ModelError("timeout", "The model took too long to answer; please try again.")
+        return ModelError(ModelErrorKind.TIMEOUT, "The model took too long to answer; please try again.")
     if isinstance(error, openai.APIConnectionError) or not isinstance(error, openai.APIError):
         if got_text:
-            return ModelError("broken_stream", "The connection to the model broke off; the answer above is incomplete.")
+            return ModelError(ModelErrorKind.BROKEN_STREAM, "The connection to the model broke off; the answer above is incomplete.")
         if isinstance(error, openai.APIConnectionError):
-            return ModelError("connection", "Could not reach the model API; please try again.")
-        return ModelError("unexpected", "Something went wrong while talking to the model; please try again.")
+            return ModelError(ModelErrorKind.CONNECTION, "Could not reach the model API; please try again.")
+        return ModelError(ModelErrorKind.UNEXPECTED, "Something went wrong while talking to the model; please try again.")
     # Any other APIError: an error the server reported inside the stream.
-    return ModelError("error_event", failure_sentence(code))
+    return ModelError(ModelErrorKind.ERROR_EVENT, failure_sentence(code))

@@ -14,7 +14,7 @@ from prompts import DATA_NOT_INSTRUCTIONS
 from threadwise.config import ModelSettings
 from threadwise.knowledge.toolbox import ToolBox, ToolCall, ToolResult
 from threadwise.model.closing import hard_close
-from threadwise.model.errors import ModelError, failure_sentence, incomplete_notice
+from threadwise.model.errors import ModelError, ModelErrorKind, failure_sentence, incomplete_notice
 from threadwise.model.types import Citation, ModelInput, Usage
 
 READING_RESULTS = "Reading the results…"
@@ -146,9 +146,9 @@ class ResponsesStream(_ToolLoopStream):
                     self.notice = incomplete_notice(reason)
             elif kind == "response.failed":
                 error = getattr(event.response, "error", None)
-                raise ModelError("failed", failure_sentence(getattr(error, "code", None)))
+                raise ModelError(ModelErrorKind.FAILED, failure_sentence(getattr(error, "code", None)))
             elif kind == "error":
-                raise ModelError("error_event", failure_sentence(getattr(event, "code", None)))
+                raise ModelError(ModelErrorKind.ERROR_EVENT, failure_sentence(getattr(event, "code", None)))
 
     def _add_round(self, calls: list[ToolCall], results: list[ToolResult]) -> None:
         # store=False: the next request carries the calls and their outputs itself.

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, TypeVar
 
-from threadwise.state.store import ANSWERED, ANSWERING, DELIVERING, QUEUED, Acquire, Acquired, Claim
+from threadwise.state.store import Acquire, Acquired, Claim, ClaimStatus
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ def creating(event_id: str, ttl: float, now: float) -> Transition[bool]:
     def step(current: Claim | None) -> tuple[Claim | None, bool]:
         if current is not None:
             return None, False
-        return Claim(event_id, QUEUED, None, None, 0.0, now + ttl, 0), True
+        return Claim(event_id, ClaimStatus.QUEUED, None, None, 0.0, now + ttl, 0), True
 
     return step
 
@@ -53,19 +53,19 @@ def creating(event_id: str, ttl: float, now: float) -> Transition[bool]:
 def acquiring(event_id: str, owner: str, lease: float, ttl: float, now: float) -> Transition[Acquired]:
     def step(current: Claim | None) -> tuple[Claim | None, Acquired]:
         if current is None:
-            claim = Claim(event_id, ANSWERING, None, owner, now + lease, now + max(ttl, lease), 1)
+            claim = Claim(event_id, ClaimStatus.ANSWERING, None, owner, now + lease, now + max(ttl, lease), 1)
             return claim, Acquired(Acquire.ACQUIRED, claim)
-        if current.status == ANSWERED:
+        if current.status is ClaimStatus.ANSWERED:
             return None, Acquired(Acquire.ANSWERED, current)
-        if current.status == DELIVERING:
+        if current.status is ClaimStatus.DELIVERING:
             return None, Acquired(Acquire.DELIVERING, current)
-        live = current.status == ANSWERING and current.lease_until > now
+        live = current.status is ClaimStatus.ANSWERING and current.lease_until > now
         if live and current.owner != owner:
             return None, Acquired(Acquire.BUSY, current)
         # Queued, a lapsed lease (the worker died), or our own lease: take it.
         # Re-acquiring one's own live lease is not a new attempt.
         attempts = current.attempts if live else current.attempts + 1
-        claim = replace(current, status=ANSWERING, owner=owner, lease_until=now + lease,
+        claim = replace(current, status=ClaimStatus.ANSWERING, owner=owner, lease_until=now + lease,
                         expires_at=max(current.expires_at, now + max(ttl, lease)), attempts=attempts)
         return claim, Acquired(Acquire.ACQUIRED, claim)
 
@@ -95,11 +95,11 @@ def renewing(owner: str, lease: float, now: float) -> Transition[bool]:
 
 def finishing(owner: str) -> Transition[bool]:
     def step(current: Claim | None) -> tuple[Claim | None, bool]:
-        if current is not None and current.status == ANSWERED and current.owner == owner:
+        if current is not None and current.status is ClaimStatus.ANSWERED and current.owner == owner:
             return None, True  # finishing twice is fine
         if current is None or not current.held_by(owner):
             return None, False
-        return replace(current, status=ANSWERED), True
+        return replace(current, status=ClaimStatus.ANSWERED), True
 
     return step
 
@@ -109,7 +109,7 @@ def handing_off(owner: str, now: float) -> Transition[bool]:
     def step(current: Claim | None) -> tuple[Claim | None, bool]:
         if current is None or not current.held_by(owner):
             return None, False
-        return replace(current, status=DELIVERING, lease_until=now), True
+        return replace(current, status=ClaimStatus.DELIVERING, lease_until=now), True
 
     return step
 
@@ -120,13 +120,13 @@ def acquiring_delivery(event_id: str, owner: str, handed_off_by: str, lease: flo
     if that one has not marked the hand-off yet: having published the job, it writes nothing more."""
     def step(current: Claim | None) -> tuple[Claim | None, Acquired]:
         if current is None:  # past its TTL: the final text still belongs in the reply
-            claim = Claim(event_id, DELIVERING, None, owner, now + lease, now + max(ttl, lease), 1)
+            claim = Claim(event_id, ClaimStatus.DELIVERING, None, owner, now + lease, now + max(ttl, lease), 1)
             return claim, Acquired(Acquire.ACQUIRED, claim)
-        if current.status == ANSWERED:
+        if current.status is ClaimStatus.ANSWERED:
             return None, Acquired(Acquire.ANSWERED, current)
         if current.live(now) and current.owner not in (owner, handed_off_by):
             return None, Acquired(Acquire.BUSY, current)
-        claim = replace(current, status=DELIVERING, owner=owner, lease_until=now + lease,
+        claim = replace(current, status=ClaimStatus.DELIVERING, owner=owner, lease_until=now + lease,
                         expires_at=max(current.expires_at, now + max(ttl, lease)))
         return claim, Acquired(Acquire.ACQUIRED, claim)
 

@@ -34,7 +34,7 @@ from threadwise.state.budget import FirestoreBudget
 from threadwise.state.claim_transitions import T, Transition, TransitionStore, creating
 from threadwise.state.firestore_documents import document_id, timestamp
 from threadwise.state.stops import FirestoreStopRecords
-from threadwise.state.store import Claim, Clock
+from threadwise.state.store import Claim, ClaimStatus, Clock
 
 DEFAULT_COLLECTION = "threadwise_claims"
 MAX_COLLISIONS = 100  # each collision means another writer succeeded; this bound is never reached in practice
@@ -112,7 +112,7 @@ class FirestoreStore(FirestoreStopRecords, FirestoreBudget, TransitionStore):
 def _fields(claim: Claim) -> dict[str, Any]:
     return {
         "event_id": claim.event_id,
-        "status": claim.status,
+        "status": claim.status.value,  # the word, as every release reads it
         "reply_ts": claim.reply_ts,
         "owner": claim.owner,
         "lease_until": claim.lease_until,
@@ -128,7 +128,7 @@ def _live(snapshot, now: float) -> Claim | None:
     data = snapshot.to_dict()
     claim = Claim(
         event_id=data["event_id"],
-        status=data["status"],
+        status=ClaimStatus(data["status"]),
         reply_ts=data.get("reply_ts"),
         owner=data.get("owner"),
         lease_until=float(data["lease_until"]),

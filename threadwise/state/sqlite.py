@@ -20,7 +20,7 @@ from threadwise.state.budget import SQLITE_SCHEMA as BUDGET_SCHEMA, SqliteBudget
 from threadwise.state.claim_transitions import T, Transition, TransitionStore, creating
 from threadwise.state.sqlite_transactions import immediate
 from threadwise.state.stops import SQLITE_SCHEMA as STOPS_SCHEMA, SqliteStopRecords
-from threadwise.state.store import Claim, Clock
+from threadwise.state.store import Claim, ClaimStatus, Clock
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
 PURGE_EVERY = 100  # create_claim calls between opportunistic purges
@@ -71,7 +71,7 @@ class SqliteStore(SqliteStopRecords, SqliteBudget, TransitionStore):
         _require_id(event_id)
         with closing(self._connect()) as db:
             row = db.execute(f"SELECT {_COLUMNS} FROM claims WHERE event_id = ?", (event_id,)).fetchone()
-        claim = Claim(*row) if row else None
+        claim = _claim(row) if row else None
         return None if claim is None or claim.expired(self._now()) else claim
 
     def purge_expired(self) -> int:
@@ -87,13 +87,13 @@ class SqliteStore(SqliteStopRecords, SqliteBudget, TransitionStore):
         with closing(self._connect()) as db, immediate(db):
             now = self._now()  # read once the lock is ours: waiting for it may take a while
             row = db.execute(f"SELECT {_COLUMNS} FROM claims WHERE event_id = ?", (event_id,)).fetchone()
-            current = Claim(*row) if row else None
+            current = _claim(row) if row else None
             if current is not None and current.expired(now):
                 current = None  # an expired claim counts as absent and is replaced
             new, result = decide(now)(current)
             if new is not None:
                 db.execute(f"INSERT OR REPLACE INTO claims ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (new.event_id, new.status, new.reply_ts, new.owner, new.lease_until,
+                           (new.event_id, new.status.value, new.reply_ts, new.owner, new.lease_until,
                             new.expires_at, new.attempts))
             return result
 
@@ -103,6 +103,12 @@ class SqliteStore(SqliteStopRecords, SqliteBudget, TransitionStore):
         # Durable enough in WAL mode, and much faster. (No mutation: pragmas are read in any case.)
         db.execute("PRAGMA synchronous=NORMAL")  # pragma: no mutate
         return db
+
+
+def _claim(row: tuple) -> Claim:
+    """A row as a claim: its status is stored as ``ClaimStatus``'s value."""
+    event_id, status, *rest = row
+    return Claim(event_id, ClaimStatus(status), *rest)
 
 
 def _require_id(event_id: str) -> None:

@@ -4,15 +4,17 @@ A Stop handled in one process reaches an answer running in another (a Pub/Sub
 worker, another instance) through one small record per answer, keyed by
 ``answering.signals.answer_key`` (channel and question ts): the reason, who
 stopped it, and whether the process running the answer acknowledged it. Ids
-and reasons only, never a message text. The record reads back as a
-``store.StopSignal``; who writes and watches the records: ``answering/signals.py``.
+and reasons only, never a message text. A reason is stored as its word
+(``StopReason``'s value), so a process of the previous release reads the same
+records during a deploy. The record reads back as a ``StopSignal``; who writes
+and watches the records: ``answering/signals.py``.
 """
 from __future__ import annotations
 
 from contextlib import closing
 
 from threadwise.state.firestore_documents import document_id, timestamp
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 
 # Created with the claims table (sqlite.py).
 SQLITE_SCHEMA = """
@@ -30,11 +32,11 @@ _IN_ONE_READ = 100  # keys per batched read (SQLite's variable limit and Firesto
 class SqliteStopRecords:
     """Mixed into ``SqliteStore``: needs its ``_connect`` and ``_now``."""
 
-    def request_stop(self, key: str, reason: str, stopped_by: str, ttl: float) -> None:
+    def request_stop(self, key: str, reason: StopReason, stopped_by: str, ttl: float) -> None:
         with closing(self._connect()) as db:
             # The first request wins (a Stop after a supersede keeps "superseded"); a late one still counts.
             db.execute("INSERT OR IGNORE INTO stops VALUES (?, ?, ?, 0, ?)",
-                       (key, reason, stopped_by, self._now() + ttl))
+                       (key, reason.value, stopped_by, self._now() + ttl))
 
     def requested_stops(self, keys: list[str]) -> dict[str, StopSignal]:
         found: dict[str, StopSignal] = {}
@@ -44,7 +46,8 @@ class SqliteStopRecords:
                 rows = db.execute(
                     f"SELECT key, reason, stopped_by FROM stops WHERE acknowledged = 0 AND expires_at > ? "
                     f"AND key IN ({','.join('?' * len(chunk))})", (self._now(), *chunk)).fetchall()
-                found.update({key: StopSignal(reason, stopped_by or None) for key, reason, stopped_by in rows})
+                found.update({key: StopSignal(StopReason.of(reason), stopped_by or None)
+                              for key, reason, stopped_by in rows})
         return found
 
     def acknowledge_stop(self, key: str) -> None:
@@ -64,10 +67,10 @@ class FirestoreStopRecords:
     def _stops(self):
         return self._client.collection(self._collection.id + "_stops")
 
-    def request_stop(self, key: str, reason: str, stopped_by: str, ttl: float) -> None:
+    def request_stop(self, key: str, reason: StopReason, stopped_by: str, ttl: float) -> None:
         ref = self._stops().document(document_id(key))
         try:
-            ref.create({"key": key, "reason": reason, "stopped_by": stopped_by, "acknowledged": False,
+            ref.create({"key": key, "reason": reason.value, "stopped_by": stopped_by, "acknowledged": False,
                         "expires_at": timestamp(self._now() + ttl)})
         except self._exceptions.AlreadyExists:
             pass  # the first request wins, as in SQLite
@@ -80,7 +83,7 @@ class FirestoreStopRecords:
             for snapshot in self._client.get_all(refs):
                 data = snapshot.to_dict() if snapshot.exists else None
                 if data and not data.get("acknowledged") and data["expires_at"].timestamp() > now:
-                    found[data["key"]] = StopSignal(data["reason"], data.get("stopped_by") or None)
+                    found[data["key"]] = StopSignal(StopReason.of(data["reason"]), data.get("stopped_by") or None)
         return found
 
     def acknowledge_stop(self, key: str) -> None:

@@ -17,16 +17,24 @@ from threadwise.state.stop_records import StopRecords
 
 Clock = Callable[[], float]
 
-QUEUED = "queued"
-ANSWERING = "answering"
-ANSWERED = "answered"
-DELIVERING = "delivering"
+
+class ClaimStatus(str, enum.Enum):
+    """Where a claim is (``claim_transitions.py`` moves it). Stored as its value: a process of the
+    previous release reads the same rows and documents during a deploy."""
+
+    QUEUED = "queued"  # created by the HTTP handler; no worker yet
+    ANSWERING = "answering"  # a worker holds it (owner + lease)
+    DELIVERING = "delivering"  # written; its final text is on its way in a delivery job
+    ANSWERED = "answered"  # done
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
 class Claim:
     event_id: str
-    status: str  # QUEUED | ANSWERING | DELIVERING | ANSWERED
+    status: ClaimStatus
     reply_ts: str | None  # the bot's reply (placeholder) once posted
     owner: str | None  # worker holding the lease while answering
     lease_until: float  # epoch seconds; an "answering" claim past its lease belongs to nobody
@@ -37,10 +45,10 @@ class Claim:
         return self.expires_at <= now
 
     def held_by(self, owner: str) -> bool:
-        return self.status in (ANSWERING, DELIVERING) and self.owner == owner
+        return self.status in (ClaimStatus.ANSWERING, ClaimStatus.DELIVERING) and self.owner == owner
 
     def live(self, now: float) -> bool:
-        return self.status in (ANSWERING, DELIVERING) and self.lease_until > now
+        return self.status in (ClaimStatus.ANSWERING, ClaimStatus.DELIVERING) and self.lease_until > now
 
 
 class Acquire(str, enum.Enum):

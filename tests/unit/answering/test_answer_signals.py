@@ -9,13 +9,13 @@ import threading
 import pytest
 
 from threadwise.answering.signals import ACKNOWLEDGE_WAIT, RunningAnswer, StopBoard, answer_key
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 from inprocess import clock, eventually  # noqa: F401  (clock: a fixture)
 from threadwise.state.sqlite import SqliteStore
 
 pytestmark = pytest.mark.in_process
 
-STOPPED = StopSignal("stopped", "U1")
+STOPPED = StopSignal(StopReason.STOPPED, "U1")
 
 
 from signal_boards import here, started, stores, there  # noqa: F401  (fixtures)
@@ -30,7 +30,7 @@ def test_the_first_signal_wins_and_every_listener_hears_it_once():
     answer.listen(lambda stop: heard.append(("first", stop)))
     answer.listen(lambda stop: heard.append(("second", stop)))
     assert answer.signal(STOPPED) is True
-    assert answer.signal(StopSignal("deleted", "U1")) is False, "a later signal changes nothing"
+    assert answer.signal(StopSignal(StopReason.DELETED, "U1")) is False, "a later signal changes nothing"
     assert answer.stop == STOPPED
     assert heard == [("first", STOPPED), ("second", STOPPED)]
 
@@ -80,8 +80,8 @@ def test_ending_an_answer_that_was_replaced_keeps_its_successor(started):
     assert again is not stopped and again.stop is None
     board.end(stopped)
     assert board.runs_here("C1", "1.000001")
-    assert board.signal_here("C1", "1.000001", StopSignal("deleted", "U1"))
-    assert again.stop == StopSignal("deleted", "U1")
+    assert board.signal_here("C1", "1.000001", StopSignal(StopReason.DELETED, "U1"))
+    assert again.stop == StopSignal(StopReason.DELETED, "U1")
 
 
 def test_signal_here_stops_only_the_answer_this_process_runs(started):
@@ -89,7 +89,7 @@ def test_signal_here_stops_only_the_answer_this_process_runs(started):
     answer = started(board, "C1", "1.000001")
     other = started(board, "C1", "1.000002")
     assert board.signal_here("C1", "1.000001", STOPPED) is True
-    assert board.signal_here("C1", "1.000001", StopSignal("deleted", "U1")) is False, "already stopped"
+    assert board.signal_here("C1", "1.000001", StopSignal(StopReason.DELETED, "U1")) is False, "already stopped"
     assert board.signal_here("C9", "1.000001", STOPPED) is False
     assert (answer.stop, other.stop) == (STOPPED, None)
 
@@ -102,7 +102,7 @@ def test_a_newer_question_stops_only_earlier_answers_in_its_thread(started):
     later = started(board, "C1", "1700000000.000120", thread)  # asked after the newer question
     other_thread = started(board, "C1", "1700000000.000101", "1700000000.000101")
     other_channel = started(board, "C2", "1700000000.000102", thread)
-    superseded = StopSignal("superseded", "U3")
+    superseded = StopSignal(StopReason.SUPERSEDED, "U3")
     assert board.supersede_here("C1", thread, "1700000000.000110", superseded) == 2
     assert (earlier.stop, also_earlier.stop) == (superseded, superseded)
     assert [a.stop for a in (later, other_thread, other_channel)] == [None, None, None]
@@ -141,19 +141,19 @@ def test_a_stop_record_reaches_the_answer_another_process_runs(stores, here, the
 
 
 def test_an_answer_that_starts_after_the_record_reads_it_too(here, there, started):
-    assert here.request_elsewhere("C1", "1.000001", StopSignal("deleted", "U1"), wait=0.0) is False
+    assert here.request_elsewhere("C1", "1.000001", StopSignal(StopReason.DELETED, "U1"), wait=0.0) is False
     answer = started(there, "C1", "1.000001")  # (it waited for a model slot meanwhile)
-    assert eventually(lambda: answer.stop, 3) == StopSignal("deleted", "U1")
+    assert eventually(lambda: answer.stop, 3) == StopSignal(StopReason.DELETED, "U1")
 
 
 def test_the_first_stop_requested_wins_and_records_of_answers_run_elsewhere_stay_unacknowledged(stores, here, there, started):
     answer = started(there, "C1", "1.000001")
     mine, other = answer_key("C1", "1.000001"), answer_key("C1", "1.000002")
-    stores[0].request_stop(other, "stopped", "U1", 60)  # an answer nobody runs
-    stores[0].request_stop(mine, "superseded", "U3", 60)
-    stores[0].request_stop(mine, "stopped", "U1", 60)
+    stores[0].request_stop(other, StopReason.STOPPED, "U1", 60)  # an answer nobody runs
+    stores[0].request_stop(mine, StopReason.SUPERSEDED, "U3", 60)
+    stores[0].request_stop(mine, StopReason.STOPPED, "U1", 60)
     assert eventually(lambda: stores[0].stop_acknowledged(mine), 3)
-    assert answer.stop == StopSignal("superseded", "U3")
+    assert answer.stop == StopSignal(StopReason.SUPERSEDED, "U3")
     assert not stores[0].stop_acknowledged(other), "not this process's to acknowledge"
 
 
@@ -176,7 +176,7 @@ def test_the_watcher_goes_on_after_the_store_failed_once(stores, started):
 
     board = StopBoard(records=records, watch_interval=0.05)
     answer = started(board, "C1", "1.000001")
-    stores[0].request_stop(answer.key, "stopped", "U1", 60)
+    stores[0].request_stop(answer.key, StopReason.STOPPED, "U1", 60)
     assert eventually(lambda: answer.stop, 3) == STOPPED
     assert failures == []
 
@@ -184,8 +184,8 @@ def test_the_watcher_goes_on_after_the_store_failed_once(stores, started):
 def test_stop_records_expire(tmp_path, clock):
     store = SqliteStore(str(tmp_path / "claims.sqlite3"), now=clock)
     key = answer_key("C1", "1.000001")
-    store.request_stop(key, "stopped", "", 10)
-    assert store.requested_stops([key, "C1:9.0"]) == {key: StopSignal("stopped", None)}, "no name: None"
+    store.request_stop(key, StopReason.STOPPED, "", 10)
+    assert store.requested_stops([key, "C1:9.0"]) == {key: StopSignal(StopReason.STOPPED, None)}, "no name: None"
     clock.advance(11)
     assert store.requested_stops([key]) == {}
 
@@ -194,7 +194,7 @@ def test_many_answers_are_read_in_batches(stores):
     keys = [answer_key("C1", f"1.{n:06d}") for n in range(250)]
     stopped = [keys[n] for n in (0, 98, 99, 100, 199, 200, 249)]  # at the edges of the reads
     for key in stopped:
-        stores[0].request_stop(key, "stopped", "U1", 60)
+        stores[0].request_stop(key, StopReason.STOPPED, "U1", 60)
     assert set(stores[1].requested_stops(keys)) == set(stopped)
 
 
@@ -204,7 +204,7 @@ def test_watchers_of_two_processes_each_acknowledge_their_own(stores, here, ther
     asking = threading.Thread(target=lambda: acknowledged.append(
         here.request_elsewhere("C1", "1.000002", STOPPED, 3.0)), daemon=True)
     asking.start()
-    assert there.request_elsewhere("C1", "1.000001", StopSignal("deleted", "U1"), 3.0)
+    assert there.request_elsewhere("C1", "1.000001", StopSignal(StopReason.DELETED, "U1"), 3.0)
     asking.join(5)
     assert acknowledged == [True]
-    assert (mine.stop, theirs.stop) == (StopSignal("deleted", "U1"), STOPPED)
+    assert (mine.stop, theirs.stop) == (StopSignal(StopReason.DELETED, "U1"), STOPPED)

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from threadwise.answering.outcomes import AnswerStatus
 from threadwise.answering.signals import RunningAnswer
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 from inprocess import BOT_TOKEN, clock, eventually  # noqa: F401  (clock: a fixture)
 from threadwise.slack.reply_format import PART_LIMIT, ReplyTag, aborted_metadata, final_blocks, reply_metadata, streaming_blocks, \
     with_marker
@@ -94,7 +95,7 @@ def test_an_answer_that_never_found_room_is_posted_whole_at_the_end_part_by_part
     unshown.reply.append(text)
     time.sleep(0.2)
     assert unshown.posts() == []
-    report = unshown.finish("_⚠️ The model stopped answering._", "error")
+    report = unshown.finish("_⚠️ The model stopped answering._", AnswerStatus.ERROR)
     first, second = unshown.replies()
     assert report == FinalReport([first["ts"], second["ts"]], None, landed=True)
     assert first["text"] + second["text"] == with_marker(text, "_⚠️ The model stopped answering._")
@@ -109,7 +110,7 @@ def test_a_stopped_answer_without_a_message_is_posted_with_its_marker(slack, cha
     running = RunningAnswer(channel, "1.000001")
     unshown = Unshown(slack, channel, clock, running=running)
     unshown.reply.append("Half")
-    running.signal(StopSignal("stopped", ASKER))
+    running.signal(StopSignal(StopReason.STOPPED, ASKER))
     unshown.finish()
     [reply] = unshown.replies()
     assert reply["text"] == f"Half\n\n_⏹ Stopped by <@{ASKER}>._"
@@ -122,8 +123,8 @@ def test_a_deleted_answer_without_a_message_clears_the_status_and_posts_nothing(
     unshown = Unshown(slack, channel, clock, running=running)
     unshown.reply.set_status("Searching the web…")
     assert eventually(lambda: unshown.statuses(), 2)
-    running.signal(StopSignal("deleted", ASKER))
+    running.signal(StopSignal(StopReason.DELETED, ASKER))
     report = unshown.finish()
-    assert report == FinalReport([], StopSignal("deleted", ASKER), landed=False)
+    assert report == FinalReport([], StopSignal(StopReason.DELETED, ASKER), landed=False)
     assert unshown.statuses() == ["Searching the web…", ""], "the thread no longer says it is answered"
     assert unshown.posts() == []

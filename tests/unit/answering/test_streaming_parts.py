@@ -10,7 +10,7 @@ from threadwise.slack.reply_format import PART_LIMIT, PLACEHOLDER_TEXT, TEXT_LIM
 from scripted_slack import ScriptedSlack, error
 from slack_client import SlackGateway
 from threadwise.answering.replies.streaming import FinalReport, StreamingReply
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 from test_streaming_reply import ASKER, Answer, answer, bounded  # noqa: F401  (answer: a fixture)
 
 pytestmark = pytest.mark.in_process
@@ -97,7 +97,7 @@ def test_a_stop_on_a_later_part_ends_the_answer_there(slack, answer):
     assert eventually(lambda: answer.message()["blocks"][0]["text"].endswith("…"), 2)
     answer.stop_click()
     answer.reply.append("more")
-    assert eventually(lambda: answer.reply.stop, 2) == StopSignal("stopped", ASKER)
+    assert eventually(lambda: answer.reply.stop, 2) == StopSignal(StopReason.STOPPED, ASKER)
     report = answer.finish()
     assert report.parts == [report.parts[0], second]
     payload = answer.message()["metadata"]["event_payload"]
@@ -111,7 +111,7 @@ def test_a_deleted_part_is_not_continued(slack, gateway, channel):
     posts = len(slack.calls_of("chat.postMessage"))
     answer.reply.append(paragraphs(14))
     report = answer.finish()
-    assert report.stop == StopSignal("deleted") and not report.landed and report.parts == [answer.ts]
+    assert report.stop == StopSignal(StopReason.DELETED) and not report.landed and report.parts == [answer.ts]
     assert len(slack.calls_of("chat.postMessage")) == posts
     assert len(answer.updates()) == 1  # the seal that found it gone; nothing written after
 
@@ -134,7 +134,7 @@ def test_a_continuation_that_cannot_be_posted_ends_the_answer(scripted, sealed_b
     if sealed_by == "writer":
         assert eventually(lambda: reply.stop, 2)
     report = bounded(reply.finish)
-    assert report == FinalReport(["1.000002"], StopSignal("deleted"), landed=False)
+    assert report == FinalReport(["1.000002"], StopSignal(StopReason.DELETED), landed=False)
     assert len(scripted.calls("chat.postMessage")) == 1
     # The first part keeps the text it was sealed with: the rest is not written over it.
     sealed = scripted.calls("chat.update")[-1]

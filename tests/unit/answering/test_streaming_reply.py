@@ -17,9 +17,10 @@ from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
 from threadwise.slack.reply_format import (PLACEHOLDER_TEXT, ReplyTag, aborted_metadata, final_blocks, reply_metadata,
                           streaming_blocks)
 from threadwise.slack.rate_budget import USER_ACTION
+from threadwise.answering.outcomes import AnswerStatus
 from threadwise.answering.signals import RunningAnswer
 from threadwise.answering.replies.streaming import StreamingReply
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 
 pytestmark = pytest.mark.in_process
 
@@ -153,10 +154,10 @@ def test_a_silent_model_still_rewrites_now_and_then_and_notices_a_stop(quick_hea
     assert 2 <= len(rewrites) <= 4
     assert all(call.params["blocks"] == streaming_blocks("Partial") for call in rewrites)
     answer.stop_click()
-    assert eventually(lambda: answer.reply.stop, 2) == StopSignal("stopped", ASKER)
+    assert eventually(lambda: answer.reply.stop, 2) == StopSignal(StopReason.STOPPED, ASKER)
     assert eventually(lambda: answer.stops, 1) == ["closed"]
     report = answer.finish()
-    assert report.stop == StopSignal("stopped", ASKER) and report.landed
+    assert report.stop == StopSignal(StopReason.STOPPED, ASKER) and report.landed
     message = answer.message()
     assert message["text"] == "Partial\n\n_⏹ Stopped by <@U1>._"
     base = reply_metadata(ReplyTag(ASKER, answer.question), "stopped")["event_payload"]
@@ -186,7 +187,7 @@ def test_a_stop_seen_while_streaming_ends_the_answer_with_the_stoppers_name(answ
     assert eventually(lambda: answer.shows("Some"), 2)
     answer.stop_click(by="U2")
     answer.reply.append(" more")
-    assert eventually(lambda: answer.reply.stop, 2) == StopSignal("stopped", "U2")
+    assert eventually(lambda: answer.reply.stop, 2) == StopSignal(StopReason.STOPPED, "U2")
     assert answer.stops == ["closed"]
     settled = len(answer.updates())
     answer.reply.append(" and more")
@@ -204,7 +205,7 @@ def test_a_stop_flag_without_reason_or_name_still_stops(answer):
     assert eventually(lambda: answer.shows("Text"), 2)
     answer.stop_click(asker=ASKER, question=answer.question, status="stopping")
     answer.reply.append("!")
-    assert eventually(lambda: answer.reply.stop, 2) == StopSignal("stopped", None)
+    assert eventually(lambda: answer.reply.stop, 2) == StopSignal(StopReason.STOPPED, None)
     report = answer.finish()
     assert report.landed
     assert answer.message()["text"] == "Text!\n\n_⏹ Stopped._"
@@ -216,30 +217,31 @@ def test_a_newer_question_supersedes_the_answer(answer):
     assert eventually(lambda: answer.shows("Old"), 2)
     answer.stop_click(by="", reason="superseded")
     answer.reply.append(" answer")
-    assert eventually(lambda: answer.reply.stop, 2) == StopSignal("superseded", "")
+    assert eventually(lambda: answer.reply.stop, 2) == StopSignal(StopReason.SUPERSEDED, "")
     answer.finish()
     assert answer.message()["text"] == "Old answer\n\n_⏹ Stopped: a newer question in this thread is being answered._"
     assert answer.message()["metadata"]["event_payload"]["reason"] == "superseded"
 
 
-@pytest.mark.parametrize("ending", ["deleted", "taken_over"])
+@pytest.mark.parametrize("ending", [StopReason.DELETED, StopReason.TAKEN_OVER])
 def test_an_answer_deleted_or_taken_over_is_not_written_again(slack, gateway, channel, ending):
     owner = [True]
     answer = Answer(slack, gateway, channel, still_owner=lambda: owner[0])
     answer.reply.append("Mine")
     assert eventually(lambda: answer.shows("Mine"), 2)
-    if ending == "deleted":
+    if ending is StopReason.DELETED:
         slack.delete(channel, answer.ts)
     else:
         owner[0] = False  # another worker took the answer over
     answer.reply.append(" no longer")
     assert eventually(lambda: answer.reply.stop, 2) == StopSignal(ending)
+    assert answer.reply.stop.reason is ending, "a typed reason, not its word"
     assert answer.stops == ["closed"]
     tried = len(answer.updates())
     report = answer.finish()
     assert report == streaming_reply.FinalReport([answer.ts], StopSignal(ending), landed=False)
     assert len(answer.updates()) == tried
-    assert (slack.get(channel, answer.ts) is None) if ending == "deleted" else answer.shows("Mine")
+    assert (slack.get(channel, answer.ts) is None) if ending is StopReason.DELETED else answer.shows("Mine")
 
 
 def test_a_delete_noticed_only_by_the_final_write(slack, gateway, channel):
@@ -249,7 +251,7 @@ def test_a_delete_noticed_only_by_the_final_write(slack, gateway, channel):
     slack.delete(channel, answer.ts)
     answer.reply.append(" ends")
     report = answer.finish()
-    assert report == streaming_reply.FinalReport([answer.ts], StopSignal("deleted"), landed=False)
+    assert report == streaming_reply.FinalReport([answer.ts], StopSignal(StopReason.DELETED), landed=False)
 
 
 def test_a_lost_lease_is_checked_again_before_the_final_write(slack, gateway, channel):
@@ -257,7 +259,7 @@ def test_a_lost_lease_is_checked_again_before_the_final_write(slack, gateway, ch
     answer = Answer(slack, gateway, channel, interval=30, still_owner=lambda: owner[0])
     owner[0] = False
     report = answer.finish()
-    assert report.stop == StopSignal("taken_over") and not report.landed
+    assert report.stop == StopSignal(StopReason.TAKEN_OVER) and not report.landed
     assert answer.updates() == []
 
 
@@ -287,21 +289,21 @@ def test_check_stop_leaves_the_status_to_the_writer_and_returns_the_signal(slack
     answer = Answer(slack, gateway, channel, running=running)
     assert answer.check_stop("Searching Notion…") is None
     assert eventually(lambda: answer.shows("", "Searching Notion…"), 2), "shown at the writer's next slot"
-    running.signal(StopSignal("stopped", ASKER))  # (Stop, from the handler's thread)
+    running.signal(StopSignal(StopReason.STOPPED, ASKER))  # (Stop, from the handler's thread)
     assert answer.stops == ["closed"], "the model stream closed before signal() returned"
     calls = len(slack.calls)
-    assert answer.check_stop("Reading a page…") == StopSignal("stopped", ASKER)
-    assert answer.check_stop("Again") == StopSignal("stopped", ASKER)
+    assert answer.check_stop("Reading a page…") == StopSignal(StopReason.STOPPED, ASKER)
+    assert answer.check_stop("Again") == StopSignal(StopReason.STOPPED, ASKER)
     time.sleep(0.2)  # (four writer intervals)
     assert slack.calls[calls:] == [], "neither check_stop nor the ended writer wrote anything"
     report = answer.finish()
-    assert report.stop == StopSignal("stopped", ASKER) and report.landed
+    assert report.stop == StopSignal(StopReason.STOPPED, ASKER) and report.landed
     assert answer.message()["text"] == "_⏹ Stopped by <@U1>._"
 
 
 def test_a_marker_ends_the_final_text_and_the_status_is_recorded(answer):
     answer.reply.append("```python\nprint(1)")
-    report = answer.finish("_⚠️ The model stopped answering._", "error")
+    report = answer.finish("_⚠️ The model stopped answering._", AnswerStatus.ERROR)
     assert report.landed
     message = answer.message()
     assert message["text"] == "```python\nprint(1)\n```\n\n_⚠️ The model stopped answering._"

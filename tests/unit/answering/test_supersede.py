@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from threadwise.answering.signals import StopBoard, answer_key
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 from threadwise.answering.supersede import supersede
 from threadwise.slack.events import Ask
 from threadwise.slack.reply_format import ReplyTag, reply_metadata, streaming_blocks
@@ -34,7 +34,7 @@ def test_a_newer_question_signals_the_earlier_answers_here_and_writes_nothing(sl
     ask = _newer(slack, channel, first.question)
     calls = len(slack.calls)
     assert supersede(ask, gateway.thread(channel, first.question), gateway, board) == 2
-    superseded = StopSignal("superseded", "U3")
+    superseded = StopSignal(StopReason.SUPERSEDED, "U3")
     assert (running.stop, waiting.stop, other_thread.stop) == (superseded, superseded, None)
     assert writes(slack, calls) == [], "each answer writes its own marker"
     assert first.metadata(shown)["event_type"] == "assistant_reply"
@@ -56,6 +56,6 @@ def test_a_newer_question_leaves_stop_records_for_answers_running_elsewhere(slac
     thread = gateway.thread(channel, first.question)
     assert supersede(ask, thread, gateway, here) == 1
     keys = [answer_key(channel, q) for q in (first.question, done.tag.question_ts, "1.5", later.tag.question_ts)]
-    assert stores[1].requested_stops(keys) == {keys[0]: StopSignal("superseded", "U3")}
+    assert stores[1].requested_stops(keys) == {keys[0]: StopSignal(StopReason.SUPERSEDED, "U3")}
     assert slack.get(channel, streaming)["metadata"]["event_type"] == "assistant_reply"
     assert slack.get(channel, other_app)["metadata"]["event_type"] == "assistant_reply"

@@ -9,7 +9,7 @@ import pytest
 
 from threadwise.handoff import claims as jobs
 from threadwise.runtime import answer_services
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 from inprocess import ask_in, claims, clock, eventually, gateway, gateway_for, practice_settings  # noqa: F401
 from threadwise.handoff.claims import ClaimedAnswers, Lease
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT, THINKING_STATUS, ReplyTag, reply_metadata
@@ -191,7 +191,7 @@ def test_a_stop_while_the_answer_waits_for_its_slot_ends_it_before_any_model_req
     claimed = answers.open(ask)
     stops = answers._services.stops
     assert stops.runs_here(channel, ask.ts), "reachable from the moment its placeholder shows"
-    assert stops.signal_here(channel, ask.ts, StopSignal("stopped", ask.user))
+    assert stops.signal_here(channel, ask.ts, StopSignal(StopReason.STOPPED, ask.user))
     calls = len(slack.calls)
     answers.complete(claimed)
     assert [c.method for c in slack.calls[calls:]] == ["chat.update"], "nothing read for a model request: the final"

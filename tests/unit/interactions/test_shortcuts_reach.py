@@ -14,7 +14,7 @@ import pytest
 from threadwise.interactions import registry
 from threadwise.interactions.notices import NOT_A_REPLY, SLACK_BUSY
 from threadwise.answering.signals import StopBoard, answer_key
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 from threadwise.slack.events import MessageAction, TargetMessage, Via
 from inprocess import eventually, gateway  # noqa: F401  (gateway: a fixture)
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT, ReplyTag, final_blocks, reply_metadata, streaming_blocks
@@ -27,7 +27,7 @@ from posted_answers import answer, channel  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.in_process
 
-STOPPED_BY_ASKER = StopSignal("stopped", ASKER)
+STOPPED_BY_ASKER = StopSignal(StopReason.STOPPED, ASKER)
 
 
 def _stopped_text(text: str) -> str:
@@ -162,7 +162,7 @@ def test_delete_signals_the_running_answer_once_its_messages_are_gone(slack, ans
     present_when_signalled: list[bool] = []
     running.listen(lambda stop: present_when_signalled.append(answer.exists(ts)))
     answer.click(ts, kind="delete")
-    assert running.stop == StopSignal("deleted", ASKER)
+    assert running.stop == StopSignal(StopReason.DELETED, ASKER)
     assert present_when_signalled == [False], "signalled once Slack took the deletion"
     assert not answer.exists(ts)
     assert slack.views[-1]["view"]["title"]["text"] == "Deleted"
@@ -185,7 +185,7 @@ def test_delete_of_an_answer_running_elsewhere_does_not_wait_for_an_acknowledgem
     ts = answer.post("words so far")
     answer.click(ts, kind="delete")
     key = answer_key(answer.channel, answer.question)
-    assert stores[1].requested_stops([key]) == {key: StopSignal("deleted", ASKER)}
+    assert stores[1].requested_stops([key]) == {key: StopSignal(StopReason.DELETED, ASKER)}
     assert not answer.exists(ts)
 
 

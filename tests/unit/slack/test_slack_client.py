@@ -3,6 +3,7 @@ against ScriptedSlack for the answers FakeSlack does not give on demand (5xx, od
 What each write sends, what each answer becomes, and how writes spend and respect the budget."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -16,7 +17,7 @@ from scripted_slack import Reply, ScriptedSlack, error
 from threadwise.config.slack_limits import Limit
 from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
-from threadwise.slack.messages import SlackMessage, StillRateLimited, WriteOutcome
+from threadwise.slack.messages import SlackMessage, StillRateLimited, WriteOutcome, WriteStatus
 
 pytestmark = pytest.mark.in_process
 
@@ -63,8 +64,16 @@ def test_a_message_from_the_api():
 
 
 def test_which_outcomes_landed():
-    assert [WriteOutcome(s).landed for s in ("ok", "aborted", "deleted", "rate_limited", "failed", "deferred")] == \
-        [True, True, False, False, False, False]
+    assert {s for s in WriteStatus if WriteOutcome(s).landed} == {WriteStatus.OK, WriteStatus.ABORTED}
+
+
+def test_write_statuses_keep_their_words():
+    # Logs have always shown these words (``status=rate_limited``): the enum reads the same in every spelling.
+    assert [s.value for s in WriteStatus] == ["ok", "aborted", "deleted", "rate_limited", "failed", "deferred",
+                                              "unavailable", "not_streaming", "stopped_by_user"]
+    limited = WriteStatus.RATE_LIMITED
+    assert (str(limited), f"{limited}", json.dumps(limited), limited) == ('rate_limited', 'rate_limited',
+                                                                          '"rate_limited"', "rate_limited")
 
 
 # --- who we are ---------------------------------------------------------------------
@@ -101,7 +110,7 @@ def test_a_bot_without_a_bot_id_owns_no_message_by_bot_id(scripted):
 
 def test_post_sends_the_reply_without_unfurls(slack, gateway, channel):
     outcome = gateway.post(channel, "1700000000.000100", "text", [{"type": "markdown", "text": "text"}], _meta())
-    assert outcome.status == "ok" and outcome.ts and outcome.metadata.event_type == "assistant_reply"
+    assert outcome.status is WriteStatus.OK and outcome.ts and outcome.metadata.event_type == "assistant_reply"
     [call] = [c for c in slack.calls_of("chat.postMessage") if c.params.get("channel") == channel]
     assert call.params == {"channel": channel, "thread_ts": "1700000000.000100", "text": "text",
                            "blocks": [{"type": "markdown", "text": "text"}], "metadata": _meta(),
@@ -110,12 +119,12 @@ def test_post_sends_the_reply_without_unfurls(slack, gateway, channel):
 
 def test_update_keeps_the_metadata_unless_given(slack, gateway, channel):
     ts = gateway.post(channel, None, "first", [], _meta()).ts
-    assert gateway.update(channel, ts, "second", []).status == "ok"
+    assert gateway.update(channel, ts, "second", []).status is WriteStatus.OK
     assert slack.get(channel, ts)["metadata"] == _meta()
     assert "metadata" not in slack.calls_of("chat.update")[-1].params
     stopped = {"event_type": "aborted", "event_payload": {"asker": "U1"}}
     outcome = gateway.update(channel, ts, "third", [], stopped)
-    assert (outcome.status, outcome.ts) == ("aborted", ts), "an aborted flag in the answer is reported"
+    assert (outcome.status, outcome.ts) == (WriteStatus.ABORTED, ts), "an aborted flag in the answer is reported"
     assert slack.get(channel, ts)["text"] == "third"
 
 
@@ -135,7 +144,7 @@ def test_a_429_pauses_the_method_in_that_channel_for_retry_after(scripted):
     gateway = scripted_gateway(scripted, {"chat.postMessage": Limit(600, 5, per_channel=True)})
     scripted.script("chat.postMessage", error("ratelimited", 429, **{"Retry-After": "30"}))
     outcome = gateway.post("C1", None, "text", [], _meta())
-    assert (outcome.status, outcome.retry_after) == ("rate_limited", 30.0)
+    assert (outcome.status, outcome.retry_after) == (WriteStatus.RATE_LIMITED, 30.0)
     assert not gateway.budget.try_take("chat.postMessage", "C1")
     assert gateway.budget.try_take("chat.postMessage", "C2")
 
@@ -145,19 +154,19 @@ def test_a_429_pauses_the_method_in_that_channel_for_retry_after(scripted):
 def test_retry_after_is_read_from_the_429(scripted, headers, seconds):
     scripted.script("chat.update", error("ratelimited", 429, **headers))
     outcome = scripted_gateway(scripted).update("C1", "1.1", "text", [])
-    assert outcome == WriteOutcome("rate_limited", retry_after=seconds)
+    assert outcome == WriteOutcome(WriteStatus.RATE_LIMITED, retry_after=seconds)
 
 
 @pytest.mark.parametrize("reply, outcome", [
-    (error("message_not_found"), WriteOutcome("deleted", error="message_not_found")),
-    (error("channel_not_found", 404), WriteOutcome("deleted", error="channel_not_found")),
-    (error("thread_not_found"), WriteOutcome("deleted", error="thread_not_found")),
-    (error("is_archived"), WriteOutcome("deleted", error="is_archived")),
-    (error("internal_error", 500), WriteOutcome("failed", error="transient")),
-    (error("service_unavailable", 503), WriteOutcome("failed", error="transient")),
-    (error("invalid_blocks"), WriteOutcome("failed", error="invalid_blocks")),
-    (error("teapot", 499), WriteOutcome("failed", error="teapot")),
-    (Reply(400, {"ok": False}), WriteOutcome("failed", error="http_400")),
+    (error("message_not_found"), WriteOutcome(WriteStatus.DELETED, error="message_not_found")),
+    (error("channel_not_found", 404), WriteOutcome(WriteStatus.DELETED, error="channel_not_found")),
+    (error("thread_not_found"), WriteOutcome(WriteStatus.DELETED, error="thread_not_found")),
+    (error("is_archived"), WriteOutcome(WriteStatus.DELETED, error="is_archived")),
+    (error("internal_error", 500), WriteOutcome(WriteStatus.FAILED, error="transient")),
+    (error("service_unavailable", 503), WriteOutcome(WriteStatus.FAILED, error="transient")),
+    (error("invalid_blocks"), WriteOutcome(WriteStatus.FAILED, error="invalid_blocks")),
+    (error("teapot", 499), WriteOutcome(WriteStatus.FAILED, error="teapot")),
+    (Reply(400, {"ok": False}), WriteOutcome(WriteStatus.FAILED, error="http_400")),
 ], ids=lambda value: getattr(value, "status", None) or getattr(getattr(value, "body", None), "get", str)("error"))
 def test_slack_errors_become_outcomes(scripted, reply, outcome):
     scripted.script("chat.update", reply)
@@ -166,7 +175,7 @@ def test_slack_errors_become_outcomes(scripted, reply, outcome):
 
 def test_network_trouble_is_retried_twice_by_the_sdk_then_is_transient(scripted):
     scripted.script("chat.update", *[Reply(drop=True)] * 5)
-    assert scripted_gateway(scripted).update("C1", "1.1", "text", []) == WriteOutcome("failed", error="transient")
+    assert scripted_gateway(scripted).update("C1", "1.1", "text", []) == WriteOutcome(WriteStatus.FAILED, error="transient")
     assert len(scripted.calls("chat.update")) == 3
 
 
@@ -174,7 +183,7 @@ def test_a_slow_slack_is_given_up_after_the_timeout(scripted):
     scripted.script("chat.update", Reply(delay=1.5))
     started = time.monotonic()
     outcome = scripted_gateway(scripted, timeout=1).update("C1", "1.1", "text", [])
-    assert outcome == WriteOutcome("failed", error="transient")
+    assert outcome == WriteOutcome(WriteStatus.FAILED, error="transient")
     assert time.monotonic() - started < 1.5
 
 
@@ -183,7 +192,7 @@ def test_writes_that_must_land_wait_out_rate_limits_and_transient_errors(scripte
     scripted.script("chat.update", error("ratelimited", 429), error("internal_error", 500),
                     Reply(body={"ok": True, "ts": "1.1"}))
     blocks = [{"type": "markdown", "text": "text"}]
-    assert gateway.update_until_landed("C1", "1.1", "text", blocks, _meta()) == WriteOutcome("ok", ts="1.1")
+    assert gateway.update_until_landed("C1", "1.1", "text", blocks, _meta()) == WriteOutcome(WriteStatus.OK, ts="1.1")
     assert scripted.calls("chat.update") == [
         {"channel": "C1", "ts": "1.1", "text": "text", "blocks": blocks, "metadata": _meta()}] * 3
     scripted.script("chat.postMessage", error("ratelimited", 429), Reply(body={"ok": True, "ts": "2.2"}))
@@ -199,11 +208,11 @@ def test_only_transient_errors_add_a_pause_of_their_own(scripted):
     gateway = scripted_gateway(scripted)  # (no budget: nothing else makes a retry wait)
     scripted.script("chat.update", error("internal_error", 500))
     started = time.monotonic()
-    assert gateway.update_until_landed("C1", "1.1", "text", []).status == "ok"
+    assert gateway.update_until_landed("C1", "1.1", "text", []).status is WriteStatus.OK
     assert 1.0 <= time.monotonic() - started < 1.9, "one second between tries"
     scripted.script("chat.update", error("ratelimited", 429, **{"Retry-After": "1"}))
     started = time.monotonic()
-    assert gateway.update_until_landed("C1", "1.1", "text", []).status == "ok"
+    assert gateway.update_until_landed("C1", "1.1", "text", []).status is WriteStatus.OK
     # Even a method with no budget waits out Slack's Retry-After (the budget's pause), and only that.
     assert 1.0 <= time.monotonic() - started < 1.9, "Retry-After, not Retry-After plus a second sleep"
 
@@ -212,14 +221,14 @@ def test_a_rate_limited_write_that_must_land_waits_retry_after(scripted):
     gateway = scripted_gateway(scripted, {"chat.update": Limit(600, 5)})
     scripted.script("chat.update", error("ratelimited", 429, **{"Retry-After": "1"}))
     started = time.monotonic()
-    assert gateway.update_until_landed("C1", "1.1", "text", []).status == "ok"
+    assert gateway.update_until_landed("C1", "1.1", "text", []).status is WriteStatus.OK
     assert time.monotonic() - started >= 1.0
 
 
 def test_landing_gives_up_at_the_deadline():
-    outcomes = [WriteOutcome("rate_limited", retry_after=1.0), WriteOutcome("ok")]
-    assert SlackGateway._until_landed(lambda: outcomes.pop(0), give_up_after=0).status == "rate_limited"
-    transient = [WriteOutcome("failed", error="transient"), WriteOutcome("ok")]
+    outcomes = [WriteOutcome(WriteStatus.RATE_LIMITED, retry_after=1.0), WriteOutcome(WriteStatus.OK)]
+    assert SlackGateway._until_landed(lambda: outcomes.pop(0), give_up_after=0).status is WriteStatus.RATE_LIMITED
+    transient = [WriteOutcome(WriteStatus.FAILED, error="transient"), WriteOutcome(WriteStatus.OK)]
     assert SlackGateway._until_landed(lambda: transient.pop(0), give_up_after=0).error == "transient"
 
 
@@ -229,14 +238,14 @@ def test_interim_updates_go_only_when_the_budget_has_room(slack, channel):
     ts = gateway_for(slack).post(channel, None, "text", [], _meta()).ts
     key = gateway.budget.stream_started()
     blocks = [{"type": "markdown", "text": "one …"}]
-    assert gateway.update_interim(channel, ts, "one", blocks, key, clock.now).status == "ok"
+    assert gateway.update_interim(channel, ts, "one", blocks, key, clock.now).status is WriteStatus.OK
     assert (slack.get(channel, ts)["text"], slack.get(channel, ts)["blocks"]) == ("one", blocks)
     updates = len(slack.calls_of("chat.update"))
     deferred = gateway.update_interim(channel, ts, "two", [], key, clock.now)
-    assert deferred.status == "deferred" and 0.05 <= deferred.retry_after <= 2.0
+    assert deferred.status is WriteStatus.DEFERRED and 0.05 <= deferred.retry_after <= 2.0
     assert len(slack.calls_of("chat.update")) == updates, "nothing sent"
     clock.now += 11.2  # one token back (0.09 a second)
-    assert gateway.update_interim(channel, ts, "two", [], key, clock.now).status == "ok"
+    assert gateway.update_interim(channel, ts, "two", [], key, clock.now).status is WriteStatus.OK
     assert slack.get(channel, ts)["text"] == "two"
     assert gateway.budget.try_interim("chat.update", key, clock.now) > 0, "the interim write spent its token"
 
@@ -336,19 +345,19 @@ def test_interim_writes_name_their_answer_to_the_budget(scripted, method, write)
     clock = Clock()
     gateway = SlackGateway(BOT_TOKEN, scripted.api_url, budget=WriteBudget({method: Limit(600, 2)}, clock=clock))
     a, b = gateway.budget.stream_started(), gateway.budget.stream_started()
-    assert write(gateway, a, 0.0).status == "ok"  # the only token
+    assert write(gateway, a, 0.0).status is WriteStatus.OK  # the only token
     deferred = write(gateway, a, 0.0)
-    assert deferred.status == "deferred" and deferred.retry_after == pytest.approx(1 / 9, abs=0.01), \
+    assert deferred.status is WriteStatus.DEFERRED and deferred.retry_after == pytest.approx(1 / 9, abs=0.01), \
         "deferred even when the wait is under a second"
     clock.now += 0.2  # a token is back
-    assert write(gateway, b, 5.0).status == "deferred", "a's text is older: it goes first"
-    assert write(gateway, a, 0.0).status == "ok"
+    assert write(gateway, b, 5.0).status is WriteStatus.DEFERRED, "a's text is older: it goes first"
+    assert write(gateway, a, 0.0).status is WriteStatus.OK
     clock.now += 0.2
     gateway.budget.stream_ended(a)  # a finished: it no longer holds the others back
-    assert write(gateway, b, 5.0).status == "ok"
+    assert write(gateway, b, 5.0).status is WriteStatus.OK
     c = gateway.budget.stream_started()  # a later answer whose text has waited longer than b's
-    assert write(gateway, b, 10.0).status == write(gateway, c, 1.0).status == "deferred"
+    assert write(gateway, b, 10.0).status == write(gateway, c, 1.0).status is WriteStatus.DEFERRED
     clock.now += 0.2
-    assert write(gateway, b, 10.0).status == "deferred", "c's text is older, though c started later"
-    assert write(gateway, c, 1.0).status == "ok"
+    assert write(gateway, b, 10.0).status is WriteStatus.DEFERRED, "c's text is older, though c started later"
+    assert write(gateway, c, 1.0).status is WriteStatus.OK
     assert len(scripted.calls(method)) == 4

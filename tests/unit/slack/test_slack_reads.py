@@ -13,7 +13,7 @@ from scripted_slack import Reply, error
 from threadwise.config.slack_limits import Limit
 from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
-from threadwise.slack.messages import WriteOutcome
+from threadwise.slack.messages import WriteOutcome, WriteStatus
 from test_slack_client import SLOW, Clock, _meta, scripted, scripted_gateway  # noqa: F401  (scripted: a fixture)
 
 pytestmark = pytest.mark.in_process
@@ -214,12 +214,12 @@ def test_file_info_without_a_file(scripted):
 def test_a_stream_in_a_dm_names_no_recipient_and_one_in_a_channel_does(slack, gateway, channel):
     question = slack.add_message(channel, "U1", "q")
     started = gateway.start_stream(channel, question, "Hello", "U1", "T1", 0, 0.0)
-    assert started.status == "ok" and slack.is_streaming(channel, started.ts)
+    assert started.status is WriteStatus.OK and slack.is_streaming(channel, started.ts)
     assert slack.calls_of("chat.startStream")[-1].params == {"channel": channel, "thread_ts": question,
                                                               "markdown_text": "Hello"}
     room = shared_channel(slack, "U1")
     question = slack.add_message(room, "U1", "q")
-    assert gateway.start_stream(room, question, "Hi", "U1", "T1", 0, 0.0).status == "ok"
+    assert gateway.start_stream(room, question, "Hi", "U1", "T1", 0, 0.0).status is WriteStatus.OK
     params = slack.calls_of("chat.startStream")[-1].params
     assert (params["recipient_user_id"], params["recipient_team_id"]) == ("U1", "T1")
 
@@ -227,13 +227,13 @@ def test_a_stream_in_a_dm_names_no_recipient_and_one_in_a_channel_does(slack, ga
 def test_a_stream_is_appended_to_and_stopped(slack, gateway, channel):
     question = slack.add_message(channel, "U1", "q")
     ts = gateway.start_stream(channel, question, "Hello", "U1", "T1", 0, 0.0).ts
-    assert gateway.append_stream(channel, ts, ", world", 0, 0.0).status == "ok"
+    assert gateway.append_stream(channel, ts, ", world", 0, 0.0).status is WriteStatus.OK
     assert slack.get(channel, ts)["text"] == "Hello, world"
     stopped = gateway.stop_stream(channel, ts, "!", _meta(status="done"))
-    assert stopped.status == "ok" and stopped.metadata.payload["status"] == "done"
+    assert stopped.status is WriteStatus.OK and stopped.metadata.payload["status"] == "done"
     assert slack.get(channel, ts)["text"] == "Hello, world!"
     assert gateway.append_stream(channel, ts, "more", 0, 0.0) == WriteOutcome(
-        "not_streaming", error="message_not_in_streaming_state")
+        WriteStatus.NOT_STREAMING, error="message_not_in_streaming_state")
 
 
 def test_stopping_a_stream_sends_only_what_is_given(scripted):
@@ -251,7 +251,7 @@ def test_a_stream_stopped_in_slack(slack, gateway, channel):
     ts = gateway.start_stream(channel, question, "Hello", "U1", "T1", 0, 0.0).ts
     slack.stop_stream_by_user(channel, ts)
     assert gateway.append_stream(channel, ts, "more", 0, 0.0) == WriteOutcome(
-        "stopped_by_user", error="stopped_by_user")
+        WriteStatus.STOPPED_BY_USER, error="stopped_by_user")
 
 
 @pytest.mark.parametrize("code", ["unknown_method", "not_allowed_token_type", "missing_scope",
@@ -259,23 +259,23 @@ def test_a_stream_stopped_in_slack(slack, gateway, channel):
 def test_streaming_that_this_workspace_cannot_use_is_unavailable(scripted, code):
     scripted.script("chat.startStream", error(code, 404 if code == "unknown_method" else 200))
     assert scripted_gateway(scripted).start_stream("D1", "1.0", "Hi", "U1", None, 0, 0.0) == WriteOutcome(
-        "unavailable", error=code)
+        WriteStatus.UNAVAILABLE, error=code)
 
 
 def test_other_stream_failures_stay_failures(scripted):
     scripted.script("chat.appendStream", error("msg_too_long"))
     assert scripted_gateway(scripted).append_stream("D1", "1.1", "x", 0, 0.0) == WriteOutcome(
-        "failed", error="msg_too_long")
+        WriteStatus.FAILED, error="msg_too_long")
 
 
 def test_stream_writes_wait_for_the_budget_only_when_final(scripted):
     limits = {"chat.startStream": SLOW, "chat.appendStream": SLOW, "chat.stopStream": SLOW}
     gateway = SlackGateway("xoxb-test", scripted.api_url, budget=WriteBudget(limits, clock=Clock()))
     key = gateway.budget.stream_started()
-    assert gateway.start_stream("D1", "1.0", "Hi", "U1", None, key, 0.0).status == "ok"
-    assert gateway.start_stream("D1", "1.0", "Hi", "U1", None, key, 0.0).status == "deferred"
-    assert gateway.append_stream("D1", "1.1", "x", key, 0.0).status == "ok"
-    assert gateway.append_stream("D1", "1.1", "x", key, 0.0).status == "deferred"
+    assert gateway.start_stream("D1", "1.0", "Hi", "U1", None, key, 0.0).status is WriteStatus.OK
+    assert gateway.start_stream("D1", "1.0", "Hi", "U1", None, key, 0.0).status is WriteStatus.DEFERRED
+    assert gateway.append_stream("D1", "1.1", "x", key, 0.0).status is WriteStatus.OK
+    assert gateway.append_stream("D1", "1.1", "x", key, 0.0).status is WriteStatus.DEFERRED
     assert len(scripted.calls("chat.startStream")) == len(scripted.calls("chat.appendStream")) == 1
-    assert gateway.stop_stream("D1", "1.1", None, None).status == "ok"
+    assert gateway.stop_stream("D1", "1.1", None, None).status is WriteStatus.OK
     assert not gateway.budget.try_take("chat.stopStream"), "the stop spent its token"

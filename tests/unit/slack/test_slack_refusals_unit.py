@@ -12,6 +12,7 @@ from flows import ASKER
 from inprocess import gateway, gateway_for  # noqa: F401  (gateway: a fixture)
 from threadwise.slack.reply_format import ReplyTag, reply_metadata, streaming_blocks
 from slack_client import SlackGateway
+from threadwise.slack.messages import WriteStatus
 from threadwise.slack.refusals import MissingScope
 
 pytestmark = pytest.mark.in_process
@@ -56,7 +57,7 @@ def test_a_write_without_its_scope_fails_with_the_scope_logged(slack, gateway, c
     ts = _answer(slack, gateway, channel)
     with caplog.at_level(logging.WARNING):
         outcome = narrow_gateway(slack, "chat:write").update(channel, ts, "new", streaming_blocks("new"))
-    assert (outcome.status, outcome.error) == ("failed", "missing_scope")
+    assert (outcome.status, outcome.error) == (WriteStatus.FAILED, "missing_scope")
     assert _scope_logged(caplog, "chat_update", "chat:write")
 
 
@@ -67,6 +68,6 @@ def test_a_write_where_the_bot_was_removed_ends_the_answer_there(slack, gateway,
     slack.remove_member(room, slack.bot_user_id)
     with caplog.at_level(logging.WARNING):
         outcome = gateway.update(room, ts, "more", streaming_blocks("more"))
-    assert (outcome.status, outcome.error) == ("deleted", "not_in_channel")
+    assert (outcome.status, outcome.error) == (WriteStatus.DELETED, "not_in_channel")
     assert [getattr(r, "fields", {}).get("channel") for r in caplog.records
             if r.getMessage().startswith("the bot is not in this channel")] == [room]

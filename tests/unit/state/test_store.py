@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -17,7 +18,7 @@ from threadwise.config import ConfigError, load_settings
 from threadwise.state import store
 from threadwise.state.backends import STORE_BACKENDS
 from firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401  (the session fixture)
-from threadwise.state.store import Acquire, Claim
+from threadwise.state.store import Acquire, Claim, ClaimStatus
 from threadwise.state.firestore_documents import document_id
 from threadwise.state.sqlite import PURGE_EVERY, SqliteStore
 
@@ -58,6 +59,32 @@ def test_acquire_and_answer(claims, clock):
     assert claims.finish("Ev1", "w1"), "finishing twice is harmless"
     done = claims.get("Ev1")
     assert (done.status, done.reply_ts, done.attempts) == ("answered", "1700000000.000100", 1)
+
+
+def _stored_status(claims, event_id: str):
+    """The claim's ``status`` as the backend holds it (a row's text, a document's field)."""
+    if isinstance(claims, SqliteStore):
+        with closing(claims._connect()) as db:
+            return db.execute("SELECT status FROM claims WHERE event_id = ?", (event_id,)).fetchone()[0]
+    return claims._collection.document(document_id(event_id)).get().to_dict()["status"]
+
+
+def test_a_claim_status_is_stored_as_its_word(claims):
+    """A process of the previous release reads the claims during a deploy: the stored text stays."""
+    claims.create_claim("Ev1", TTL)
+    seen = [(_stored_status(claims, "Ev1"), claims.get("Ev1").status)]
+    claims.acquire("Ev1", "w1", LEASE, TTL)
+    seen.append((_stored_status(claims, "Ev1"), claims.get("Ev1").status))
+    claims.hand_off("Ev1", "w1")
+    seen.append((_stored_status(claims, "Ev1"), claims.get("Ev1").status))
+    claims.acquire_delivery("Ev1", "d1", "w1", LEASE, TTL)
+    claims.finish("Ev1", "d1")
+    seen.append((_stored_status(claims, "Ev1"), claims.get("Ev1").status))
+    assert [stored for stored, _ in seen] == ["queued", "answering", "delivering", "answered"]
+    assert all(type(stored) is str for stored, _ in seen)
+    assert [status for _, status in seen] == [ClaimStatus.QUEUED, ClaimStatus.ANSWERING, ClaimStatus.DELIVERING,
+                                              ClaimStatus.ANSWERED]
+    assert all(type(status) is ClaimStatus for _, status in seen), "read back typed"
 
 
 def test_acquire_without_a_claim_creates_it(claims):

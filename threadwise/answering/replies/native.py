@@ -27,9 +27,10 @@ from threadwise.slack.events import ABORTED_EVENT_TYPE
 from threadwise.slack.reply_format import (PART_LIMIT, STATUS_STREAMING, close_open_fence, fallback_text, final_blocks,
                           reply_metadata, stop_button_block, stopped_marker, streaming_blocks, with_marker)
 from threadwise.slack.rate_budget import FINAL
-from threadwise.slack.messages import WriteOutcome
+from threadwise.slack.messages import WriteOutcome, WriteStatus
+from threadwise.answering.outcomes import AnswerStatus
 from threadwise.answering.replies.streaming import FinalReport, StreamingReply
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 
 log = logs.get(__name__)
 
@@ -55,7 +56,7 @@ class NativeStreamingReply(StreamingReply):
         if not self._native or not snapshot:
             return super()._write_interim(snapshot)  # statuses and heartbeats on the control message
         if not self._still_owner():
-            self._stop = StopSignal("taken_over")
+            self._stop = StopSignal(StopReason.TAKEN_OVER)
             return
         if len(snapshot) > PART_LIMIT:  # longer than one part: parts are chat.update's business
             self._leave_native("the answer is longer than one part")
@@ -68,15 +69,16 @@ class NativeStreamingReply(StreamingReply):
     def _start(self, snapshot: str) -> None:
         outcome = self._slack.start_stream(self._channel, self._thread_ts, snapshot, self._recipient_user,
                                            self._recipient_team, self._budget_key, self._last_write_at)
-        if outcome.status == "ok" and outcome.ts:
+        if outcome.status is WriteStatus.OK and outcome.ts:
             self._stream_ts, self._streamed = outcome.ts, snapshot
             # The control message names its stream, for Stop / Delete used on either message.
             control = self._slack.update_until_landed(
                 self._channel, self._control_ts, fallback_text(STREAM_BELOW_TEXT),
                 [{"type": "markdown", "text": STREAM_BELOW_TEXT}, stop_button_block()],
                 reply_metadata(self._tag, STATUS_STREAMING, stream=outcome.ts))
-            self._after_native(snapshot, control if control.status in ("aborted", "deleted") else outcome)
-        elif outcome.status in ("deferred", "rate_limited"):
+            ended = control.status in (WriteStatus.ABORTED, WriteStatus.DELETED)  # stopped or deleted meanwhile
+            self._after_native(snapshot, control if ended else outcome)
+        elif outcome.status in (WriteStatus.DEFERRED, WriteStatus.RATE_LIMITED):
             # No room for a Tier 2 call now: do not hold the first words back, use chat.update.
             self._leave_native("no budget for chat.startStream now")
             super()._write_interim(snapshot)
@@ -91,15 +93,15 @@ class NativeStreamingReply(StreamingReply):
             return
         outcome = self._slack.append_stream(self._channel, self._stream_ts, delta, self._budget_key,
                                             self._last_write_at)
-        if outcome.status == "ok":
+        if outcome.status is WriteStatus.OK:
             self._streamed = snapshot
         self._after_native(snapshot, outcome)
 
     def _after_native(self, snapshot: str, outcome: WriteOutcome) -> None:
-        if outcome.status == "stopped_by_user":  # the reader pressed Slack's own stop on the stream
-            self._stop = StopSignal("stopped", self._recipient_user)
+        if outcome.status is WriteStatus.STOPPED_BY_USER:  # the reader pressed Slack's own stop on the stream
+            self._stop = StopSignal(StopReason.STOPPED, self._recipient_user)
             return
-        if outcome.status == "not_streaming":
+        if outcome.status is WriteStatus.NOT_STREAMING:
             self._stream_ended()
             return
         self._after_write(outcome, snapshot)
@@ -115,10 +117,10 @@ class NativeStreamingReply(StreamingReply):
     def _stop_signal_of_stream(self) -> StopSignal | None:
         message = self._slack.find(self._channel, self._stream_ts, self._thread_ts)
         if message is None:
-            return StopSignal("deleted")
+            return StopSignal(StopReason.DELETED)
         meta = message.metadata
         if meta is not None and meta.event_type == ABORTED_EVENT_TYPE:
-            return StopSignal(str(meta.payload.get("reason") or "stopped"), meta.payload.get("stopped_by"))
+            return StopSignal(StopReason.of(meta.payload.get("reason")), meta.payload.get("stopped_by"))
         return None
 
     def _leave_native(self, why: str) -> None:
@@ -131,17 +133,17 @@ class NativeStreamingReply(StreamingReply):
             return  # nothing streamed yet: the placeholder is part 1, as in update mode
         metadata = reply_metadata(self._tag, STATUS_STREAMING)
         stopped = self._slack.stop_stream(self._channel, self._stream_ts, None, metadata)
-        if stopped.status == "not_streaming":  # expired: give it its metadata with an ordinary update
+        if stopped.status is WriteStatus.NOT_STREAMING:  # expired: give it its metadata with an ordinary update
             stopped = self._slack.update_until_landed(self._channel, self._stream_ts, fallback_text(self._streamed),
                                                       streaming_blocks(self._streamed), metadata)
-        if stopped.status == "deleted":
-            self._stop = StopSignal("deleted")
+        if stopped.status is WriteStatus.DELETED:
+            self._stop = StopSignal(StopReason.DELETED)
         self._slack.delete(self._channel, self._control_ts, priority=FINAL)
         self._parts = [self._stream_ts]
         self._written = self._streamed
 
     # --- the end ----------------------------------------------------------------
-    def _finish(self, marker: str | None, status: str) -> FinalReport:
+    def _finish(self, marker: str | None, status: AnswerStatus) -> FinalReport:
         with self._cond:
             self._finishing = True
             self._cond.notify()
@@ -152,26 +154,27 @@ class NativeStreamingReply(StreamingReply):
             self._leave_native("the answer is longer than one part")
             return super()._finish(marker, status)
         if not self._still_owner():
-            self._stop = StopSignal("taken_over")
-        if self._stop and self._stop.reason in ("deleted", "taken_over"):
-            if self._stop.reason == "deleted":  # whichever of the two was deleted, the answer goes whole
+            self._stop = StopSignal(StopReason.TAKEN_OVER)
+        if self._stop and self._stop.reason in (StopReason.DELETED, StopReason.TAKEN_OVER):
+            if self._stop.reason is StopReason.DELETED:  # whichever of the two was deleted, the answer goes whole
                 self._slack.delete(self._channel, self._control_ts, priority=FINAL)
                 self._slack.delete(self._channel, self._stream_ts, priority=FINAL)
             return FinalReport([self._stream_ts], self._stop, landed=False)
         if self._stop:
-            marker = stopped_marker(self._stop.stopped_by, self._stop.reason)
+            marker = stopped_marker(self._stop.stopped_by, self._stop.reason.value)
         final = with_marker(self._answer, marker) if marker else close_open_fence(self._answer)
         if not final.strip():
             final = "_(The model returned an empty answer.)_"
         metadata = self._final_metadata(status)
-        outcome = WriteOutcome("not_streaming")
+        outcome = WriteOutcome(WriteStatus.NOT_STREAMING)
         if final.startswith(self._streamed):
             outcome = self._slack.stop_stream(self._channel, self._stream_ts, final[len(self._streamed):], metadata)
-        if outcome.status == "not_streaming" or (outcome.status == "failed" and not final.startswith(self._streamed)):
+        if outcome.status is WriteStatus.NOT_STREAMING or (outcome.status is WriteStatus.FAILED
+                                                          and not final.startswith(self._streamed)):
             # Stopped by a person (or expired): the message is an ordinary one again.
             outcome = self._slack.update_until_landed(self._channel, self._stream_ts, fallback_text(final),
                                                       final_blocks(final), metadata)
-        if outcome.status == "deleted":
-            self._stop = self._stop or StopSignal("deleted")
+        if outcome.status is WriteStatus.DELETED:
+            self._stop = self._stop or StopSignal(StopReason.DELETED)
         self._slack.delete(self._channel, self._control_ts, priority=FINAL)
         return FinalReport([self._stream_ts], self._stop, landed=outcome.landed)

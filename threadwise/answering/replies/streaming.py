@@ -24,8 +24,9 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from threadwise import logs
+from threadwise.answering.outcomes import AnswerStatus
 from threadwise.answering.signals import RunningAnswer
-from threadwise.state.stop_records import StopSignal
+from threadwise.state.stop_records import StopReason, StopSignal
 from threadwise.slack.reply_format import (
     PART_LIMIT,
     STATUS_CONTINUED,
@@ -43,7 +44,7 @@ from threadwise.slack.reply_format import (
     with_marker,
 )
 from slack_client import SlackGateway
-from threadwise.slack.messages import WriteOutcome
+from threadwise.slack.messages import WriteOutcome, WriteStatus
 
 log = logs.get(__name__)
 
@@ -154,21 +155,21 @@ class StreamingReply:
         log.info("answer signalled", reason=stop.reason, channel=self._channel)
         self._signal_stop()
 
-    def finish(self, marker: str | None = None, status: str = "done") -> FinalReport:
+    def finish(self, marker: str | None = None, status: AnswerStatus = AnswerStatus.DONE) -> FinalReport:
         """Write the final text (plus ``marker``) and return once it has landed."""
         try:
             return self._finish(marker, status)
         finally:
             self._budget.stream_ended(self._budget_key)
 
-    def _finish(self, marker: str | None, status: str) -> FinalReport:
+    def _finish(self, marker: str | None, status: AnswerStatus) -> FinalReport:
         with self._cond:
             self._finishing = True
             self._cond.notify()
         self._writer.join()
         if not self._still_owner():
-            self._stop = StopSignal("taken_over")
-        if self._stop and self._stop.reason in ("deleted", "taken_over"):
+            self._stop = StopSignal(StopReason.TAKEN_OVER)
+        if self._stop and self._stop.reason in (StopReason.DELETED, StopReason.TAKEN_OVER):
             self._clear_thread_status()
             return FinalReport(list(self._parts), self._stop, landed=False)
         if self._parts and not self._seal_full_parts(self._answer):
@@ -177,7 +178,7 @@ class StreamingReply:
             return FinalReport(list(self._parts), self._stop, landed=False)
         current = self._current_text(self._answer)
         if self._stop:
-            marker = stopped_marker(self._stop.stopped_by, self._stop.reason)
+            marker = stopped_marker(self._stop.stopped_by, self._stop.reason.value)
         text = with_marker(current, marker) if marker else close_open_fence(current)
         if not text.strip():
             text = "_(The model returned an empty answer.)_"
@@ -188,11 +189,11 @@ class StreamingReply:
             self._channel, self._parts[-1], fallback_text(text), final_blocks(text), self._final_metadata(status),
             paid=self._budget.spend_reserved(self._budget_key),  # the token reserved for it: no wait
         )
-        if outcome.status == "deleted":
-            self._stop = self._stop or StopSignal("deleted")
+        if outcome.status is WriteStatus.DELETED:
+            self._stop = self._stop or StopSignal(StopReason.DELETED)
         return FinalReport(list(self._parts), self._stop, landed=outcome.landed)
 
-    def _post_whole(self, text: str, status: str) -> FinalReport:
+    def _post_whole(self, text: str, status: AnswerStatus) -> FinalReport:
         """No message yet (no room for updates while it was written): post the answer, part by part."""
         while True:
             last = len(text) <= PART_LIMIT
@@ -241,7 +242,7 @@ class StreamingReply:
     def _write_interim(self, snapshot: str) -> None:
         """An update while streaming, when the budget has room now (it never waits)."""
         if not self._still_owner():
-            self._stop = StopSignal("taken_over")
+            self._stop = StopSignal(StopReason.TAKEN_OVER)
             return
         if not self._parts:
             return self._first_message(snapshot)
@@ -284,24 +285,24 @@ class StreamingReply:
 
     def _after_write(self, outcome: WriteOutcome, snapshot: str) -> None:
         now = time.monotonic()
-        if outcome.status == "deferred":  # the budget is busy: this answer's interval stretches
+        if outcome.status is WriteStatus.DEFERRED:  # the budget is busy: this answer's interval stretches
             self._next_write_at = now + outcome.retry_after
             return
-        if outcome.status == "rate_limited":
+        if outcome.status is WriteStatus.RATE_LIMITED:
             self._next_write_at = now + max(outcome.retry_after, self._interval)
             return
         self._last_write_at = now
         # A write without text yet (a status such as "Searching Notion…") must not
         # hold the first words back for a whole interval: they go out at once.
         self._next_write_at = now + (self._interval if snapshot else 0.0)
-        if outcome.status == "ok":
+        if outcome.status is WriteStatus.OK:
             self._written = snapshot
-        elif outcome.status == "aborted":
+        elif outcome.status is WriteStatus.ABORTED:
             self._written = snapshot
             payload = outcome.metadata.payload if outcome.metadata else {}
-            self._stop = StopSignal(str(payload.get("reason") or "stopped"), payload.get("stopped_by"))
-        elif outcome.status == "deleted":
-            self._stop = StopSignal("deleted")
+            self._stop = StopSignal(StopReason.of(payload.get("reason")), payload.get("stopped_by"))
+        elif outcome.status is WriteStatus.DELETED:
+            self._stop = StopSignal(StopReason.DELETED)
 
     def _signal_stop(self) -> None:
         if self._on_stop:
@@ -325,8 +326,8 @@ class StreamingReply:
                 self._channel, self._parts[-1], fallback_text(sealed), final_blocks(sealed),
                 reply_metadata(self._tag_for(len(self._parts)), STATUS_CONTINUED),
             )
-            if seal.status == "deleted":
-                self._stop = StopSignal("deleted")
+            if seal.status is WriteStatus.DELETED:
+                self._stop = StopSignal(StopReason.DELETED)
                 return False
             next_prefix = reopening_line(head)
             self._sealed_upto += cut - len(self._prefix)
@@ -339,7 +340,7 @@ class StreamingReply:
             )
             if not posted.ts:
                 log.error("could not post a continuation", error=posted.error)
-                self._stop = StopSignal("deleted")
+                self._stop = StopSignal(StopReason.DELETED)
                 return False
             self._parts.append(posted.ts)
             self._written = None
@@ -350,9 +351,9 @@ class StreamingReply:
             return self._tag
         return replace(self._tag, answer_ts=self._parts[0], part=part)
 
-    def _final_metadata(self, status: str, part: int | None = None) -> dict:
+    def _final_metadata(self, status: AnswerStatus, part: int | None = None) -> dict:
         tag = self._tag_for(part or len(self._parts))
         if self._stop:
-            base = reply_metadata(tag, status)["event_payload"]
-            return aborted_metadata(base, self._stop.stopped_by or "", self._stop.reason, STATUS_STOPPED)
-        return reply_metadata(tag, status)
+            base = reply_metadata(tag, status.value)["event_payload"]
+            return aborted_metadata(base, self._stop.stopped_by or "", self._stop.reason.value, STATUS_STOPPED)
+        return reply_metadata(tag, status.value)

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 from threadwise import logs
 import prompts
 from threadwise.config import Settings
-from threadwise.answering.signals import StopBoard
 from threadwise.slack.events import Ask
 from threadwise.slack.rate_budget import WriteBudget
 from slack_client import SlackGateway
 
 if TYPE_CHECKING:  # annotations only: the answer loop is imported on the first question (cold-start cost)
+    from threadwise.answering.signals import StopBoard
     from threadwise.answering.responder import Services
     from threadwise.knowledge.toolbox import KnowledgeTool
 
@@ -35,8 +35,6 @@ class Runtime:
         self.slack = SlackGateway(slack.slack_bot_token, slack.slack_api_url, app_id=slack.slack_app_id,
                                   budget=WriteBudget(slack.slack_rate_limits, lender=lender))
         self._lock = threading.RLock()
-        # The answers this process runs, for Stop to reach; stop records for the others go through the store.
-        self.stops = StopBoard(records=lambda: self.store)
         if settings.handoff.dispatch == "pubsub":
             from threadwise.handoff.pubsub import topic_path
 
@@ -55,6 +53,17 @@ class Runtime:
             f"Threadwise starting: {transport}; {answering}",
             verification=verification, dispatch=self.settings.handoff.dispatch, store=self.settings.state.store,
         )
+
+    @property
+    def stops(self) -> StopBoard:
+        """The answers this process runs, for Stop to reach; stop records for the others go through the store.
+        Built on first use (an answer or a click), for cold-start cost only."""
+        def build():
+            from threadwise.answering.signals import StopBoard
+
+            return StopBoard(records=lambda: self.store)
+
+        return self._built("_stops", build)
 
     def _built(self, name: str, build):
         # cached_property is not thread-safe; two requests may arrive together on a cold instance.
@@ -141,6 +150,7 @@ def answer_services(settings: Settings, slack: SlackGateway, system_prompt: str,
     The one place that splits the Settings for it (the Runtime, and tests that run the answer loop alone)."""
     # Imported here for cold-start cost only: acknowledging an event needs no answer loop.
     from threadwise.answering import responder
+    from threadwise.answering.signals import StopBoard
 
     return responder.Services(
         answering=settings.answering, model=settings.model, slack=slack, system_prompt=system_prompt,

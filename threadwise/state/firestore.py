@@ -35,12 +35,13 @@ from threadwise.state.claim_transitions import T, Transition, TransitionStore, c
 from threadwise.state.firestore_documents import document_id, timestamp
 from threadwise.state.stops import FirestoreStopRecords
 from threadwise.state.store import Claim, ClaimStatus, Clock
+from threadwise.state.usage_ledger import FirestoreUsageLedger
 
 DEFAULT_COLLECTION = "threadwise_claims"
 MAX_COLLISIONS = 100  # each collision means another writer succeeded; this bound is never reached in practice
 
 
-class FirestoreStore(FirestoreStopRecords, FirestoreBudget, TransitionStore):
+class FirestoreStore(FirestoreStopRecords, FirestoreBudget, FirestoreUsageLedger, TransitionStore):
     def __init__(self, collection: str = DEFAULT_COLLECTION, project: str | None = None,
                  now: Clock = time.time, client: Any = None):
         # Imported here, not at the top, for cold-start cost only: the backends registry

@@ -1,5 +1,6 @@
 """How the Firestore store names and stamps its documents: claims (``firestore.py``), stop records
-(``stops.py``) and the shared budget's buckets (``budget.py``) all use these.
+(``stops.py``), the shared budget's buckets (``budget.py``) and the usage ledger (``usage_ledger.py``)
+all use these.
 
 No Google import here: these are plain strings and datetimes, the client lives in ``firestore.py``.
 """

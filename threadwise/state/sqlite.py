@@ -21,6 +21,7 @@ from threadwise.state.claim_transitions import T, Transition, TransitionStore, c
 from threadwise.state.sqlite_transactions import immediate
 from threadwise.state.stops import SQLITE_SCHEMA as STOPS_SCHEMA, SqliteStopRecords
 from threadwise.state.store import Claim, ClaimStatus, Clock
+from threadwise.state.usage_ledger import SQLITE_SCHEMA as USAGE_SCHEMA, SqliteUsageLedger
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
 PURGE_EVERY = 100  # create_claim calls between opportunistic purges
@@ -40,7 +41,7 @@ CREATE INDEX IF NOT EXISTS claims_expires_at ON claims (expires_at);
 _COLUMNS = "event_id, status, reply_ts, owner, lease_until, expires_at, attempts"
 
 
-class SqliteStore(SqliteStopRecords, SqliteBudget, TransitionStore):
+class SqliteStore(SqliteStopRecords, SqliteBudget, SqliteUsageLedger, TransitionStore):
     def __init__(self, path: str, now: Clock = time.time, busy_timeout: float = BUSY_TIMEOUT):
         self._path = path
         self._now = now
@@ -55,7 +56,7 @@ class SqliteStore(SqliteStopRecords, SqliteBudget, TransitionStore):
             # No mutation: SQLite reads pragma names and values in any case (mutmut changes the case).
             db.execute("PRAGMA journal_mode=WAL")  # pragma: no mutate
             with immediate(db):
-                for statement in (_SCHEMA + ";" + STOPS_SCHEMA + ";" + BUDGET_SCHEMA).split(";"):
+                for statement in (_SCHEMA + ";" + STOPS_SCHEMA + ";" + BUDGET_SCHEMA + ";" + USAGE_SCHEMA).split(";"):
                     if statement.strip():
                         db.execute(statement)
 

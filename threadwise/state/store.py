@@ -2,10 +2,11 @@
 
 The interface sits below its implementations: ``sqlite.py`` and ``firestore.py``
 implement ``Store``, ``backends.py`` names them for ``STORE``, and the rooms
-above import only this module (handoff's claims) or ``stop_records.py``
-(answering's stop signals). How a claim moves between its states:
-``claim_transitions.py``. Only ids, reasons, names and numbers are stored,
-never a message text or a secret.
+above import only this module (handoff's claims), ``stop_records.py``
+(answering's stop signals) or ``usage_records.py`` (the usage ledger's
+entries). How a claim moves between its states: ``claim_transitions.py``.
+Only ids, reasons, names and numbers are stored, never a message text or a
+secret.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from threadwise.state.stop_records import StopRecords
+from threadwise.state.usage_records import UsageLedger
 
 Clock = Callable[[], float]
 
@@ -67,9 +69,10 @@ class Acquired:
     claim: Claim | None
 
 
-class Store(StopRecords, Protocol):
+class Store(StopRecords, UsageLedger, Protocol):
     """Event claims (exactly-once answers, ``claim_transitions.py``), stop records
-    (``stop_records.py``), and the shared token buckets (``budget.py``)."""
+    (``stop_records.py``), the shared token buckets (``budget.py``), and the usage ledger
+    (``usage_records.py``)."""
 
     def create_claim(self, event_id: str, ttl: float) -> bool: ...
     def acquire(self, event_id: str, owner: str, lease: float, ttl: float) -> Acquired: ...

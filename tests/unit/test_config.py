@@ -16,7 +16,7 @@ pytestmark = pytest.mark.in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
-GROUPS = ("slack", "model", "answering", "handoff", "state", "knowledge")
+GROUPS = ("slack", "model", "answering", "handoff", "state", "knowledge", "usage")
 # Fields whose variable also says its unit.
 RENAMED = {"claim_ttl": "CLAIM_TTL_SECONDS", "claim_lease": "CLAIM_LEASE_SECONDS",
            "job_deadline": "JOB_DEADLINE_SECONDS"}

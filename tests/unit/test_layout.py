@@ -15,10 +15,10 @@ from harness import ROOT
 pytestmark = pytest.mark.in_process
 
 ROOT_FILES = {"main.py", "slack_client.py", "prompts.py"}  # the design card's Python files at the root
-# DESIGN.md: transports → (runtime) → interactions, handoff → answering → model → knowledge → slack, state
-# → config, logs. A module may import its own room or any room below it; prompts.py is data, for anyone.
+# DESIGN.md: transports → (runtime) → interactions, handoff → answering → (usage) → model → knowledge → slack,
+# state → config, logs. A module may import its own room or any room below it; prompts.py is data, for anyone.
 RANK = {"main": 0, "launch": 0, "transports": 1, "runtime": 2, "interactions": 3, "handoff": 3, "answering": 4,
-        "model": 5, "knowledge": 6, "slack": 7, "state": 7, "config": 8, "logs": 8, "prompts": 9}
+        "usage": 4.5, "model": 5, "knowledge": 6, "slack": 7, "state": 7, "config": 8, "logs": 8, "prompts": 9}
 
 
 def _tracked_python() -> list[str]:

@@ -10,8 +10,8 @@ room may import it.
 """
 from threadwise.config.env import ConfigError
 from threadwise.config.groups import (AnsweringSettings, HandoffSettings, KnowledgeSettings, ModelSettings, Settings,
-                                      SlackSettings, StateSettings)
+                                      SlackSettings, StateSettings, UsageSettings)
 from threadwise.config.load import load_settings
 
 __all__ = ["ConfigError", "Settings", "SlackSettings", "ModelSettings", "AnsweringSettings", "HandoffSettings",
-           "StateSettings", "KnowledgeSettings", "load_settings"]
+           "StateSettings", "KnowledgeSettings", "UsageSettings", "load_settings"]

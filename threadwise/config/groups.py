@@ -110,6 +110,13 @@ class KnowledgeSettings:
 
 
 @dataclass(frozen=True)
+class UsageSettings:
+    """Metering what answers cost (``threadwise/usage/``): the prices; budgets and admins join later."""
+
+    model_prices: str | None  # a price file over the shipped table (usage/prices.py), read and checked at start-up
+
+
+@dataclass(frozen=True)
 class Settings:
     slack: SlackSettings
     model: ModelSettings
@@ -117,6 +124,7 @@ class Settings:
     handoff: HandoffSettings
     state: StateSettings
     knowledge: KnowledgeSettings
+    usage: UsageSettings
     log_level: str
 
     def secrets(self) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Mapping
 from threadwise.config.env import ConfigError, api_url, boolean, choice, number, text
 from threadwise.config.groups import (AnsweringSettings, Dispatch, HandoffSettings, KnowledgeSettings, ModelSettings,
                                       OpenAIApi, Settings, SlackSettings, StateSettings, StoreBackend, StreamMode,
-                                      Transport, WorkerAuth)
+                                      Transport, UsageSettings, WorkerAuth)
 from threadwise.config.slack_limits import Limit, LimitSyntaxError, parse_limits
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -61,6 +61,9 @@ def load_settings(env: Mapping[str, str] | None = None, transport: Transport = "
             tool_result_chars=int(number(env, "TOOL_RESULT_CHARS", 12_000, 500, 200_000)),
             tool_max_rounds=int(number(env, "TOOL_MAX_ROUNDS", 4, 1, 10)),
         ),
+        # Only the path here: the file's format belongs to the usage room, which reads it (and refuses a bad
+        # one with a ConfigError naming the file) when the runtime is built, before any answer.
+        usage=UsageSettings(model_prices=text(env, "MODEL_PRICES")),
         log_level=(text(env, "LOG_LEVEL") or "INFO").upper(),
     )
 

@@ -15,6 +15,7 @@ import prompts
 from threadwise.config import Settings
 from threadwise.slack.events import Ask
 from threadwise.slack.rate_budget import WriteBudget
+from threadwise.usage.prices import load_price_table
 from slack_client import SlackGateway
 
 if TYPE_CHECKING:  # annotations only: the answer loop is imported on the first question (cold-start cost)
@@ -35,6 +36,8 @@ class Runtime:
         self.slack = SlackGateway(slack.slack_bot_token, slack.slack_api_url, app_id=slack.slack_app_id,
                                   budget=WriteBudget(slack.slack_rate_limits, lender=lender))
         self._lock = threading.RLock()
+        # The price table the usage ledger costs answers with: a bad MODEL_PRICES file refuses to start.
+        self.prices = load_price_table(settings.usage.model_prices)
         if settings.handoff.dispatch == "pubsub":
             from threadwise.handoff.pubsub import topic_path
 

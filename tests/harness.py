@@ -193,6 +193,22 @@ THREAD_DUMPS = str(Path(__file__).parent / "thread_dumps")  # its sitecustomize:
 THREAD_DUMP_SIGNAL = signal.SIGRTMIN + 1
 
 
+def refused_start(env: dict[str, str], why: str) -> str:
+    """Starts the HTTP function with ``env`` (the whole environment) and returns what it printed, once it
+    has exited non-zero; fails the test if it started serving instead (``why``: what it must not start with)."""
+    try:
+        result = subprocess.run(
+            [FUNCTIONS_FRAMEWORK, "--target=slack_bot", "--source=main.py", f"--port={free_port()}",
+             "--host=127.0.0.1"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+        )
+    except subprocess.TimeoutExpired as timeout:  # it started serving: the very thing that must not happen
+        raise AssertionError(f"the bot started {why}:\n{timeout.output!r}") from None
+    output = result.stdout.decode(errors="replace")
+    assert result.returncode != 0, output
+    return output
+
+
 def child_env(env: dict[str, str]) -> dict[str, str]:
     """This process's environment without its own Slack and OpenAI settings, then ``env``."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))}

@@ -15,11 +15,11 @@ import prompts
 from threadwise.config import Settings
 from threadwise.slack.events import Ask
 from threadwise.slack.rate_budget import WriteBudget
-from threadwise.usage.prices import load_price_table
 from slack_client import SlackGateway
 
 if TYPE_CHECKING:  # annotations only: the answer loop is imported on the first question (cold-start cost)
     from threadwise.answering.signals import StopBoard
+    from threadwise.usage.prices import PriceTable
     from threadwise.answering.responder import Services
     from threadwise.knowledge.toolbox import KnowledgeTool
 
@@ -36,8 +36,8 @@ class Runtime:
         self.slack = SlackGateway(slack.slack_bot_token, slack.slack_api_url, app_id=slack.slack_app_id,
                                   budget=WriteBudget(slack.slack_rate_limits, lender=lender))
         self._lock = threading.RLock()
-        # The price table the usage ledger costs answers with: a bad MODEL_PRICES file refuses to start.
-        self.prices = load_price_table(settings.usage.model_prices)
+        if settings.usage.model_prices:  # the operator's price file is read now: a bad one refuses to start
+            _ = self.prices
         if settings.handoff.dispatch == "pubsub":
             from threadwise.handoff.pubsub import topic_path
 
@@ -56,6 +56,17 @@ class Runtime:
             f"Threadwise starting: {transport}; {answering}",
             verification=verification, dispatch=self.settings.handoff.dispatch, store=self.settings.state.store,
         )
+
+    @property
+    def prices(self) -> PriceTable:
+        """The price table the usage ledger costs answers with (the shipped one, under MODEL_PRICES').
+        The shipped table alone is read on first use, for cold-start cost only (it is checked by the tests)."""
+        def build():
+            from threadwise.usage.prices import load_price_table
+
+            return load_price_table(self.settings.usage.model_prices)
+
+        return self._built("_prices", build)
 
     @property
     def stops(self) -> StopBoard:

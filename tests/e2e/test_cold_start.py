@@ -12,7 +12,7 @@ def test_import_main_loads_no_model_google_or_document_libraries(slack):
     env = {"PATH": "/usr/bin:/bin", **bot_env(slack.base_url)}
     code = ("import sys, main; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('openai', 'google', 'pypdf', 'requests', 'httpx', 'httpx2', 'grpc') or m.startswith("
-            "('threadwise.knowledge', 'threadwise.answering.responder', 'threadwise.model')))))")
+            "('threadwise.knowledge', 'threadwise.answering.responder', 'threadwise.model', 'threadwise.usage')))))")
     result = subprocess.run([sys.executable, "-c", "import json; " + code], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

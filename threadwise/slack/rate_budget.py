@@ -225,16 +225,24 @@ class WriteBudget:
         bucket = self._bucket(method, channel)
         if bucket is None:
             return True  # a method we do not budget
+        got, long_wait = self._wait_for_token(bucket, priority, timeout)
+        if long_wait is not None:  # (logged outside the lock every answer's writes share)
+            log.info("slack write waited for its budget", method=method, priority=priority, **long_wait)
+        return got
+
+    def _wait_for_token(self, bucket: _Bucket, priority: int, timeout: float | None) -> tuple[bool, dict | None]:
+        """Whether a token came, and the budget's state when the wait was longer than LONG_WAIT."""
         with self._cond:
             now = self._clock()
             bucket.refill(now)
             if priority == USER_ACTION:
                 bucket.tokens -= 1  # a person is waiting for this; the others absorb the debt
-                return True
+                return True, None
             entry = (priority, next(self._arrivals))
             heapq.heappush(bucket.waiting, entry)
             started = now
             give_up_at = None if timeout is None else time.monotonic() + timeout  # (a real wait, whatever the clock)
+            got = False
             try:
                 while True:
                     if bucket.lease is not None and bucket.waiting[0] == entry:
@@ -244,9 +252,10 @@ class WriteBudget:
                     wait = bucket.wait_for_token(now)
                     if bucket.waiting[0] == entry and wait == 0:
                         bucket.tokens -= 1
-                        return True
+                        got = True
+                        break
                     if give_up_at is not None and time.monotonic() >= give_up_at:
-                        return False
+                        break
                     pause = min(max(wait, 0.005), 0.5) if bucket.waiting[0] == entry else 0.5
                     self._cond.wait(pause if give_up_at is None else max(0.0, min(pause, give_up_at - time.monotonic())))
             finally:
@@ -255,9 +264,9 @@ class WriteBudget:
                 waited = self._clock() - started
                 self.waited_seconds += waited
                 self._cond.notify_all()
-                if waited > LONG_WAIT:
-                    log.info("slack write waited for its budget", method=method, priority=priority,
-                             seconds=round(waited, 2), tokens=round(bucket.tokens, 2), share=bucket.share,
+            if waited <= LONG_WAIT:
+                return got, None
+            return got, dict(seconds=round(waited, 2), tokens=round(bucket.tokens, 2), share=bucket.share,
                              owed=bucket.owed, queued=len(bucket.waiting))
 
     def try_take(self, method: str, channel: str | None = None) -> bool:

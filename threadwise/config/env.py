@@ -5,6 +5,8 @@ An empty or blank value counts as unset everywhere: a deploy tool that writes
 """
 from __future__ import annotations
 
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping, get_args
 
 
@@ -58,3 +60,35 @@ def api_url(env: Mapping[str, str], name: str, default: str) -> str:
     if not value.startswith(("https://", "http://")):
         raise ConfigError(f"{name} must be an http(s) URL, not {value!r}")
     return value
+
+
+def money(env: Mapping[str, str], name: str) -> Decimal | None:
+    """A USD amount above zero, read exactly (``12.50``); unset = None."""
+    raw = text(env, name)
+    if raw is None:
+        return None
+    try:
+        value = Decimal(raw.removeprefix("$"))
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be an amount in USD such as 50 or 12.50, not {raw!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise ConfigError(f"{name} must be an amount in USD above 0 (unset it for no limit), not {raw!r}")
+    return value
+
+
+_SLACK_ID = re.compile(r"[A-Z][A-Z0-9]{2,}")
+
+
+def slack_ids(env: Mapping[str, str], name: str, prefixes: str) -> frozenset[str] | None:
+    """Slack IDs separated by commas or spaces (``U012ABC,U034DEF``); unset = None. Each must start with one
+    of ``prefixes`` (users U/W, conversations C/G/D): a name or a mention is refused, not silently ignored."""
+    raw = text(env, name)
+    if raw is None:
+        return None
+    ids = [part for part in re.split(r"[\s,]+", raw) if part]
+    for value in ids:
+        if not _SLACK_ID.fullmatch(value) or value[0] not in prefixes:
+            kinds = "/".join(prefixes)
+            raise ConfigError(f"{name} must list Slack IDs ({kinds}…, separated by commas), not {value!r}. "
+                              "Copy an ID from the profile or the channel details in Slack.")
+    return frozenset(ids)

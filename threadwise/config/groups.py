@@ -9,6 +9,7 @@ variable says its unit (``CLAIM_TTL_SECONDS`` → ``handoff.claim_ttl``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 from threadwise.config.slack_limits import Limit
@@ -111,9 +112,19 @@ class KnowledgeSettings:
 
 @dataclass(frozen=True)
 class UsageSettings:
-    """Metering what answers cost (``threadwise/usage/``): the prices; budgets and admins join later."""
+    """What answers cost and who may spend it (``threadwise/usage/``): prices, budgets, admins, allowlists."""
 
     model_prices: str | None  # a price file over the shipped table (usage/prices.py), read and checked at start-up
+    admin_users: frozenset[str] = frozenset()  # Slack user IDs: see everyone's usage, get budget alerts
+    # Monthly (UTC calendar month) limits in USD; None = no limit.
+    budget_user_monthly_usd: Decimal | None = None
+    budget_channel_monthly_usd: Decimal | None = None
+    budget_workspace_monthly_usd: Decimal | None = None
+    budget_alert_percent: int = 80  # the admins get one DM per budget per month when spending passes this share
+    # Slack IDs the bot answers for; None = everyone the bot can hear.
+    allowed_channels: frozenset[str] | None = None
+    allowed_users: frozenset[str] | None = None
+    seat_price_usd: Decimal = Decimal(25)  # a ChatGPT Business seat a month (COST_FACTS §6), for App Home's comparison
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ here, at start-up, not as a confusing failure in the middle of an answer.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from typing import Mapping
 
-from threadwise.config.env import ConfigError, api_url, boolean, choice, number, text
+from threadwise.config.env import ConfigError, api_url, boolean, choice, money, number, slack_ids, text
 from threadwise.config.groups import (AnsweringSettings, Dispatch, HandoffSettings, KnowledgeSettings, ModelSettings,
                                       OpenAIApi, Settings, SlackSettings, StateSettings, StoreBackend, StreamMode,
                                       Transport, UsageSettings, WorkerAuth)
@@ -63,7 +64,7 @@ def load_settings(env: Mapping[str, str] | None = None, transport: Transport = "
         ),
         # Only the path here: the file's format belongs to the usage room, which reads it (and refuses a bad
         # one with a ConfigError naming the file) when the runtime is built, before any answer.
-        usage=UsageSettings(model_prices=text(env, "MODEL_PRICES")),
+        usage=_usage(env),
         log_level=(text(env, "LOG_LEVEL") or "INFO").upper(),
     )
 
@@ -150,6 +151,20 @@ def _handoff(env: Mapping[str, str]) -> HandoffSettings:
         worker_token=worker_token,
         claim_ttl=number(env, "CLAIM_TTL_SECONDS", 7 * 24 * 3600, 600, 90 * 24 * 3600),
         claim_lease=number(env, "CLAIM_LEASE_SECONDS", 30, 5, 600),
+    )
+
+
+def _usage(env: Mapping[str, str]) -> UsageSettings:
+    return UsageSettings(
+        model_prices=text(env, "MODEL_PRICES"),
+        admin_users=slack_ids(env, "ADMIN_USERS", "UW") or frozenset(),
+        budget_user_monthly_usd=money(env, "BUDGET_USER_MONTHLY_USD"),
+        budget_channel_monthly_usd=money(env, "BUDGET_CHANNEL_MONTHLY_USD"),
+        budget_workspace_monthly_usd=money(env, "BUDGET_WORKSPACE_MONTHLY_USD"),
+        budget_alert_percent=int(number(env, "BUDGET_ALERT_PERCENT", 80, 1, 100)),
+        allowed_channels=slack_ids(env, "ALLOWED_CHANNELS", "CGD"),
+        allowed_users=slack_ids(env, "ALLOWED_USERS", "UW"),
+        seat_price_usd=money(env, "SEAT_PRICE_USD") or Decimal(25),
     )
 
 

@@ -36,6 +36,7 @@ from threadwise.usage.report import ledger_month_report, month_report  # noqa: E
 UTC = datetime.timezone.utc
 YEAR, MONTH = 2026, 7
 WORKSPACE = "TBENCH"
+ALONE = 200  # entries recorded one after another before the rest are recorded concurrently
 # name → (USD per 1M input, output) or None: unpriced (its cost is unknown)
 MODELS = {"gpt-5-mini": (Decimal("0.25"), Decimal("2.00")), "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
           "gpt-5": (Decimal("1.25"), Decimal("10.00")), "a-model-without-a-price": None}
@@ -74,18 +75,22 @@ def month_of_entries(count: int, seed: int = 15) -> list[UsageEntry]:
 
 
 def measure(store, entries: list[UsageEntry], repeat: int, workers: int) -> list[tuple[str, list[float]]]:
-    record_times: list[float] = []
+    alone: list[float] = []
+    concurrent: list[float] = []
 
-    def record(entry: UsageEntry) -> None:
+    def record(entry: UsageEntry, times: list[float]) -> None:
         started = time.perf_counter()
         store.record_usage(entry)
-        record_times.append(time.perf_counter() - started)
+        times.append(time.perf_counter() - started)
 
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(record, entries))
+    for entry in entries[:ALONE]:  # one answer ending at a time
+        record(entry, alone)
+    with ThreadPoolExecutor(workers) as pool:  # many at once: the month's tallies are written by all of them
+        list(pool.map(lambda entry: record(entry, concurrent), entries[ALONE:]))
     heavy_user = max({e.user for e in entries}, key=lambda u: sum(e.user == u for e in entries))
     heavy_channel = max({e.channel for e in entries}, key=lambda c: sum(e.channel == c for e in entries))
-    rows: dict[str, list[float]] = {"record_usage (one entry)": record_times}
+    rows: dict[str, list[float]] = {"record_usage (one at a time)": alone,
+                                    f"record_usage ({workers} at a time)": concurrent}
     for _ in range(repeat):
         started = time.perf_counter()
         summed = ledger_month_report(store, YEAR, MONTH, WORKSPACE)

@@ -24,7 +24,8 @@ from typing import Any, Iterable
 from threadwise.state.firestore_documents import document_id
 from threadwise.state.sqlite_transactions import immediate
 from threadwise.state.usage_records import ENTRY_FIELDS, UsageEntry, month_key
-from threadwise.state.usage_tallies import COUNTERS, Tally, TallyKey, contributions, merge, spent_tally, tally_of
+from threadwise.state.usage_records import COUNTERS, Tally, TallyKey
+from threadwise.state.usage_tallies import SPENDING_OUTCOMES, contributions, merge, spent_tally, tally_of
 
 # Created with the claims table (sqlite.py). The indexes start with the month: every query names it.
 SQLITE_SCHEMA = """
@@ -126,9 +127,11 @@ def sqlite_select(columns: str, filters: dict[str, str]) -> tuple[str, tuple[str
     return f"SELECT {columns} FROM usage WHERE {where}", tuple(filters.values())
 
 
-def known_costs_sum(costs: Iterable[str | None]) -> Decimal:
-    """Unknown costs (None) are left out: "unknown" is not $0, and the budgets see it as such."""
-    return sum((Decimal(cost) for cost in costs if cost is not None), Decimal(0))
+def known_costs_sum(rows: Iterable[tuple[str | None, str]]) -> Decimal:
+    """The known costs of (cost, outcome) rows that can spend. Unknown costs (None) are left out: "unknown" is
+    not $0, and the budgets see it as such. Budget refusals and practice answers spend nothing, as in the sums."""
+    spending = {outcome.value for outcome in SPENDING_OUTCOMES}
+    return sum((Decimal(cost) for cost, outcome in rows if cost is not None and outcome in spending), Decimal(0))
 
 
 class SqliteUsageLedger:
@@ -169,10 +172,10 @@ class SqliteUsageLedger:
         tally = spent_tally(workspace=workspace, user=user, channel=channel)
         with closing(self._connect()) as db:
             if tally is None:  # no running sum for these filters: the entries' costs
-                sql, params = sqlite_select("cost_usd", month_filters(year, month, workspace=workspace, user=user,
-                                                                      channel=channel))
+                filters = month_filters(year, month, workspace=workspace, user=user, channel=channel)
+                sql, params = sqlite_select("cost_usd, outcome", filters)
                 # Summed here, not by SQL's SUM: that would add the costs as floats.
-                return known_costs_sum(cost for (cost,) in db.execute(sql, params))
+                return known_costs_sum(db.execute(sql, params))
             filters = month_filters(year, month, workspace=workspace, dimension=tally[0], key=tally[1])
             (pico,) = db.execute(  # integers: SQLite's SUM of them is exact
                 "SELECT SUM(cost_pico) FROM usage_tallies WHERE " + " AND ".join(f"{name} = ?" for name in filters),
@@ -226,8 +229,8 @@ class FirestoreUsageLedger:
         if tally is None:  # no running sum for these filters: the entries' costs
             query = self._month_query(month_filters(year, month, workspace=workspace, user=user, channel=channel))
             # Only the cost field comes back. Summed here: Firestore's sum() would add floats, not decimal strings.
-            return known_costs_sum((snapshot.to_dict() or {}).get("cost_usd")
-                                   for snapshot in query.select(["cost_usd"]).stream())
+            return known_costs_sum(((data := snapshot.to_dict() or {}).get("cost_usd"), data.get("outcome"))
+                                   for snapshot in query.select(["cost_usd", "outcome"]).stream())
         if workspace is not None:  # one document
             snapshot = self._tally(month_key(year, month), workspace, tally).get(field_paths=["cost_pico"])
             return tally_of(snapshot.to_dict() or {}).cost_usd

@@ -43,12 +43,7 @@ def load_settings(env: Mapping[str, str] | None = None, transport: Transport = "
             stream_mode=choice(env, "STREAM_MODE", StreamMode, "update"),
         ),
         handoff=handoff,
-        state=StateSettings(
-            store=choice(env, "STORE", StoreBackend, "sqlite"),
-            sqlite_path=text(env, "SQLITE_PATH") or "/tmp/threadwise.sqlite3",
-            firestore_collection=text(env, "FIRESTORE_COLLECTION") or "threadwise_claims",
-            google_cloud_project=handoff.google_cloud_project,
-        ),
+        state=_state(env, handoff.google_cloud_project),
         knowledge=KnowledgeSettings(
             slack_user_token=text(env, "SLACK_USER_TOKEN"),
             slack_api_url=slack.slack_api_url,
@@ -66,6 +61,26 @@ def load_settings(env: Mapping[str, str] | None = None, transport: Transport = "
         # one with a ConfigError naming the file) when the runtime is built, before any answer.
         usage=_usage(env),
         log_level=(text(env, "LOG_LEVEL") or "INFO").upper(),
+    )
+
+
+def load_store_settings(env: Mapping[str, str] | None = None) -> StateSettings:
+    """The store's settings alone, for ``./scripts/usage``: it reads the ledger without Slack or OpenAI credentials."""
+    env = os.environ if env is None else env
+    return _state(env, text(env, "GOOGLE_CLOUD_PROJECT"))
+
+
+def load_usage_settings(env: Mapping[str, str] | None = None) -> UsageSettings:
+    """The cost-and-control settings alone (``./scripts/usage`` shows the seat price)."""
+    return _usage(os.environ if env is None else env)
+
+
+def _state(env: Mapping[str, str], google_cloud_project: str | None) -> StateSettings:
+    return StateSettings(
+        store=choice(env, "STORE", StoreBackend, "sqlite"),
+        sqlite_path=text(env, "SQLITE_PATH") or "/tmp/threadwise.sqlite3",
+        firestore_collection=text(env, "FIRESTORE_COLLECTION") or "threadwise_claims",
+        google_cloud_project=google_cloud_project,
     )
 
 

@@ -93,6 +93,33 @@ def month_key(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
+TallyKey = tuple[str, str]  # (dimension, key): ("user", "U1"), ("model", "gpt-5"), ("all", ""): usage_tallies.py
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Sums over some entries. ``cost_pico``: their known costs; the unknown ones count in ``unpriced_answers``."""
+
+    answers: int = 0
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_pico: int = 0
+    unpriced_answers: int = 0
+    estimated_answers: int = 0
+
+    @property
+    def cost_usd(self) -> Decimal:
+        return Decimal(self.cost_pico).scaleb(-12)  # picodollars (10⁻¹² USD): see usage_tallies.py
+
+    def __add__(self, other: "Tally") -> "Tally":
+        return Tally(*(getattr(self, name) + getattr(other, name) for name in COUNTERS))
+
+
+COUNTERS = tuple(field.name for field in fields(Tally))
+
+
 class UsageLedger(Protocol):
     """The store's half: one entry per answer, read back by calendar month (UTC)."""
 
@@ -104,9 +131,15 @@ class UsageLedger(Protocol):
         """The month's entries (by ``ended``, UTC), oldest first."""
         ...
 
+    def usage_tallies(self, year: int, month: int, workspace: str | None = None) -> dict[TallyKey, Tally]:
+        """The month's running sums (``usage_tallies.py``), over every workspace unless one is given: what the
+        month report is built from without reading the month's entries."""
+        ...
+
     def spent_in_month(self, year: int, month: int, *, workspace: str | None = None, user: str | None = None,
                        channel: str | None = None) -> Decimal:
-        """The sum of the month's known costs, for the entries matching every filter given."""
+        """The sum of the month's known costs, for the entries matching every filter given (budget refusals
+        and practice answers spend nothing)."""
         ...
 
 

@@ -1,7 +1,8 @@
 """A month of the usage ledger, summed: what App Home, ``./scripts/usage`` and the budget alerts show.
 
-Built from the month's entries (``UsageLedger.usage_in_month``) in one pass; nothing here reads a store
-or Slack, so every view of the numbers (the Home tab, the terminal report) shows the same figures.
+Built from the month's running sums (``ledger_month_report``: the store's ``usage_tallies``, a few hundred
+rows or documents however many answers the month had) or, the same way, from entries (``month_report``);
+nothing else here reads a store or Slack, so every view of the numbers shows the same figures.
 
 Costs are exact decimals; an entry whose price was unknown adds its tokens and counts in
 ``unpriced_answers``, never $0 in ``cost_usd`` (a total that hides them would look complete).
@@ -9,14 +10,15 @@ Costs are exact decimals; an entry whose price was unknown adds its tokens and c
 from __future__ import annotations
 
 import calendar
-import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable
 
-from threadwise.state.usage_records import UsageEntry, UsageOutcome
+from threadwise.state.usage_records import Tally, TallyKey, UsageEntry, UsageLedger, UsageOutcome
+from threadwise.state.usage_tallies import SPENDING_OUTCOMES, summarize
 
-SPENDING_OUTCOMES = frozenset(UsageOutcome) - {UsageOutcome.BUDGET_REFUSED, UsageOutcome.PRACTICE}
+__all__ = ["SPENDING_OUTCOMES", "MonthReport", "Totals", "ledger_month_report", "month_report",
+           "report_from_tallies"]
 
 
 @dataclass
@@ -32,17 +34,10 @@ class Totals:
     unpriced_answers: int = 0  # answers whose model had no price: their cost is unknown, not 0
     estimated_answers: int = 0  # answers whose tokens were counted locally (no usage from the provider)
 
-    def add(self, entry: UsageEntry) -> None:
-        self.answers += 1
-        self.input_tokens += entry.input_tokens
-        self.cached_input_tokens += entry.cached_input_tokens
-        self.output_tokens += entry.output_tokens
-        self.reasoning_tokens += entry.reasoning_tokens
-        if entry.cost_usd is None:
-            self.unpriced_answers += 1
-        else:
-            self.cost_usd += entry.cost_usd
-        self.estimated_answers += entry.estimated
+    @classmethod
+    def of(cls, tally: Tally) -> "Totals":
+        return cls(tally.answers, tally.input_tokens, tally.cached_input_tokens, tally.output_tokens,
+                   tally.reasoning_tokens, tally.cost_usd, tally.unpriced_answers, tally.estimated_answers)
 
     @property
     def tokens(self) -> int:
@@ -76,30 +71,52 @@ class MonthReport:
 
 
 def month_report(entries: Iterable[UsageEntry], year: int, month: int) -> MonthReport:
-    """Sum the month's entries. Practice answers and budget refusals count in ``by_outcome`` only: they
-    spent nothing, and a person who was only refused did not use the bot."""
+    """Sum the month's entries (the others are left out), exactly as a store's running sums would."""
+    return report_from_tallies(summarize(entries, year, month), year, month)
+
+
+def ledger_month_report(ledger: UsageLedger, year: int, month: int, workspace: str | None = None) -> MonthReport:
+    """The month's report from the store's running sums: no entry is read."""
+    return report_from_tallies(ledger.usage_tallies(year, month, workspace), year, month)
+
+
+def report_from_tallies(tallies: dict[TallyKey, Tally], year: int, month: int) -> MonthReport:
+    """Practice answers and budget refusals count in ``by_outcome`` only: they spent nothing, and a person who
+    was only refused did not use the bot (``usage_tallies.contributions`` decides what counts where)."""
     report = MonthReport(year, month, daily_cost_usd=[Decimal(0)] * calendar.monthrange(year, month)[1])
-    completed_outputs: list[int] = []
-    stopped_outputs: list[int] = []
-    for entry in entries:
-        if (entry.ended.year, entry.ended.month) != (year, month):
-            continue
-        report.by_outcome.setdefault(entry.outcome, Totals()).add(entry)
-        if entry.outcome not in SPENDING_OUTCOMES:
-            continue
-        report.total.add(entry)
-        report.by_user.setdefault(entry.user, Totals()).add(entry)
-        report.by_channel.setdefault(entry.channel, Totals()).add(entry)
-        report.by_model.setdefault(entry.model, Totals()).add(entry)
-        if entry.cost_usd is None:
-            report.unpriced_models.add(entry.model)
-        else:
-            report.daily_cost_usd[entry.ended.day - 1] += entry.cost_usd
-        if entry.outcome is UsageOutcome.COMPLETED:
-            completed_outputs.append(entry.output_tokens)
-        elif entry.outcome is UsageOutcome.STOPPED:
-            stopped_outputs.append(entry.output_tokens)
-    if completed_outputs:
-        typical = int(statistics.median(completed_outputs))
-        report.output_tokens_saved_by_stop = sum(max(0, typical - spent) for spent in stopped_outputs)
+    outputs: dict[str, list[tuple[int, int]]] = {"completed_output": [], "stopped_output": []}
+    for (dimension, key), tally in sorted(tallies.items()):
+        if dimension == "all":
+            report.total = Totals.of(tally)
+        elif dimension in ("user", "channel", "model"):
+            getattr(report, f"by_{dimension}")[key] = Totals.of(tally)
+            if dimension == "model" and tally.unpriced_answers:
+                report.unpriced_models.add(key)
+        elif dimension == "outcome":
+            report.by_outcome[UsageOutcome(key)] = Totals.of(tally)
+        elif dimension == "day" and 1 <= int(key) <= len(report.daily_cost_usd):
+            report.daily_cost_usd[int(key) - 1] = tally.cost_usd
+        elif dimension in outputs:
+            outputs[dimension].append((int(key), tally.answers))
+    report.output_tokens_saved_by_stop = _saved_by_stop(outputs["completed_output"], outputs["stopped_output"])
     return report
+
+
+def _saved_by_stop(completed: list[tuple[int, int]], stopped: list[tuple[int, int]]) -> int:
+    """Stopped answers' output short of a typical completed answer's (the median, to two significant digits:
+    the tallies count outputs in such buckets). 0 with no completed answer to compare with."""
+    count = sum(answers for _, answers in completed)
+    if not count:
+        return 0
+    ordered = sorted(completed)
+    typical = (_nth(ordered, (count - 1) // 2) + _nth(ordered, count // 2)) // 2
+    return sum(answers * max(0, typical - tokens) for tokens, answers in stopped)
+
+
+def _nth(buckets: list[tuple[int, int]], index: int) -> int:
+    """The ``index``-th smallest output (from 0) of (tokens, answers) buckets sorted by tokens."""
+    for tokens, answers in buckets:
+        if index < answers:
+            return tokens
+        index -= answers
+    raise IndexError(index)

@@ -9,6 +9,7 @@ or the first words. A ledger that fails is logged, never raised into the answer.
 from __future__ import annotations
 
 import datetime
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Callable
@@ -118,12 +119,14 @@ def record(ask: Ask, settings: ModelSettings, meter: Meter | None, spending: Spe
     outcome = ledger_outcome(end, settings.practice_mode)
     used = spending.usage()
     entry = None
+    began = time.perf_counter()
     if outcome is not None:
         try:
             entry = usage_entry(ask, settings, used, spending.tool_calls(), started, outcome,
                                 meter.prices() if meter is not None else None)
         except Exception:
             log.error("could not build the usage entry", event_id=ask.event_id, exc_info=True)
+    build_ms = round((time.perf_counter() - began) * 1000, 3)
     stopped = end.stop is not None
     log.info(
         "usage",  # the answer's last line: whatever it wrote to Slack is written
@@ -143,7 +146,11 @@ def record(ask: Ask, settings: ModelSettings, meter: Meter | None, spending: Spe
         status=AnswerStatus.STOPPED if stopped else end.status,
     )
     if entry is not None and meter is not None:
+        began = time.perf_counter()
         _store(meter.ledger, entry)
+        # What the ledger adds after the final text (bench/ledger_bench.py reads it).
+        log.debug("usage stored", event_id=ask.event_id, build_ms=build_ms,
+                  store_ms=round((time.perf_counter() - began) * 1000, 3))
     return entry
 
 

@@ -186,10 +186,17 @@ class Answer:
         self.rec.outcome = "status_error"
         self.conn.json_response(status, {"error": err}, headers, request_id=self.request_id)
 
-    def _finish(self, outcome: str, send: Callable[[], None]) -> None:
-        """Record the outcome, then write the last event (+ end of body)."""
+    def _finish(self, outcome: str, send: Callable[[], None], usage: Optional[dict] = None) -> None:
+        """Record the outcome, then write the last event (+ end of body), and the usage it carried."""
         self.rec.outcome = outcome
         send()
+        if usage is not None:
+            self.rec.usage_reported = usage
+
+    def _send_usage(self, usage: dict, send: Callable[[], None]) -> None:
+        """Write an event that carries the usage; recorded once the client has it (not if it hung up)."""
+        send()
+        self.rec.usage_reported = usage
 
     def _delta(self, piece: str, send: Callable[[], None]) -> None:
         """Count a delta as sent, then write it (undo the count if the write fails)."""
@@ -226,6 +233,8 @@ class Answer:
         rec.deltas_sent = n
         rec.text_sent = self.text
         rec.first_delta_at = rec.last_delta_at = time.monotonic()
-        body = self._non_stream_body(self._usage(n))
+        usage = self._usage(n)
+        body = self._non_stream_body(usage)
         rec.outcome = "incomplete" if s.incomplete_reason else "completed"
         conn.json_response(200, body, request_id=self.request_id)
+        rec.usage_reported = usage

@@ -61,7 +61,8 @@ class ChatAnswer(Answer):
                     "finish_reason": None}]))
         conn.sse(self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "tool_calls"}]))
         if self._include_usage:
-            conn.sse(self._chunk([], usage=self._usage(0)))
+            usage = self._usage(0)
+            self._send_usage(usage, lambda: conn.sse(self._chunk([], usage=usage)))
         self._finish("completed", lambda: conn.sse("[DONE]", last=True))
 
     def _chunk(self, choices: list, usage: Any = ..., **extra: Any) -> dict:
@@ -123,7 +124,8 @@ class ChatAnswer(Answer):
         conn.sse(self._chunk([{"index": 0, "delta": {}, "logprobs": None,
                                "finish_reason": self._finish_reason()}], obfuscation="abcd"))
         if self._include_usage:
-            conn.sse(self._chunk([], usage=self._usage(len(self.pieces)), obfuscation="ab"))
+            usage = self._usage(len(self.pieces))
+            self._send_usage(usage, lambda: conn.sse(self._chunk([], usage=usage, obfuscation="ab")))
         self._finish("incomplete" if s.incomplete_reason else "completed", lambda: conn.sse("[DONE]", last=True))
 
     def _non_stream_body(self, usage: dict) -> dict:

@@ -133,7 +133,8 @@ class ResponsesAnswer(Answer):
             if not self.text:
                 usage = self._usage(0)
                 final = self._response_obj("completed", call_items, usage)
-                self._finish("completed", lambda: self._event("response.completed", _last=True, response=final))
+                self._finish("completed", lambda: self._event("response.completed", _last=True, response=final),
+                             usage)
                 return
             out += len(call_items)
         self._event("response.output_item.added", output_index=out, item=self._message_item("in_progress", None))
@@ -160,7 +161,8 @@ class ResponsesAnswer(Answer):
                 del err["type"], err["param"]
                 failed = self._response_obj("failed", [self._message_item("incomplete", sent)],
                                             self._usage(i) if s.usage else None, error=err)
-                self._finish("failed", lambda: self._event("response.failed", _last=True, response=failed))
+                self._finish("failed", lambda: self._event("response.failed", _last=True, response=failed),
+                             failed["usage"])
                 return
             if i == len(self.pieces):
                 break
@@ -187,10 +189,12 @@ class ResponsesAnswer(Answer):
         usage = self._usage(len(self.pieces))
         if s.incomplete_reason:
             final = self._response_obj("incomplete", [item], usage, incomplete_reason=s.incomplete_reason)
-            self._finish("incomplete", lambda: self._event("response.incomplete", _last=True, response=final))
+            self._finish("incomplete", lambda: self._event("response.incomplete", _last=True, response=final),
+                         usage)
         else:
             final = self._response_obj("completed", ([done] if out else []) + [item], usage)
-            self._finish("completed", lambda: self._event("response.completed", _last=True, response=final))
+            self._finish("completed", lambda: self._event("response.completed", _last=True, response=final),
+                         usage)
 
     def _function_calls(self, first_index: int) -> list:
         items = []

@@ -149,7 +149,7 @@ class Recorded:
     outcome: "completed", "incomplete", "failed", "error_event", "status_error",
     "invalid_request" (refused as OpenAI refuses it: ``refusal`` holds the
     error object), "broken" (break_after), "client_closed", "server_stopped",
-    "not_found".
+    "not_found". usage_reported: the usage object the client was sent, if any.
     """
 
     path: str
@@ -170,6 +170,9 @@ class Recorded:
     client_closed_at: Optional[float] = None
     refusal: Optional[dict] = None
     finished_at: Optional[float] = None
+    # The usage object the client was sent (in the final event, the usage chunk or the body); None
+    # when it got none -- a stream the client closed early, a broken one, chat without include_usage.
+    usage_reported: Optional[dict] = None
     finished: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @property

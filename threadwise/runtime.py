@@ -8,7 +8,7 @@ may exist yet.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from threadwise import logs
 import prompts
@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # annotations only: the answer loop is imported on the first 
     from threadwise.usage.prices import PriceTable
     from threadwise.answering.responder import Services
     from threadwise.knowledge.toolbox import KnowledgeTool
+    from threadwise.state.usage_records import UsageLedger
 
 
 class Runtime:
@@ -105,7 +106,8 @@ class Runtime:
             from threadwise.knowledge.registry import enabled_tools
 
             services = answer_services(self.settings, self.slack, self.system_prompt,
-                                       enabled_tools(self.settings.knowledge, self.slack), self.stops)
+                                       enabled_tools(self.settings.knowledge, self.slack), self.stops,
+                                       ledger=self.store, prices=lambda: self.prices)
             handoff = self.settings.handoff
             # With Pub/Sub, a final text Slack refuses past the job's deadline goes on in a delivery job.
             hand_on = self._publisher.publish_final if handoff.dispatch == "pubsub" else None
@@ -159,11 +161,14 @@ class Runtime:
 
 
 def answer_services(settings: Settings, slack: SlackGateway, system_prompt: str,
-                    tools: dict[str, KnowledgeTool] | None = None, stops: StopBoard | None = None) -> Services:
+                    tools: dict[str, KnowledgeTool] | None = None, stops: StopBoard | None = None,
+                    ledger: UsageLedger | None = None, prices: Callable[[], PriceTable] | None = None) -> Services:
     """The answer loop's ``Services``: the groups it reads, and by name the few values of other groups it needs.
-    The one place that splits the Settings for it (the Runtime, and tests that run the answer loop alone)."""
+    The one place that splits the Settings for it (the Runtime, and tests that run the answer loop alone).
+    ``ledger``: where each answer's usage entry goes, priced by ``prices()`` (called on the first entry)."""
     # Imported here for cold-start cost only: acknowledging an event needs no answer loop.
     from threadwise.answering import responder
+    from threadwise.answering.metering import Meter
     from threadwise.answering.signals import StopBoard
 
     return responder.Services(
@@ -171,4 +176,5 @@ def answer_services(settings: Settings, slack: SlackGateway, system_prompt: str,
         bot_token=settings.slack.slack_bot_token, slack_api_url=settings.slack.slack_api_url,
         tool_result_chars=settings.knowledge.tool_result_chars, tool_max_rounds=settings.knowledge.tool_max_rounds,
         tools=tools or {}, stops=stops if stops is not None else StopBoard(),
+        meter=Meter(ledger, prices) if ledger is not None and prices is not None else None,
     )

@@ -6,10 +6,13 @@ Mode) runs the same answer.
 """
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from threadwise import logs
+from threadwise.answering import metering
+from threadwise.answering.metering import AnswerEnd, Meter, Spending
 from threadwise.answering.outcomes import AnswerStatus
 from threadwise.answering.signals import RunningAnswer, StopBoard
 from threadwise.config import AnsweringSettings, ModelSettings
@@ -17,7 +20,7 @@ from threadwise.answering.model_input import QuestionTooLong, drop_older_half, e
 from threadwise.model.client import open_stream
 from threadwise.model.deadline import FirstTokenDeadline
 from threadwise.model.errors import ModelError, ModelErrorKind, as_model_error, timeout_error
-from threadwise.model.types import ModelInput, Usage
+from threadwise.model.types import ModelInput
 from threadwise.slack.events import ABORTED_EVENT_TYPE, Ask
 from threadwise.knowledge.toolbox import Asker, KnowledgeTool, ToolBox
 from threadwise.answering.links import channel_canvas, message_links, read_links
@@ -30,6 +33,7 @@ from threadwise.slack.refusals import MissingScope
 from threadwise.answering.replies.native import NativeStreamingReply
 from threadwise.answering.replies.streaming import FinalReport, StreamingReply
 from threadwise.answering.files import FileLimits, FilesRead, read_files
+from threadwise.state.usage_records import UTC, UsageOutcome
 
 log = logs.get(__name__)
 
@@ -49,13 +53,14 @@ class Services:
     tool_max_rounds: int
     tools: dict[str, KnowledgeTool] = field(default_factory=dict)  # knowledge tools switched on
     stops: StopBoard = field(default_factory=StopBoard)  # the answers this process runs, for Stop to reach
+    meter: Meter | None = None  # the usage ledger and its prices; None: the usage is only logged
 
 
 @dataclass(frozen=True)
 class Outcome:
     marker: str | None
     status: AnswerStatus  # DONE or ERROR (STOPPED is read from the reply)
-    usage: Usage | None = None
+    ledger_outcome: UsageOutcome | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class OpenedAnswer:
     thread: list[SlackMessage] | None  # read already (participation check), or None
     budget_key: int  # the answer in the write budget (its reserved final)
     running: RunningAnswer  # where Stop, Delete and a newer question reach it
+    started: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(UTC))  # (the ledger's)
 
 
 def answer(ask: Ask, services: Services) -> None:
@@ -158,6 +164,7 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
                                services.answering.stream_update_interval, on_first_message=on_first_message,
                                **common)
     outcome = Outcome(error_marker("Something went wrong on my side; please try again."), AnswerStatus.ERROR)
+    spending = Spending()  # every model stream the answer opens, for the ledger
     try:
         if opened.running.stop is not None:  # stopped while it waited for a slot: no model request at all
             outcome = Outcome(None, AnswerStatus.DONE)
@@ -166,7 +173,7 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
             if thread is None:
                 thread = slack.thread(ask.channel, ask.thread_ts) if ask.in_thread else []
             supersede(ask, thread, slack, services.stops)
-            outcome = _generate(ask, thread, reply, services)
+            outcome = _generate(ask, thread, reply, services, spending)
     except MissingScope as missing:  # (logged with the scope) the admin's to fix: the asker is told so
         outcome = Outcome(error_marker(missing.sentence), AnswerStatus.ERROR)
     except Exception:
@@ -174,11 +181,14 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
     finally:
         report = reply.finish(outcome.marker, outcome.status)
         services.stops.end(opened.running)
-    _record_usage(ask, services.model, outcome, report.stop is not None)
+    # After the final text, so the ledger costs the asker nothing they wait for.
+    metering.record(ask, services.model, services.meter, spending,
+                    AnswerEnd(outcome.status, report.stop, outcome.ledger_outcome), opened.started)
     return report
 
 
-def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, services: Services) -> Outcome:
+def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, services: Services,
+              spending: Spending) -> Outcome:
     slack = services.slack
     me = slack.identity()
     private_answer = ask.channel_type == "im"
@@ -203,18 +213,18 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
         toolbox = ToolBox(services.tools, Asker(ask.user, ask.channel, ask.team_id, private_answer, ask.thread_ts),
                           services.tool_result_chars, services.tool_max_rounds)
     try:
-        usage, notice = _stream_once(model_input, reply, services.model, toolbox)
+        notice = _stream_once(model_input, reply, services.model, spending, toolbox)
     except ModelError as error:
         smaller = drop_older_half(model_input) if error.kind is ModelErrorKind.CONTEXT_LENGTH_EXCEEDED else None
         if smaller is None or reply.text:
             return Outcome(error_marker(error.sentence), AnswerStatus.ERROR)
         # Our estimate fitted, the model's real count did not: keep the newer half, once.
         try:
-            usage, notice = _stream_once(smaller, reply, services.model, toolbox)
+            notice = _stream_once(smaller, reply, services.model, spending, toolbox)
         except ModelError as again:
             return Outcome(error_marker(again.sentence), AnswerStatus.ERROR)
     notes = [n for n in (notice, files.notice(), *(linked.notes if linked else [])) if n]
-    return Outcome(error_marker(" ".join(notes)) if notes else None, AnswerStatus.DONE, usage)
+    return Outcome(error_marker(" ".join(notes)) if notes else None, AnswerStatus.DONE)
 
 
 def read_thread_files(ask: Ask, thread: list[SlackMessage], services: Services) -> FilesRead:
@@ -229,10 +239,13 @@ def read_thread_files(ask: Ask, thread: list[SlackMessage], services: Services) 
                       images_allowed=settings.model_accepts_images)
 
 
-def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: ModelSettings, toolbox: ToolBox | None = None):
+def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: ModelSettings, spending: Spending,
+                 toolbox: ToolBox | None = None) -> str | None:
+    """Stream one model answer into the reply; its notice, if any."""
     if reply.stop:  # stopped while the input was being built: no model request at all
-        return None, None
+        return None
     stream = open_stream(settings, model_input, toolbox)
+    spending.add(stream)
     reply.set_on_stop(stream.close)
     deadline = FirstTokenDeadline(stream, settings.first_token_timeout)
 
@@ -270,7 +283,7 @@ def _stream_once(model_input: ModelInput, reply: StreamingReply, settings: Model
         raise timeout_error(settings.first_token_timeout)
     if stream.citations and not reply.stop:
         reply.append(sources_section(stream.citations))
-    return stream.usage, stream.notice
+    return stream.notice
 
 
 def _close_quietly(stream) -> None:
@@ -279,17 +292,3 @@ def _close_quietly(stream) -> None:
     except Exception:
         pass
 
-
-def _record_usage(ask: Ask, settings: ModelSettings, outcome: Outcome, stopped: bool) -> None:
-    usage = outcome.usage
-    log.info(
-        "usage",  # the answer's last line: whatever it wrote to Slack is written
-        event_id=ask.event_id,
-        model="practice" if settings.practice_mode else settings.openai_model,
-        user=ask.user,
-        channel=ask.channel,
-        team=ask.team_id,
-        input_tokens=usage.input_tokens if usage else None,
-        output_tokens=usage.output_tokens if usage else None,
-        status=AnswerStatus.STOPPED if stopped else outcome.status,
-    )

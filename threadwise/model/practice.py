@@ -12,7 +12,7 @@ from typing import Iterator
 
 from threadwise.config import ModelSettings
 from threadwise.knowledge.toolbox import ToolBox, ToolCall
-from threadwise.model.tokens import estimate_tokens
+from threadwise.model.tokens import estimated_usage
 from threadwise.model.types import Citation, ModelInput, Usage
 
 FIRST_TOKEN_DELAY_FACTOR = 8
@@ -23,7 +23,8 @@ class PracticeStream:
     def __init__(self, settings: ModelSettings, model_input: ModelInput, toolbox: ToolBox | None = None):
         self._toolbox = toolbox
         self._tool_lines: list[str] = []
-        self.usage = None
+        self._written: list[str] = []  # the pieces streamed so far
+        self.tool_calls: dict[str, int] = {}
         self.notice = None
         self.citations = []
         self.on_status = None
@@ -66,6 +67,7 @@ class PracticeStream:
                 return
             call = ToolCall(f"practice_{number}", name, json.dumps({"query": question}))
             result = self._toolbox.run(call, self.on_status)
+            self.tool_calls[name] = self.tool_calls.get(name, 0) + 1
             answer = json.loads(result.output)
             if "error" in answer:
                 self._tool_lines.append(f"- Tool `{name}` failed: {answer['error']}\n")
@@ -84,10 +86,15 @@ class PracticeStream:
         if self._closed.wait(self._delay * FIRST_TOKEN_DELAY_FACTOR):
             return
         for piece in re.findall(r"\S+\s*|\s+", text):
+            self._written.append(piece)
             yield piece
             if self._closed.wait(self._delay):
                 return
-        self.usage = Usage(self._input.estimated_tokens, estimate_tokens(text))
+
+    @property
+    def usage(self) -> Usage:
+        """What a model would have used for what was written so far: counted locally, as nothing was spent."""
+        return estimated_usage(self._input.estimated_tokens, "".join(self._written))
 
     def close(self) -> None:
         self._closed.set()

@@ -15,9 +15,11 @@ from threadwise.config import ModelSettings
 from threadwise.knowledge.toolbox import ToolBox, ToolCall, ToolResult
 from threadwise.model.closing import hard_close
 from threadwise.model.errors import ModelError, ModelErrorKind, failure_sentence, incomplete_notice
+from threadwise.model.tokens import estimate_tokens, estimated_usage
 from threadwise.model.types import Citation, ModelInput, Usage
 
 READING_RESULTS = "Reading the results…"
+WEB_SEARCH = "web_search"  # the tool_calls name of OpenAI's own web search (Responses)
 
 
 class _ToolLoopStream:
@@ -28,10 +30,13 @@ class _ToolLoopStream:
     ``max_rounds`` rounds of tool calls the model must answer with what it has.
     ``close()`` (Stop, the first-token deadline) works in any round, also
     while a tool runs: no further request is made.
+
+    A request the provider reported no usage for (cut by ``close()``, broken)
+    is counted locally: what it sent, and what it received until it ended.
     """
 
     def __init__(self, settings: ModelSettings, model_input: ModelInput, toolbox: ToolBox | None):
-        self.usage: Usage | None = None
+        self.tool_calls: dict[str, int] = {}
         self.notice: str | None = None
         self.citations: list[Citation] = []
         self.on_status: Callable[[str], None] | None = None
@@ -44,7 +49,13 @@ class _ToolLoopStream:
             self._instructions += "\n\n" + DATA_NOT_INSTRUCTIONS
         self._lock = threading.Lock()
         self._closed = False
+        self._done_rounds: Usage | None = None  # the requests before the current one
+        self._sent_tokens = model_input.estimated_tokens + (estimate_tokens(DATA_NOT_INSTRUCTIONS) if toolbox else 0)
+        self._open = False  # the current request was made (a refused one costs nothing)
+        self._reported: Usage | None = None  # the current request's usage, as the provider reported it
+        self._received: list[str] = []  # the current request's text and tool-call arguments so far
         self._stream = self._request(last_round=False)
+        self._open = True
 
     # Each API fills these in.
     def _request(self, last_round: bool): ...
@@ -60,7 +71,9 @@ class _ToolLoopStream:
             for item in self._events(self._stream):
                 if isinstance(item, ToolCall):
                     calls.append(item)
+                    self._received.append(item.name + item.arguments)
                 else:
+                    self._received.append(item)
                     yield item
             if not calls or self._toolbox is None or self._closed:
                 return
@@ -70,6 +83,7 @@ class _ToolLoopStream:
                 if self._closed:
                     return
                 result = self._toolbox.run(call, self.on_status)
+                self._count_tool(call.name)
                 results.append(result)
                 self._cite_found(result)
             self._add_round(calls, results)
@@ -77,7 +91,9 @@ class _ToolLoopStream:
                 return
             if self.on_status:
                 self.on_status(READING_RESULTS)
+            self._next_request(calls, results)
             stream = self._request(last_round=rounds >= self._toolbox.max_rounds)
+            self._open = True
             with self._lock:
                 self._stream, closed = stream, self._closed
             if closed:
@@ -89,10 +105,29 @@ class _ToolLoopStream:
             if found.url.startswith(("https://", "http://")) and all(c.url != found.url for c in self.citations):
                 self.citations.append(Citation(found.url, f"{found.source}: {found.title}"))
 
+    @property
+    def usage(self) -> Usage | None:
+        """Every request's usage so far: the current one's as reported, or estimated while it has none."""
+        current = None
+        if self._open:
+            current = self._reported or estimated_usage(self._sent_tokens, "".join(self._received))
+        if self._done_rounds is None or current is None:
+            return current or self._done_rounds
+        return self._done_rounds + current
+
+    def _next_request(self, calls: list[ToolCall], results: list[ToolResult]) -> None:
+        """The current request is over; the next one sends its input again, with the calls and results."""
+        self._done_rounds = self.usage
+        self._open, self._reported, self._received = False, None, []
+        self._sent_tokens += sum(estimate_tokens(c.name + c.arguments) + estimate_tokens(r.output)
+                                 for c, r in zip(calls, results))
+
     def _add_usage(self, usage: Usage | None) -> None:
         if usage is not None:
-            before = self.usage or Usage(0, 0)
-            self.usage = Usage(before.input_tokens + usage.input_tokens, before.output_tokens + usage.output_tokens)
+            self._reported = usage if self._reported is None else self._reported + usage
+
+    def _count_tool(self, name: str) -> None:
+        self.tool_calls[name] = self.tool_calls.get(name, 0) + 1
 
     def close(self) -> None:
         with self._lock:
@@ -136,6 +171,8 @@ class ResponsesStream(_ToolLoopStream):
                 self._cite(getattr(event, "annotation", None))
             elif kind == "response.web_search_call.searching" and self.on_status:
                 self.on_status("Searching the web…")
+            elif kind == "response.output_item.added" and getattr(event.item, "type", None) == "web_search_call":
+                self._count_tool(WEB_SEARCH)  # (billed per call, also when the answer is stopped after it)
             elif kind == "response.output_item.done" and getattr(event.item, "type", None) == "function_call":
                 item = event.item
                 yield ToolCall(item.call_id, item.name, item.arguments or "")
@@ -145,6 +182,7 @@ class ResponsesStream(_ToolLoopStream):
                     reason = getattr(getattr(event.response, "incomplete_details", None), "reason", None)
                     self.notice = incomplete_notice(reason)
             elif kind == "response.failed":
+                self._add_usage(_responses_usage(event.response))  # what it spent before failing
                 error = getattr(event.response, "error", None)
                 raise ModelError(ModelErrorKind.FAILED, failure_sentence(getattr(error, "code", None)))
             elif kind == "error":
@@ -191,7 +229,7 @@ class ChatStream(_ToolLoopStream):
         pending: dict[int, dict] = {}  # tool calls arrive in pieces, by index
         for chunk in stream:
             if chunk.usage is not None:
-                self._add_usage(Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0))
+                self._add_usage(_usage(chunk.usage, "prompt_tokens", "completion_tokens"))
             for choice in chunk.choices or []:
                 delta = choice.delta
                 if delta and delta.content:
@@ -234,6 +272,15 @@ def _chat_content(turn):
 
 def _responses_usage(response) -> Usage | None:
     usage = getattr(response, "usage", None)
-    if usage is None:
-        return None
-    return Usage(usage.input_tokens or 0, usage.output_tokens or 0)
+    return None if usage is None else _usage(usage, "input_tokens", "output_tokens")
+
+
+def _usage(usage, input_name: str, output_name: str) -> Usage:
+    """Responses' input_tokens / input_tokens_details.cached_tokens / output_tokens /
+    output_tokens_details.reasoning_tokens, or Chat's prompt_tokens / completion_tokens and their details.
+    Any may be missing or null (older models, other providers): 0. A part is never larger than its whole."""
+    input_tokens = getattr(usage, input_name, None) or 0
+    output_tokens = getattr(usage, output_name, None) or 0
+    cached = getattr(getattr(usage, f"{input_name}_details", None), "cached_tokens", None) or 0
+    reasoning = getattr(getattr(usage, f"{output_name}_details", None), "reasoning_tokens", None) or 0
+    return Usage(input_tokens, output_tokens, min(cached, input_tokens), min(reasoning, output_tokens))

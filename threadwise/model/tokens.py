@@ -3,14 +3,15 @@
 No tokenizer download at run time: the estimate is conservative, so that a
 budget we think fits really does (CJK text is counted a token per character).
 The answering room trims the thread history with it; practice mode reports it
-as the answer's usage.
+as the answer's usage, and the streams count with it a request whose usage the
+provider never reported (cut by Stop, broken, given up on).
 """
 from __future__ import annotations
 
 import math
 import re
 
-from threadwise.model.types import Turn
+from threadwise.model.types import Turn, Usage
 
 PER_TURN_OVERHEAD = 4
 IMAGE_TOKENS = 1500  # a high-detail image costs up to ~1,100 tokens on OpenAI's vision models; stay above
@@ -29,3 +30,9 @@ def estimate_tokens(text: str) -> int:
 
 def turn_tokens(turn: Turn) -> int:
     return estimate_tokens(turn.text) + IMAGE_TOKENS * len(turn.images)
+
+
+def estimated_usage(sent_tokens: int, received: str) -> Usage:
+    """A request the provider reported no usage for: what was sent (already estimated) and the text
+    received so far. Nothing received is 0 output tokens, not a turn's overhead."""
+    return Usage(sent_tokens, estimate_tokens(received) if received else 0, estimated=True)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # annotations only: the answer loop is imported on the first 
     from threadwise.usage.prices import PriceTable
     from threadwise.answering.responder import Services
     from threadwise.knowledge.toolbox import KnowledgeTool
+    from threadwise.usage.spending import Spending
 
 
 class Runtime:
@@ -104,8 +105,12 @@ class Runtime:
             from threadwise.handoff.claims import ClaimedAnswers
             from threadwise.knowledge.registry import enabled_tools
 
+            from threadwise.usage.spending import Spending
+
+            spending = Spending(self.settings.usage, self.settings.model, self.slack, store=lambda: self.store,
+                                prices=lambda: self.prices)
             services = answer_services(self.settings, self.slack, self.system_prompt,
-                                       enabled_tools(self.settings.knowledge, self.slack), self.stops)
+                                       enabled_tools(self.settings.knowledge, self.slack), self.stops, spending)
             handoff = self.settings.handoff
             # With Pub/Sub, a final text Slack refuses past the job's deadline goes on in a delivery job.
             hand_on = self._publisher.publish_final if handoff.dispatch == "pubsub" else None
@@ -159,7 +164,8 @@ class Runtime:
 
 
 def answer_services(settings: Settings, slack: SlackGateway, system_prompt: str,
-                    tools: dict[str, KnowledgeTool] | None = None, stops: StopBoard | None = None) -> Services:
+                    tools: dict[str, KnowledgeTool] | None = None, stops: StopBoard | None = None,
+                    spending: Spending | None = None) -> Services:
     """The answer loop's ``Services``: the groups it reads, and by name the few values of other groups it needs.
     The one place that splits the Settings for it (the Runtime, and tests that run the answer loop alone)."""
     # Imported here for cold-start cost only: acknowledging an event needs no answer loop.
@@ -171,4 +177,5 @@ def answer_services(settings: Settings, slack: SlackGateway, system_prompt: str,
         bot_token=settings.slack.slack_bot_token, slack_api_url=settings.slack.slack_api_url,
         tool_result_chars=settings.knowledge.tool_result_chars, tool_max_rounds=settings.knowledge.tool_max_rounds,
         tools=tools or {}, stops=stops if stops is not None else StopBoard(),
+        spending=spending, admin_users=settings.usage.admin_users,
     )

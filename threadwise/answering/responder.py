@@ -7,6 +7,7 @@ Mode) runs the same answer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from threadwise import logs
@@ -30,6 +31,10 @@ from threadwise.slack.refusals import MissingScope
 from threadwise.answering.replies.native import NativeStreamingReply
 from threadwise.answering.replies.streaming import FinalReport, StreamingReply
 from threadwise.answering.files import FileLimits, FilesRead, read_files
+from threadwise.state.usage_records import UsageOutcome
+
+if TYPE_CHECKING:
+    from threadwise.usage.spending import Spending
 
 log = logs.get(__name__)
 
@@ -49,6 +54,8 @@ class Services:
     tool_max_rounds: int
     tools: dict[str, KnowledgeTool] = field(default_factory=dict)  # knowledge tools switched on
     stops: StopBoard = field(default_factory=StopBoard)  # the answers this process runs, for Stop to reach
+    spending: Spending | None = None  # allowlists, budgets and their alerts (usage/spending.py); None: no checks
+    admin_users: frozenset[str] = frozenset()  # the usage group's ADMIN_USERS: whom a quota error addresses
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class Outcome:
     marker: str | None
     status: AnswerStatus  # DONE or ERROR (STOPPED is read from the reply)
     usage: Usage | None = None
+    ledger_outcome: UsageOutcome | None = None  # set: the ledger records this outcome (a budget's refusal)
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,8 @@ def open_answer(ask: Ask, services: Services) -> OpenedAnswer | None:
         if not any(slack.is_own(m) for m in thread):
             log.info("not part of this thread", channel=ask.channel, event_id=ask.event_id)
             return None
+    if services.spending is not None and services.spending.turned_away(ask):  # (it said so, once per thread)
+        return None
     tag = ReplyTag(asker=ask.user, question_ts=ask.ts)
     key = slack.budget.stream_started()
     running = services.stops.start(ask.channel, ask.ts, ask.thread_ts)
@@ -175,6 +185,8 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
         report = reply.finish(outcome.marker, outcome.status)
         services.stops.end(opened.running)
     _record_usage(ask, services.model, outcome, report.stop is not None)
+    if services.spending is not None:  # after the final text and the ledger: settles, maybe alerts the admins
+        services.spending.after_answer(ask)
     return report
 
 
@@ -198,6 +210,9 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
         return Outcome(error_marker(
             f"Your message is too long for me: about {too_long.tokens:,} tokens, and the limit is "
             f"{too_long.budget:,}. Please shorten it or split it into parts."), AnswerStatus.ERROR)
+    refused = services.spending.refusal(ask, model_input.estimated_tokens) if services.spending else None
+    if refused is not None:  # a budget has no room for this answer's worst case: no model request
+        return Outcome(error_marker(refused), AnswerStatus.ERROR, ledger_outcome=UsageOutcome.BUDGET_REFUSED)
     toolbox = None
     if services.tools:
         toolbox = ToolBox(services.tools, Asker(ask.user, ask.channel, ask.team_id, private_answer, ask.thread_ts),
@@ -207,12 +222,12 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
     except ModelError as error:
         smaller = drop_older_half(model_input) if error.kind is ModelErrorKind.CONTEXT_LENGTH_EXCEEDED else None
         if smaller is None or reply.text:
-            return Outcome(error_marker(error.sentence), AnswerStatus.ERROR)
+            return Outcome(error_marker(error.sentence_for(services.admin_users)), AnswerStatus.ERROR)
         # Our estimate fitted, the model's real count did not: keep the newer half, once.
         try:
             usage, notice = _stream_once(smaller, reply, services.model, toolbox)
         except ModelError as again:
-            return Outcome(error_marker(again.sentence), AnswerStatus.ERROR)
+            return Outcome(error_marker(again.sentence_for(services.admin_users)), AnswerStatus.ERROR)
     notes = [n for n in (notice, files.notice(), *(linked.notes if linked else [])) if n]
     return Outcome(error_marker(" ".join(notes)) if notes else None, AnswerStatus.DONE, usage)
 

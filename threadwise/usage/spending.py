@@ -77,11 +77,11 @@ class Spending:
         except Exception:  # unsure whether it was said: stay quiet rather than say it twice
             log.warning("could not check the not-enabled marker", event_id=ask.event_id, exc_info=True)
             return True
-        log.info("not enabled here", event_id=ask.event_id, channel=ask.channel, why=str(why), told=first)
         if first:
             text = error_marker(allowlists.sentence(why, ask.channel, self._usage.admin_users))
             self._slack.post_until_landed(ask.channel, ask.thread_ts, text, final_blocks(text),
                                           reply_metadata(ReplyTag(asker=ask.user, question_ts=ask.ts), STATUS_DONE))
+        log.info("not enabled here", event_id=ask.event_id, channel=ask.channel, why=str(why), told=first)
         return True
 
     # --- before the model request ---------------------------------------------------------------------

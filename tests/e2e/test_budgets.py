@@ -14,8 +14,10 @@ from decimal import Decimal
 
 import pytest
 
+from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 from flows import ASKER, say, wait_answer
 from standins.openai_api import Script
+from threadwise.state.firestore import FirestoreStore
 from threadwise.state.sqlite import SqliteStore
 from threadwise.state.usage_records import UsageEntry, UsageOutcome
 
@@ -133,3 +135,23 @@ def test_an_unpriced_model_with_budgets_is_refused_with_a_sentence(bots, slack, 
     sentence = last_line(wait_answer(slack, channel, ts))
     assert "“test-model” has no price" in sentence and "MODEL_PRICES" in sentence and "your Slack admin" in sentence
     assert openai_server.requests == []
+
+
+def test_over_a_budget_on_firestore(bots, slack, openai_server, channel, tmp_path, firestore_emulator):
+    """The same refusal and alert with STORE=firestore (the emulator): spending read from Firestore's ledger,
+    the alert's once-a-month marker made there."""
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps(PRICES))
+    collection = f"budget_{uuid.uuid4().hex[:10]}"
+    admin = f"UADMIN{next(_admins):04d}"
+    bot = bots.get(own=f"firestore-{tmp_path.name}", STORE="firestore", FIRESTORE_COLLECTION=collection,
+                   MODEL_PRICES=str(prices), MAX_OUTPUT_TOKENS="1000", BUDGET_USER_MONTHLY_USD="10",
+                   ADMIN_USERS=admin, **firestore_emulator.env)
+    store = FirestoreStore(collection=collection, client=firestore_emulator.client())
+    spend(store, "9.87")
+    ts, _ = say(bot, slack, channel, "one more question")
+    assert "is almost spent ($9.87 of $10.00 this month" in last_line(wait_answer(slack, channel, ts))
+    assert openai_server.requests == []
+    assert "98 % spent" in slack.wait_for(lambda fake: admin_dms(fake, admin))[0]["text"]
+    marker = store.get(f"budget-alert:{datetime.datetime.now(datetime.timezone.utc):%Y-%m}:T1:user:{ASKER}")
+    assert marker is not None, "the once-a-month marker is in Firestore"

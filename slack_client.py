@@ -260,6 +260,35 @@ class SlackGateway(KnowledgeCalls):
             # An expired trigger (>3 s) only loses the modal; the action itself is done.
             log.warning("modal failed", error=error.response.get("error"))
 
+    # --- direct messages --------------------------------------------------------
+    def open_dm(self, user_id: str, attempts: int = 3) -> str | None:
+        """``conversations.open`` with one person (``im:write``): the id of the bot's DM with them (D…),
+        the same each time; None when Slack refused (logged)."""
+        for _attempt in range(attempts):
+            self.budget.acquire("conversations.open", PLACEHOLDER)
+            try:
+                return self._client.conversations_open(users=user_id)["channel"]["id"]
+            except SlackApiError as error:
+                if error.response.status_code == 429:
+                    self.budget.pause("conversations.open", _retry_after(error.response))  # the next acquire waits
+                    continue
+                if error.response.get("error") == "missing_scope":
+                    log_missing_scope("conversations.open", error.response)
+                else:
+                    log.warning("could not open a DM", error=error.response.get("error"))
+                return None
+        return None
+
+    def send_dm(self, user_id: str, text: str) -> bool:
+        """A message from the bot in its DM with ``user_id`` (an admin's alert); True once it is posted."""
+        channel = self.open_dm(user_id)
+        if channel is None:
+            return False
+        outcome = self._until_landed(lambda: self._write("chat_postMessage", PLACEHOLDER, channel=channel, text=text,
+                                                         unfurl_links=False, unfurl_media=False),
+                                     give_up_after=60.0)
+        return outcome.status is WriteStatus.OK
+
     # --- reading --------------------------------------------------------------
     def thread(self, channel: str, thread_ts: str, page_size: int = 200,
                priority: int = PLACEHOLDER) -> list[SlackMessage]:

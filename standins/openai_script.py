@@ -29,6 +29,18 @@ STATUS_ERRORS: dict[str, tuple[int, str, Optional[str], str]] = {
         "For more information on this error, read the docs: "
         "https://platform.openai.com/docs/guides/error-codes/api-errors.",
     ),
+    # Hard spend limits (COST_FACTS §6: "a 429 with organization_spend_limit_exceeded or
+    # project_spend_limit_exceeded"). Status and code are documented; the type and the message are
+    # not (these are as client code seen in the wild has them): the bot reads only status and code.
+    "organization_spend_limit_exceeded": (
+        429, "insufficient_quota", "organization_spend_limit_exceeded",
+        "Your organization has reached its monthly spend limit. Raise the limit in your organization's "
+        "settings to continue.",
+    ),
+    "project_spend_limit_exceeded": (
+        429, "insufficient_quota", "project_spend_limit_exceeded",
+        "Your project has reached its monthly spend limit. Raise the project's limit in its settings to continue.",
+    ),
     "rate_limit": (
         429, "tokens", "rate_limit_exceeded",
         "Rate limit reached for {model} in organization org-fake on tokens per min (TPM): "
@@ -71,7 +83,8 @@ class Script:
         response.in_progress) before the first delta. Use HANG to hang.
     delta_delay: seconds between deltas.
     status_error: answer with an HTTP error instead (see STATUS_ERRORS):
-        "invalid_api_key" 401, "insufficient_quota" 429, "rate_limit" 429
+        "invalid_api_key" 401, "insufficient_quota" 429, "organization_spend_limit_exceeded" 429,
+        "project_spend_limit_exceeded" 429, "rate_limit" 429
         (+ retry-after / retry-after-ms headers), "context_length_exceeded" 400
         (param "input" for Responses, "messages" for chat), "model_not_found" 404,
         "server_error" 500, "overloaded" 503.

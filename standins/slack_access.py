@@ -42,6 +42,8 @@ METHOD_SCOPES = {
     "conversations.replies": _HISTORY, "conversations.history": _HISTORY,
     "conversations.info": _READ, "conversations.members": _READ,
     "users.info": "users:read", "files.info": "files:read", "search.messages": "search:read",
+    # With one user: a DM (im:write); a group DM (mpim:write) is not modelled.
+    "conversations.open": "im:write",
 }
 USER_TOKEN_ONLY = frozenset({"search.messages"})  # Slack: search.* takes user tokens only
 
@@ -113,6 +115,12 @@ class AccessRules:
             members = self._ensure_channel(channel)["members"]
             if user in members:
                 members.remove(user)
+
+    def dm_with(self, user):
+        """The id of the bot's DM with ``user`` (a D… conversation of exactly the two), or None."""
+        with self._lock:
+            return next((channel for channel, info in self._channel_info.items()
+                         if info.get("is_im") and set(info["members"]) == {self.bot_user_id, user}), None)
 
     def members_of(self, channel):
         with self._lock:
@@ -198,6 +206,29 @@ class AccessRules:
         if not params.get("channel"):
             return error("channel_not_found")
         return {"ok": True, "channel": self._channel_object(params["channel"])}
+
+    def _conversations_open(self, params):
+        """A DM with one person: the existing one (``already_open``) or a new D… conversation of the two.
+        Errors as Slack's method reference lists them: users_list_not_supplied, user_not_found,
+        cannot_dm_bot (the bot itself)."""
+        users = [u for u in str(params.get("users") or "").split(",") if u.strip()]
+        if not users:
+            return error("users_list_not_supplied")
+        if len(users) > 1:
+            return error("not_implemented")  # group DMs: not modelled (the bot never opens one)
+        user = users[0].strip()
+        if user == self.bot_user_id:
+            return error("cannot_dm_bot")
+        if not (user[:1] in "UW" and user[1:].isalnum()):
+            return error("user_not_found")
+        existing = self.dm_with(user)
+        if existing is not None:
+            return {"ok": True, "no_op": True, "already_open": True, "channel": {"id": existing}}
+        channel = f"D{len(self._channel_info) + 1:08d}"
+        while channel in self._channel_info:
+            channel += "X"
+        self.add_channel(channel, members=[self.bot_user_id, user])
+        return {"ok": True, "channel": {"id": channel}}
 
     def _conversations_members(self, params):
         if not params.get("channel"):

@@ -87,6 +87,7 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
             "views.open": self._views_open,
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
+            "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "files.info": self._files_info,
             "search.messages": self._search_messages,

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 
 SLACK_TIERS = {  # calls a minute
     "chat.update": 50, "chat.delete": 50, "conversations.replies": 50, "conversations.info": 50,
+    "conversations.open": 50,  # Tier 3 (Slack's method reference): a DM to an admin
     "chat.postMessage": 60,  # about one a second, per channel
     "chat.startStream": 20, "chat.appendStream": 100, "chat.stopStream": 20,
     "assistant.threads.setStatus": 100,  # "special", undocumented: modelled as Tier 4 (see above)

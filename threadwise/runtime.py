@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # annotations only: the answer loop is imported on the first 
     from threadwise.answering.responder import Services
     from threadwise.knowledge.toolbox import KnowledgeTool
     from threadwise.state.usage_records import UsageLedger
+    from threadwise.usage.spending_rules import SpendingRules
 
 
 class Runtime:
@@ -105,9 +106,13 @@ class Runtime:
             from threadwise.handoff.claims import ClaimedAnswers
             from threadwise.knowledge.registry import enabled_tools
 
+            from threadwise.usage.spending_rules import SpendingRules
+
+            spending_rules = SpendingRules(self.settings.usage, self.settings.model, self.slack, store=lambda: self.store,
+                                prices=lambda: self.prices)
             services = answer_services(self.settings, self.slack, self.system_prompt,
                                        enabled_tools(self.settings.knowledge, self.slack), self.stops,
-                                       ledger=self.store, prices=lambda: self.prices)
+                                       ledger=self.store, prices=lambda: self.prices, spending_rules=spending_rules)
             handoff = self.settings.handoff
             # With Pub/Sub, a final text Slack refuses past the job's deadline goes on in a delivery job.
             hand_on = self._publisher.publish_final if handoff.dispatch == "pubsub" else None
@@ -162,7 +167,8 @@ class Runtime:
 
 def answer_services(settings: Settings, slack: SlackGateway, system_prompt: str,
                     tools: dict[str, KnowledgeTool] | None = None, stops: StopBoard | None = None,
-                    ledger: UsageLedger | None = None, prices: Callable[[], PriceTable] | None = None) -> Services:
+                    ledger: UsageLedger | None = None, prices: Callable[[], PriceTable] | None = None,
+                    spending_rules: SpendingRules | None = None) -> Services:
     """The answer loop's ``Services``: the groups it reads, and by name the few values of other groups it needs.
     The one place that splits the Settings for it (the Runtime, and tests that run the answer loop alone).
     ``ledger``: where each answer's usage entry goes, priced by ``prices()`` (called on the first entry)."""
@@ -177,4 +183,5 @@ def answer_services(settings: Settings, slack: SlackGateway, system_prompt: str,
         tool_result_chars=settings.knowledge.tool_result_chars, tool_max_rounds=settings.knowledge.tool_max_rounds,
         tools=tools or {}, stops=stops if stops is not None else StopBoard(),
         meter=Meter(ledger, prices) if ledger is not None and prices is not None else None,
+        spending_rules=spending_rules, admin_users=settings.usage.admin_users,
     )

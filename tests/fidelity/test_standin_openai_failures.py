@@ -33,6 +33,9 @@ def test_wrong_api_key(fake):
 @pytest.mark.parametrize("name, exc, status, code, type_", [
     ("invalid_api_key", openai.AuthenticationError, 401, "invalid_api_key", "invalid_request_error"),
     ("insufficient_quota", openai.RateLimitError, 429, "insufficient_quota", "insufficient_quota"),
+    ("organization_spend_limit_exceeded", openai.RateLimitError, 429, "organization_spend_limit_exceeded",
+     "insufficient_quota"),
+    ("project_spend_limit_exceeded", openai.RateLimitError, 429, "project_spend_limit_exceeded", "insufficient_quota"),
     ("rate_limit", openai.RateLimitError, 429, "rate_limit_exceeded", "tokens"),
     ("context_length_exceeded", openai.BadRequestError, 400, "context_length_exceeded", "invalid_request_error"),
     ("model_not_found", openai.NotFoundError, 404, "model_not_found", "invalid_request_error"),
@@ -63,6 +66,22 @@ def test_rate_limit_is_retried_by_client(fake):
     resp = retrying.responses.create(model=MODEL, input="again")
     assert resp.output_text == "Echo: again"
     assert fake.count("/v1/responses") == 2
+
+
+@pytest.mark.parametrize("name", ["insufficient_quota", "organization_spend_limit_exceeded",
+                                  "project_spend_limit_exceeded"])
+def test_a_quota_429_has_openais_error_shape_and_no_retry_hint(fake, name):
+    """The body is OpenAI's ``{"error": {message, type, param, code}}``; no Retry-After and no x-should-retry:
+    so the plain client retries it like any 429 (what the bot's client must not do)."""
+    plain = openai.OpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=1)
+    fake.queue(Script(status_error=name), Script(status_error=name))
+    with pytest.raises(openai.RateLimitError) as ei:
+        plain.responses.create(model=MODEL, input="x")
+    body = ei.value.response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    assert body["error"]["code"] == name and body["error"]["param"] is None
+    assert "retry-after" not in ei.value.response.headers and "x-should-retry" not in ei.value.response.headers
+    assert fake.count("/v1/responses") == 2, "the SDK on its own retries a quota 429"
 
 
 # --------------------------------------------------------------------------- mid-stream failures

@@ -10,7 +10,7 @@ from slack_standin_fixtures import CHANNEL, api_error, client, fake  # noqa: F40
 from standins.slack_access import manifest_scopes
 
 MANIFEST_BOT = {"app_mentions:read", "channels:history", "channels:read", "chat:write", "files:read",
-                "groups:history", "groups:read", "im:history", "im:read", "mpim:read", "users:read",
+                "groups:history", "groups:read", "im:history", "im:read", "im:write", "mpim:read", "users:read",
                 "users:read.email"}
 
 
@@ -185,3 +185,27 @@ def test_search_takes_a_user_token_with_search_read_and_finds_only_what_its_user
     assert sorted(m["channel"]["id"] for m in found) == ["C700", "G702"]  # public, and private she is in
     fake.grant("xoxp-alice", {"channels:read"})
     assert api_error(alice.search_messages, query="walrus")["needed"] == "search:read"
+
+
+# ------------------------------------------------------------------ a DM the bot opens
+
+
+def test_conversations_open_gives_the_same_dm_each_time_and_the_bot_can_post_there(fake, client):
+    first = client.conversations_open(users="UDMPERSON")
+    again = client.conversations_open(users="UDMPERSON")
+    dm = first["channel"]["id"]
+    assert dm.startswith("D") and again["channel"]["id"] == dm and again["already_open"] is True
+    assert "already_open" not in first.data
+    assert set(fake.members_of(dm)) == {fake.bot_user_id, "UDMPERSON"} and fake.dm_with("UDMPERSON") == dm
+    assert client.chat_postMessage(channel=dm, text="hello")["ok"]
+    assert client.conversations_open(users="UOTHERPERSON")["channel"]["id"] != dm
+
+
+def test_conversations_open_refuses_what_slack_refuses(fake, client):
+    assert error_of(client.api_call, "conversations.open", params={}) == "users_list_not_supplied"
+    assert error_of(client.conversations_open, users="not-a-user") == "user_not_found"
+    assert error_of(client.conversations_open, users=fake.bot_user_id) == "cannot_dm_bot"
+    narrow = "xoxb-without-im-write"
+    fake.grant(narrow, manifest_scopes("bot") - {"im:write"})
+    refused = api_error(WebClient(token=narrow, base_url=fake.base_url).conversations_open, users="UDMPERSON")
+    assert refused["error"] == "missing_scope" and refused["needed"] == "im:write"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from threadwise import logs
@@ -35,6 +36,9 @@ from threadwise.answering.replies.streaming import FinalReport, StreamingReply
 from threadwise.answering.files import FileLimits, FilesRead, read_files
 from threadwise.state.usage_records import UTC, UsageOutcome
 
+if TYPE_CHECKING:
+    from threadwise.usage.spending_rules import SpendingRules
+
 log = logs.get(__name__)
 
 
@@ -54,13 +58,15 @@ class Services:
     tools: dict[str, KnowledgeTool] = field(default_factory=dict)  # knowledge tools switched on
     stops: StopBoard = field(default_factory=StopBoard)  # the answers this process runs, for Stop to reach
     meter: Meter | None = None  # the usage ledger and its prices; None: the usage is only logged
+    spending_rules: SpendingRules | None = None  # allowlists, budgets, alerts (usage/spending_rules.py); None: none
+    admin_users: frozenset[str] = frozenset()  # the usage group's ADMIN_USERS: whom a quota error addresses
 
 
 @dataclass(frozen=True)
 class Outcome:
     marker: str | None
     status: AnswerStatus  # DONE or ERROR (STOPPED is read from the reply)
-    ledger_outcome: UsageOutcome | None = None
+    ledger_outcome: UsageOutcome | None = None  # set: the ledger records this outcome (a budget's refusal)
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,8 @@ def open_answer(ask: Ask, services: Services) -> OpenedAnswer | None:
         if not any(slack.is_own(m) for m in thread):
             log.info("not part of this thread", channel=ask.channel, event_id=ask.event_id)
             return None
+    if services.spending_rules is not None and services.spending_rules.turned_away(ask):  # (it said so, once per thread)
+        return None
     tag = ReplyTag(asker=ask.user, question_ts=ask.ts)
     key = slack.budget.stream_started()
     running = services.stops.start(ask.channel, ask.ts, ask.thread_ts)
@@ -184,6 +192,8 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
     # After the final text, so the ledger costs the asker nothing they wait for.
     metering.record(ask, services.model, services.meter, spending,
                     AnswerEnd(outcome.status, report.stop, outcome.ledger_outcome), opened.started)
+    if services.spending_rules is not None:  # after the final text and the ledger: settles, maybe alerts the admins
+        services.spending_rules.after_answer(ask)
     return report
 
 
@@ -208,6 +218,10 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
         return Outcome(error_marker(
             f"Your message is too long for me: about {too_long.tokens:,} tokens, and the limit is "
             f"{too_long.budget:,}. Please shorten it or split it into parts."), AnswerStatus.ERROR)
+    refused = (services.spending_rules.refusal(ask, model_input.estimated_tokens)
+               if services.spending_rules else None)
+    if refused is not None:  # a budget has no room for this answer's worst case: no model request
+        return Outcome(error_marker(refused), AnswerStatus.ERROR, ledger_outcome=UsageOutcome.BUDGET_REFUSED)
     toolbox = None
     if services.tools:
         toolbox = ToolBox(services.tools, Asker(ask.user, ask.channel, ask.team_id, private_answer, ask.thread_ts),
@@ -217,12 +231,12 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
     except ModelError as error:
         smaller = drop_older_half(model_input) if error.kind is ModelErrorKind.CONTEXT_LENGTH_EXCEEDED else None
         if smaller is None or reply.text:
-            return Outcome(error_marker(error.sentence), AnswerStatus.ERROR)
+            return Outcome(error_marker(error.sentence_for(services.admin_users)), AnswerStatus.ERROR)
         # Our estimate fitted, the model's real count did not: keep the newer half, once.
         try:
             notice = _stream_once(smaller, reply, services.model, spending, toolbox)
         except ModelError as again:
-            return Outcome(error_marker(again.sentence), AnswerStatus.ERROR)
+            return Outcome(error_marker(again.sentence_for(services.admin_users)), AnswerStatus.ERROR)
     notes = [n for n in (notice, files.notice(), *(linked.notes if linked else [])) if n]
     return Outcome(error_marker(" ".join(notes)) if notes else None, AnswerStatus.DONE)
 

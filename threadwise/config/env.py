@@ -44,6 +44,14 @@ def number(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
+def whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole number within bounds ("80", not "80.5": a percent or a count is never cut silently)."""
+    value = number(env, name, default, low, high)
+    if value != int(value):
+        raise ConfigError(f"{name} must be a whole number, not {text(env, name)}")
+    return int(value)
+
+
 def choice(env: Mapping[str, str], name: str, allowed: Any, default: str) -> Any:
     """One of the values of the ``Literal`` type ``allowed``, compared without case: the type
     is the one declaration of what the setting may be, here and where the value is used."""

@@ -9,7 +9,7 @@ import os
 from decimal import Decimal
 from typing import Mapping
 
-from threadwise.config.env import ConfigError, api_url, boolean, choice, money, number, slack_ids, text
+from threadwise.config.env import ConfigError, api_url, boolean, choice, money, number, slack_ids, text, whole_number
 from threadwise.config.groups import (AnsweringSettings, Dispatch, HandoffSettings, KnowledgeSettings, ModelSettings,
                                       OpenAIApi, Settings, SlackSettings, StateSettings, StoreBackend, StreamMode,
                                       Transport, UsageSettings, WorkerAuth)
@@ -176,7 +176,7 @@ def _usage(env: Mapping[str, str]) -> UsageSettings:
         budget_user_monthly_usd=money(env, "BUDGET_USER_MONTHLY_USD"),
         budget_channel_monthly_usd=money(env, "BUDGET_CHANNEL_MONTHLY_USD"),
         budget_workspace_monthly_usd=money(env, "BUDGET_WORKSPACE_MONTHLY_USD"),
-        budget_alert_percent=int(number(env, "BUDGET_ALERT_PERCENT", 80, 1, 100)),
+        budget_alert_percent=whole_number(env, "BUDGET_ALERT_PERCENT", 80, 1, 100),
         allowed_channels=slack_ids(env, "ALLOWED_CHANNELS", "CGD"),
         allowed_users=slack_ids(env, "ALLOWED_USERS", "UW"),
         seat_price_usd=money(env, "SEAT_PRICE_USD") or Decimal(25),

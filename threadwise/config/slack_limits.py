@@ -27,6 +27,7 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "chat.delete": Limit(50, 50),
     "conversations.replies": Limit(50, 50),
     "conversations.info": Limit(50, 50),
+    "conversations.open": Limit(50, 50),  # Tier 3: a DM to an admin (budget alerts)
     "chat.postMessage": Limit(60, 2, per_channel=True),
     "chat.startStream": Limit(20, 20),
     "chat.appendStream": Limit(100, 100),

@@ -12,7 +12,7 @@ import threading
 
 from threadwise.config import ModelSettings
 from threadwise.knowledge.toolbox import ToolBox
-from threadwise.model.errors import as_model_error
+from threadwise.model.errors import as_model_error, quota_code
 from threadwise.model.practice import PracticeStream
 from threadwise.model.streams import ChatStream, ResponsesStream
 from threadwise.model.types import ModelInput, ModelStream
@@ -39,9 +39,8 @@ def _client(settings: ModelSettings):
     with _clients_lock:
         if key not in _clients:
             import httpx2
-            from openai import OpenAI
 
-            _clients[key] = OpenAI(
+            _clients[key] = _client_class()(
                 api_key=settings.openai_api_key,
                 base_url=settings.openai_base_url,
                 max_retries=settings.openai_max_retries,
@@ -50,3 +49,28 @@ def _client(settings: ModelSettings):
                 timeout=httpx2.Timeout(settings.first_token_timeout, connect=10.0),
             )
         return _clients[key]
+
+
+def _client_class():
+    """``OpenAI``, except that a 429 for the account's credit or a spend limit is not retried.
+
+    The SDK retries every 429 (OPENAI_FACTS: 408, 409, 429, ≥ 500); ``insufficient_quota`` and the
+    ``*_spend_limit_exceeded`` codes are 429s too, and no retry cures them: retried twice they only
+    keep the asker waiting through the backoff. ``_should_retry`` is the SDK's own hook for this
+    decision; its body is read here (it is read for the error anyway). The e2e test that counts the
+    requests a quota error makes holds this against SDK updates."""
+    from openai import OpenAI
+
+    class QuotaAwareOpenAI(OpenAI):
+        def _should_retry(self, response) -> bool:
+            if response.status_code == 429:
+                try:
+                    response.read()
+                    body = response.json()
+                except Exception:
+                    body = None
+                if quota_code(body) is not None:
+                    return False
+            return super()._should_retry(response)
+
+    return QuotaAwareOpenAI

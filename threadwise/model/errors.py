@@ -9,6 +9,7 @@ too, so every wording the user may read about the model is in one place.
 from __future__ import annotations
 
 import enum
+from typing import Iterable
 
 from threadwise import logs
 from threadwise.config import ModelSettings
@@ -22,7 +23,9 @@ class ModelErrorKind(str, enum.Enum):
     AUTH = "auth"
     PERMISSION = "permission"
     NOT_FOUND = "not_found"
-    INSUFFICIENT_QUOTA = "insufficient_quota"
+    INSUFFICIENT_QUOTA = "insufficient_quota"  # out of credit (prepaid billing)
+    ORGANIZATION_SPEND_LIMIT = "organization_spend_limit_exceeded"  # the org's hard monthly limit
+    PROJECT_SPEND_LIMIT = "project_spend_limit_exceeded"  # the project's hard monthly limit
     RATE_LIMITED = "rate_limited"
     CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
     BAD_REQUEST = "bad_request"
@@ -40,12 +43,55 @@ class ModelErrorKind(str, enum.Enum):
 
 
 class ModelError(Exception):
-    """``kind`` is for logs and retries; ``sentence`` is what the user reads."""
+    """``kind`` is for logs and retries; ``sentence`` is what the user reads. ``admin_action``: what the
+    Threadwise admins must do (an imperative, "add credit at …"), addressed to them by ``sentence_for``."""
 
-    def __init__(self, kind: ModelErrorKind, sentence: str):
+    def __init__(self, kind: ModelErrorKind, sentence: str, admin_action: str | None = None):
         super().__init__(kind)
         self.kind = kind
         self.sentence = sentence
+        self.admin_action = admin_action
+
+    def sentence_for(self, admins: Iterable[str] = ()) -> str:
+        """The sentence with its call to the admins (ADMIN_USERS as mentions, or "your Slack admin")."""
+        if self.admin_action is None:
+            return self.sentence
+        mentions = ", ".join(f"<@{user}>" for user in sorted(admins))
+        if mentions:
+            return f"{self.sentence} {mentions}: {self.admin_action}."
+        return f"{self.sentence} Ask your Slack admin to {self.admin_action}."
+
+
+# OpenAI's 429s that no retry cures: the account or a spend limit, not the request rate (COST_FACTS §6).
+# Status and code are what the API documents; the client is told not to retry them (``client.py``).
+_QUOTA = {
+    ModelErrorKind.INSUFFICIENT_QUOTA: (
+        "OpenAI refused: the OpenAI account is out of credit.",
+        "add credit at platform.openai.com → Settings → Billing"),
+    ModelErrorKind.ORGANIZATION_SPEND_LIMIT: (
+        "OpenAI refused: the OpenAI organization's monthly spend limit is reached.",
+        "raise it at platform.openai.com → Settings → Limits, or wait until it resets"),
+    ModelErrorKind.PROJECT_SPEND_LIMIT: (
+        "OpenAI refused: this OpenAI project's monthly spend limit is reached.",
+        "raise it at platform.openai.com → Settings → Limits (the project's), or wait until it resets"),
+}
+QUOTA_CODES = frozenset(kind.value for kind in _QUOTA)
+
+
+def quota_error(code: str | None) -> ModelError | None:
+    """The quota or spend-limit error ``code`` names, or None for any other code."""
+    if code not in QUOTA_CODES:
+        return None
+    kind = ModelErrorKind(code)
+    problem, action = _QUOTA[kind]
+    return ModelError(kind, problem, action)
+
+
+def quota_code(body: object) -> str | None:
+    """The quota code in an OpenAI error body (``{"error": {"code": …}}``), or None."""
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if code in QUOTA_CODES else None
 
 
 def incomplete_notice(reason: str | None) -> str:
@@ -59,8 +105,9 @@ def incomplete_notice(reason: str | None) -> str:
 def failure_sentence(code: str | None) -> str:
     if code in ("rate_limit_exceeded",):
         return "The model is rate limited right now; please try again in a minute."
-    if code == "insufficient_quota":
-        return "The OpenAI account is out of credit; ask the operator to add credit or raise the limit."
+    quota = quota_error(code)
+    if quota is not None:
+        return quota.sentence_for()
     suffix = f" ({code})" if code else ""
     return f"The model stopped with an error{suffix}; please try again."
 
@@ -87,8 +134,9 @@ def as_model_error(error: BaseException, settings: ModelSettings, got_text: bool
     if isinstance(error, openai.NotFoundError):
         return ModelError(ModelErrorKind.NOT_FOUND, f"The model “{model}” was not found; ask the operator to check OPENAI_MODEL and OPENAI_BASE_URL.")
     if isinstance(error, openai.RateLimitError):
-        if code == "insufficient_quota":
-            return ModelError(ModelErrorKind.INSUFFICIENT_QUOTA, failure_sentence("insufficient_quota"))
+        quota = quota_error(code)
+        if quota is not None:
+            return quota
         return ModelError(ModelErrorKind.RATE_LIMITED, failure_sentence("rate_limit_exceeded"))
     if isinstance(error, openai.BadRequestError):
         if code == "context_length_exceeded":

@@ -42,6 +42,8 @@ METHOD_SCOPES = {
     "conversations.replies": _HISTORY, "conversations.history": _HISTORY,
     "conversations.info": _READ, "conversations.members": _READ,
     "users.info": "users:read", "files.info": "files:read", "search.messages": "search:read",
+    "conversations.open": "im:write",
+    "files.getUploadURLExternal": "files:write", "files.completeUploadExternal": "files:write",
 }
 USER_TOKEN_ONLY = frozenset({"search.messages"})  # Slack: search.* takes user tokens only
 

@@ -60,7 +60,7 @@ def registered(via: Via, interaction_id: str) -> bool:
 def dispatch(action: MessageAction | HomeAction, services: Services) -> None:
     """Run the handler registered for ``action`` (the parser lets only registered ones through).
     A permission the app lacks is told to the person who clicked, whichever handler ran into it."""
-    interaction = _BY_KEY[(action.via, action.id)]
+    interaction = _BY_KEY[(Via.HOME if isinstance(action, HomeAction) else action.via, action.id)]
     try:
         interaction.handler(action, services)
     except MissingScope as missing:  # (logged with the scope) the person who clicked learns why nothing happened

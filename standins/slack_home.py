@@ -61,7 +61,12 @@ class HomeMethods:
                 "authorizations": [{"enterprise_id": None, "team_id": self.team_id, "user_id": self.bot_user_id,
                                     "is_bot": True, "is_enterprise_install": False}]}
 
-    def home_button_payload(self, user: str, action_id: str) -> dict:
+    def set_dm(self, user: str, channel: str) -> None:
+        """The bot's DM with ``user`` is ``channel`` (an existing one): conversations.open answers it."""
+        with self._lock:
+            self._dms[user] = channel
+
+    def home_button_payload(self, user: str, action_id: str, trigger_id: str | None = None) -> dict:
         """The block_actions payload of a click on a button of ``user``'s published Home view."""
         with self._lock:
             view = copy.deepcopy(self.home_views[user])
@@ -69,7 +74,7 @@ class HomeMethods:
                       if e.get("action_id") == action_id)
         return {"type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": self.team_id},
                 "api_app_id": self.app_id, "token": "XXX", "container": {"type": "view", "view_id": view["id"]},
-                "trigger_id": self.new_trigger_id(), "team": {"id": self.team_id, "domain": "example"},
+                "trigger_id": trigger_id or self.new_trigger_id(), "team": {"id": self.team_id, "domain": "example"},
                 "view": view, "actions": [{"type": "button", "action_id": action_id, "block_id": "b",
                                            "text": button["text"], "value": button.get("value", ""),
                                            "action_ts": f"{time.time():.6f}"}]}

@@ -99,7 +99,7 @@ def admin_blocks(report: MonthReport, last: MonthReport, settings: UsageSettings
         DividerBlock(), HeaderBlock(text="Workspace (admins only)"),
         _section(f"*{_month_name(report)}*"), SectionBlock(fields=_fields(report.total)),
         _section(f"*{_month_name(last)}*"), SectionBlock(fields=_fields(last.total)),
-        _section(f":money_with_wings: {seat_line(report, settings.seat_price_usd)}"),
+        _section(f"{seat_line(report, settings.seat_price_usd)}"),
         _section(f"*Top people*\n{_ranked(report, 'user', '<@{}>', TOP)}"),
         _section(f"*Top channels*\n{_ranked(report, 'channel', '<#{}>', TOP)}"),
         _section(f"*Cost by model*\n{_ranked(report, 'model', '`{}`', TOP_MODELS)}"),

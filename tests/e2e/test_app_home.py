@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import time
 
+import uuid
+
 import pytest
 
+from firestore_emulator import firestore_emulator  # noqa: F401  (fixture)
 from home_ledger import entry, last_month
 from threadwise.state.usage_records import UsageOutcome
 from threadwise.usage.csv_export import HEADER
@@ -130,3 +133,19 @@ def test_slack_refusing_the_file_is_a_sentence(slack, home_bot):
     assert slack.wait_for(lambda: [v for v in slack.views if "File uploads are turned off" in json.dumps(v["view"])])
     home_bot.wait_for_log(since=mark, message="csv export failed", error="file_uploads_disabled")
     assert "Traceback" not in home_bot.logs(mark)
+
+
+def test_on_firestore_a_member_and_an_admin_see_their_views(slack, bots, firestore_emulator):  # noqa: F811
+    from threadwise.state.firestore import FirestoreStore
+
+    collection = f"home_{uuid.uuid4().hex[:10]}"
+    store = FirestoreStore(collection=collection, client=firestore_emulator.client())
+    record_month(store)
+    store.close()
+    bot = bots.get(practice=True, own="home-firestore", STORE="firestore", FIRESTORE_COLLECTION=collection,
+                   ADMIN_USERS=ADMIN, BUDGET_USER_MONTHLY_USD="10", **firestore_emulator.env)
+    member = words(open_home(slack, bot, MEMBER))
+    assert "$1.20 of $10.00 (12 %)" in member and OTHER not in member and "$3.45" not in member
+    admin = words(open_home(slack, bot, ADMIN))
+    assert "3 people used Threadwise this month; ChatGPT Business for them would cost $25 × 3 = $75; " \
+           "Threadwise cost $4.70" in admin and "$9.99" in admin

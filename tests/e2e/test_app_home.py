@@ -135,6 +135,21 @@ def test_slack_refusing_the_file_is_a_sentence(slack, home_bot):
     assert "Traceback" not in home_bot.logs(mark)
 
 
+def test_an_app_installed_without_files_write_says_so(slack, bots, home_bot, tmp_path):
+    from standins.slack_access import manifest_scopes
+
+    token = "xoxb-home-no-files-write"
+    slack.grant(token, manifest_scopes("bot") - {"files:write"})
+    bot = bots.get(practice=True, own="home-narrow", SLACK_BOT_TOKEN=token, SQLITE_PATH=home_bot.env["SQLITE_PATH"],
+                   ADMIN_USERS=ADMIN)
+    open_home(slack, bot, ADMIN)
+    mark = bot.log_mark()
+    assert bot.send_interaction(slack.home_button_payload(ADMIN, "home_export_csv")).status == 200
+    assert slack.wait_for(lambda: [v for v in slack.views if "without the `files:write` permission"
+                                   in json.dumps(v["view"])])
+    assert "Traceback" not in bot.logs(mark)
+
+
 def test_on_firestore_a_member_and_an_admin_see_their_views(slack, bots, firestore_emulator):  # noqa: F811
     from threadwise.state.firestore import FirestoreStore
 

@@ -19,13 +19,14 @@ from threadwise.slack.rate_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteB
 from threadwise.slack.events import ABORTED_EVENT_TYPE, BotIdentity, parse_metadata
 from threadwise.slack.messages import SlackMessage, StillRateLimited, WriteOutcome, WriteStatus
 from threadwise.slack.knowledge_calls import KnowledgeCalls
+from threadwise.slack.home_calls import HomeCalls
 from threadwise.slack.refusals import GONE_ERRORS, retry_after as _retry_after, STREAM_UNAVAILABLE, MissingScope, log_missing_scope
 
 log = logs.get(__name__)
 
 
 
-class SlackGateway(KnowledgeCalls):
+class SlackGateway(KnowledgeCalls, HomeCalls):
     def __init__(self, token: str, base_url: str, app_id: str | None = None, timeout: float = 10.0,
                  budget: WriteBudget | None = None):
         # Shared by every answer of this process: Slack's limits are per workspace, not per answer.

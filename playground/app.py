@@ -26,7 +26,7 @@ from pathlib import Path
 from threadwise.config import load_settings
 from playground.deliveries import Deliverer, Team
 from playground.page_server import PageServer
-from playground.workspace import Workspace
+from playground.workspace import PEOPLE, Workspace
 from standins.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +68,9 @@ def start(port: int, env: dict[str, str] | None = None) -> Playground:
     bot_env = {k: v for k, v in env.items() if k not in _FORCED_OFF}
     bot_env.update(SLACK_BOT_TOKEN=bot_token, SLACK_SIGNING_SECRET=signing_secret, SLACK_API_URL=slack.base_url,
                    SQLITE_PATH=str(state_dir / "claims.sqlite3"), LOG_LEVEL=env.get("LOG_LEVEL") or "WARNING")
+    # Ada is the playground's admin (her Home tab shows the workspace's usage and the CSV button),
+    # unless the operator names others.
+    bot_env.setdefault("ADMIN_USERS", PEOPLE[0].id)
     # In the playground's own process group: Ctrl-C reaches both, and whoever stops the
     # playground's group stops the bot with it.
     bot = subprocess.Popen(

@@ -3,7 +3,8 @@
 ``GET /api/state?person=U…&since=N`` waits (up to ``LONG_POLL_SECONDS``) until
 the workspace changed after version N, then answers the person's whole view:
 that is how a reply is seen streaming in. ``POST /api/messages``,
-``/api/actions`` and ``/api/views/close`` are what a person does. Every POST
+``/api/actions``, ``/api/home`` (the Home tab opened), ``/api/home/actions`` (a
+button in it) and ``/api/views/close`` are what a person does. Every POST
 must be JSON from this page's own origin, so another web site open in the same
 browser cannot make the bot spend tokens; bad input gets a 4xx with a sentence
 and changes nothing.
@@ -100,6 +101,14 @@ class PageHandler(BaseHTTPRequestHandler):
             if path == "/api/actions":
                 status = workspace.act(body.get("person"), body.get("channel"), body.get("ts"), body.get("action"),
                                        body.get("block_id"), body.get("action_id"))
+                if not 200 <= status < 300:
+                    return self._json(502, {"error": f"The bot answered HTTP {status or 'nothing'}."})
+                return self._json(200, {"ok": True})
+            if path == "/api/home":  # the person opened the bot's Home tab
+                workspace.open_home(body.get("person"))
+                return self._json(200, {"ok": True})
+            if path == "/api/home/actions":
+                status = workspace.home_act(body.get("person"), body.get("action_id"))
                 if not 200 <= status < 300:
                     return self._json(502, {"error": f"The bot answered HTTP {status or 'nothing'}."})
                 return self._json(200, {"ok": True})

@@ -50,6 +50,7 @@ class Workspace:
             slack.set_channel(channel.id, name=channel.name, members=[team.bot_user_id, *self._people])
         for person_id, dm in self._dms.items():
             slack.set_channel(dm.id, name=dm.id, is_im=True, members=[team.bot_user_id, person_id])
+            slack.set_dm(person_id, dm.id)  # conversations.open answers this DM (the CSV lands in it)
 
     # --- what the page does -------------------------------------------------------
     def post(self, person_id: str, channel_id: str, text: str, thread_ts: str | None = None) -> str:
@@ -90,6 +91,19 @@ class Workspace:
             raise PlaygroundError(f"Unknown action {action!r}.")
         return self._deliver.interaction(payload)
 
+    def open_home(self, person_id: str) -> None:
+        """The person opens the bot's Home tab: Slack delivers app_home_opened (on every visit)."""
+        self._deliver.event(self.slack.app_home_opened(self._person(person_id).id))
+
+    def home_act(self, person_id: str, action_id: str) -> int:
+        """A button of the person's Home view is clicked. Returns the bot's HTTP status."""
+        person = self._person(person_id)
+        try:
+            payload = self.slack.home_button_payload(person.id, str(action_id), self._new_trigger(person.id))
+        except (KeyError, StopIteration):
+            raise PlaygroundError("That button is not on your Home tab any more.") from None
+        return self._deliver.interaction(payload)
+
     def close_view(self, person_id: str, view_id: str) -> None:
         self._person(person_id)
         with self._lock:
@@ -109,6 +123,7 @@ class Workspace:
             "shortcuts": [{"callback_id": k, "name": v} for k, v in SHORTCUTS.items()],
             "conversations": [self._conversation_view(c, ephemerals) for c in conversations],
             "views": self._views_for(person.id),
+            "home": self.slack.home_views.get(person.id),  # what views.publish last showed them
         }
 
     def _conversation_view(self, where: Conversation, ephemerals: list[dict]) -> dict:

@@ -44,6 +44,7 @@ METHOD_SCOPES = {
     "users.info": "users:read", "files.info": "files:read", "search.messages": "search:read",
     # With one user: a DM (im:write); a group DM (mpim:write) is not modelled.
     "conversations.open": "im:write",
+    "files.getUploadURLExternal": "files:write", "files.completeUploadExternal": "files:write",
 }
 USER_TOKEN_ONLY = frozenset({"search.messages"})  # Slack: search.* takes user tokens only
 

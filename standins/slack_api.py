@@ -4,7 +4,8 @@ Follows /work/shared/SLACK_FACTS.md. The server and the chat methods live here; 
 and reading them back in ``slack_threads.py``, native streaming in ``slack_streaming.py``, a
 thread's status line (``assistant.threads.setStatus``) in ``slack_assistant.py``, files, people
 and search in ``slack_knowledge.py``, conversations, members and scopes (what each call may do) in
-``slack_access.py``, trigger ids and views in ``slack_views.py``, Block Kit limits in
+``slack_access.py``, trigger ids and views in ``slack_views.py``, the App Home
+(views.publish, conversations.open, file uploads) in ``slack_home.py``, Block Kit limits in
 ``slack_blocks.py``, the HTTP side (decoding, tokens, rate limits, scripted faults, the call log) in
 ``slack_http.py``. Point `slack_sdk.WebClient(base_url=fake.base_url)` at it. Standard library
 only; one lock guards all state because slack_sdk clients may call from several threads at once.
@@ -20,6 +21,7 @@ try:
     from .slack_access import AccessRules
     from .slack_assistant import AssistantThreads
     from .slack_blocks import content_error
+    from .slack_home import HomeMethods
     from .slack_http import Call, HttpSide  # noqa: F401 (Call: re-exported)
     from .slack_knowledge import KnowledgeMethods
     from .slack_limits import check_content, error, fallback_text
@@ -31,6 +33,7 @@ except ImportError:  # imported as a top-level module
     from slack_access import AccessRules
     from slack_assistant import AssistantThreads
     from slack_blocks import content_error
+    from slack_home import HomeMethods
     from slack_http import Call, HttpSide  # noqa: F401 (Call: re-exported)
     from slack_knowledge import KnowledgeMethods
     from slack_limits import check_content, error, fallback_text
@@ -45,7 +48,7 @@ class _Server(StandinHTTPServer):
 
 
 class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, KnowledgeMethods, AccessRules,
-                ViewMethods, StandinServer):
+                ViewMethods, HomeMethods, StandinServer):
     server_class = _Server
     max_text = 4000             # facts: msg_too_long above 4,000 characters
     max_metadata_chars = 4000   # facts: metadata limit undocumented; adjustable
@@ -101,6 +104,7 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
         self.app_tokens = {}       # xapp- token -> its Socket Mode stand-in (FakeSocketMode.attach)
         self._init_access()        # conversations, members, scopes
         self._init_views()         # trigger ids, views opened
+        self._init_home()          # Home views published, DMs opened, files uploaded
         self._init_assistant()     # threads' status lines
         self._users = {}           # user id -> email
         self._file_meta = {}       # file id -> the file object

@@ -79,6 +79,8 @@ class HttpSide:
 
     # --------------------------------------------------------------- HTTP side
     def _serve(self, req):
+        if req.path.startswith("/upload/v1/"):  # a file's bytes, POSTed to files.getUploadURLExternal's URL
+            return self._serve_upload(req)
         arrived = time.monotonic()
         url = urlsplit(req.path)
         params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}

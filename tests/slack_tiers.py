@@ -28,6 +28,9 @@ SLACK_TIERS = {  # calls a minute
     "chat.postMessage": 60,  # about one a second, per channel
     "chat.startStream": 20, "chat.appendStream": 100, "chat.stopStream": 20,
     "assistant.threads.setStatus": 100,  # "special", undocumented: modelled as Tier 4 (see above)
+    # App Home: views.publish and the file upload's two methods are Tier 4 (AI_SURFACE_FACTS.md C, G).
+    "views.publish": 100,
+    "files.getUploadURLExternal": 100, "files.completeUploadExternal": 100,
 }
 PER_CHANNEL = ("chat.postMessage",)
 # The burst of a workspace-wide tier is its per-minute rate; chat.postMessage's, per channel, is 2.

@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # annotations only: the answer loop is imported on the first 
     from threadwise.usage.spending_rules import SpendingRules
 
 
+QUICK_WORKERS = 2  # threads for quick jobs (App Home views): a few visits at once
+
+
 class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -120,6 +123,22 @@ class Runtime:
 
         return self._built("_answers", build)
 
+    def run_soon(self, job: Callable[[], object]) -> None:
+        """Quick work a delivery asks for but its acknowledgement must not wait for (App Home's view):
+        a thread of this process does it. (As with DISPATCH=thread, Cloud Functions with request-based
+        billing throttles the CPU once the response is sent; the job finishes late there.)"""
+        self._quick_jobs.submit(_logged(job))
+
+    @property
+    def _quick_jobs(self):
+        def build():
+            # Started on first use, not at import: threads do not survive gunicorn's fork.
+            from concurrent.futures import ThreadPoolExecutor
+
+            return ThreadPoolExecutor(max_workers=QUICK_WORKERS, thread_name_prefix="quick")
+
+        return self._built("_quick_jobs_instance", build)
+
     def hand_off(self, ask: Ask) -> None:
         """Give the question to whoever answers it; raises when that is impossible now."""
         if self.settings.handoff.dispatch == "pubsub":
@@ -163,6 +182,15 @@ class Runtime:
                                      service_account_email=s.worker_service_account, token=s.worker_token)
 
         return self._built("_push_auth", build)
+
+
+def _logged(job: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job()
+        except Exception:  # nobody waits for the job: its failure is the operator's to read
+            logs.get("threadwise").error("background job failed", exc_info=True)
+    return run
 
 
 def answer_services(settings: Settings, slack: SlackGateway, system_prompt: str,

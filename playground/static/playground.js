@@ -52,7 +52,7 @@ function accept(snapshot) {
   ui.snapshot = snapshot;
   ui.version = snapshot.version;
   const ids = snapshot.conversations.map((c) => c.id);
-  if (!ids.includes(ui.conversation)) ui.conversation = snapshot.conversations.find((c) => c.is_im).id;
+  if (!ids.includes(ui.conversation) && ui.conversation !== "home") ui.conversation = snapshot.conversations.find((c) => c.is_im).id;
   const names = { [snapshot.bot.id]: snapshot.bot.name };
   for (const p of snapshot.people) names[p.id] = p.real_name;
   Render.setNames(names);
@@ -68,11 +68,16 @@ function isTopLevel(m) { return !m.thread_ts || m.thread_ts === m.ts; }
 
 function render() {
   const s = ui.snapshot;
-  const conversation = current();
   $("person-select").innerHTML = s.people.map((p) =>
     `<option value="${p.id}"${p.id === ui.person ? " selected" : ""}>${Render.esc(p.real_name)}</option>`).join("");
   $("channel-list").innerHTML = s.conversations.filter((c) => !c.is_im).map(navItem).join("");
   $("dm-list").innerHTML = s.conversations.filter((c) => c.is_im).map(navItem).join("");
+  const atHome = ui.conversation === "home";
+  $("home-tab").classList.toggle("active", atHome);
+  for (const id of ["messages", "composer", "mode-banner"]) $(id).hidden = atHome;
+  $("home-view").hidden = !atHome;
+  if (atHome) { renderHome(s); renderModal(s.views); return; }
+  const conversation = current();
   $("conversation-header").textContent = conversation.is_im ? s.bot.name : `# ${conversation.name}`;
   $("composer-input").placeholder = conversation.is_im ? `Message ${s.bot.name}` :
     `Message #${conversation.name} — mention @${s.bot.name} to ask it`;
@@ -177,6 +182,17 @@ function updateMessage(el, m, conversation, showReplies) {
       <button type="button" class="icon" data-testid="more-actions" data-ts="${m.ts}" title="More actions">⋮</button></div>`);
 }
 
+// The App Home tab: the view the bot published for this person (views.publish), rendered as modals are.
+function renderHome(s) {
+  $("conversation-header").textContent = `${s.bot.name} — Home`;
+  $("thread-pane").hidden = true;
+  setHtml($("home-view"), s.home ? Render.view(s.home) : `<div class="empty">Opening ${Render.esc(s.bot.name)}'s Home…</div>`);
+}
+
+async function openHome() {
+  try { await post("/api/home", {}); } catch (error) { showToast(error.message); }
+}
+
 function renderModal(views) {
   const layer = $("modal-layer");
   const open = views && views[0];
@@ -185,7 +201,7 @@ function renderModal(views) {
   layer.hidden = false;
   layer.dataset.viewId = open.id;
   $("modal-title").textContent = (view.title || {}).text || "";
-  $("modal-body").innerHTML = Render.blocks({ blocks: view.blocks || [], text: "" });
+  $("modal-body").innerHTML = Render.view(view);
   $("modal-close").textContent = (view.close || {}).text || "Close";
 }
 
@@ -267,6 +283,18 @@ function wire() {
   submitOnEnter($("composer-input"), $("composer"));
   submitOnEnter($("thread-composer-input"), $("thread-composer"));
   $("messages").addEventListener("click", onListClick);
+  $("home-view").addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-testid=block-button]");
+    if (!button) return;
+    try { await post("/api/home/actions", { action_id: button.dataset.actionId }); } catch (error) { showToast(error.message); }
+  });
+  $("app-list").addEventListener("click", () => {
+    ui.conversation = "home";
+    ui.thread = null;
+    localStorage.setItem("threadwise-conversation", ui.conversation);
+    render();
+    openHome();  // Slack sends app_home_opened on every visit
+  });
   $("thread-messages").addEventListener("click", onListClick);
   $("thread-close").addEventListener("click", () => { ui.thread = null; render(); });
   for (const list of [$("channel-list"), $("dm-list")]) {
@@ -286,6 +314,7 @@ function wire() {
     ui.thread = null;
     $("messages").replaceChildren();
     pollForever();
+    if (ui.conversation === "home") openHome();
   });
   $("menu").addEventListener("click", (event) => {
     const item = event.target.closest("[data-callback]");
@@ -301,3 +330,4 @@ function wire() {
 
 wire();
 pollForever();
+if (ui.conversation === "home" && ui.person) openHome();

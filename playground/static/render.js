@@ -136,7 +136,10 @@ const Render = (() => {
     const shown = [], actions = [];
     for (const block of message.blocks || []) {
       if (block.type === "markdown") shown.push(`<div class="block-markdown">${markdown(block.text)}</div>`);
-      else if (block.type === "section") shown.push(`<div class="block-section">${textObject(block.text)}</div>`);
+      else if (block.type === "section") {
+        const fields = (block.fields || []).map((f) => `<div class="block-field">${textObject(f)}</div>`).join("");
+        shown.push(`<div class="block-section">${textObject(block.text)}${fields ? `<div class="block-fields">${fields}</div>` : ""}</div>`);
+      }
       else if (block.type === "header") shown.push(`<div class="block-header"><strong>${textObject(block.text)}</strong></div>`);
       else if (block.type === "context") {
         shown.push(`<div class="block-context">${(block.elements || []).map(textObject).join(" ")}</div>`);
@@ -153,5 +156,15 @@ const Render = (() => {
     return { content, actions: actions.join("") };
   }
 
-  return { esc, mrkdwn, markdown, blocks, setNames };
+  // A modal's or a Home tab's blocks, buttons where the view has them.
+  function view(shown) {
+    const parts = [];
+    for (const block of (shown && shown.blocks) || []) {
+      const rendered = blocks({ blocks: [block], text: "" });
+      parts.push(rendered.content && block.type !== "actions" ? rendered.content : rendered.actions);
+    }
+    return parts.join("");
+  }
+
+  return { esc, mrkdwn, markdown, blocks, view, setNames };
 })();

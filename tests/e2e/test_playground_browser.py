@@ -214,3 +214,35 @@ def test_mention_in_a_channel_and_only_the_asker_may_stop(page):
     shot(page, "10-only-the-asker-may-stop")
     final = wait_finished(page)
     assert FINAL_LINE in final and "Stopped" not in final
+
+
+def home_text(driver) -> str:
+    view = driver.find_element(By.CSS_SELECTOR, "[data-testid=home-view]")
+    return view.text if view.is_displayed() else ""
+
+
+def test_the_home_tab_shows_the_published_view_and_the_admins_csv_button_works(page, playground):
+    # Ada is the playground's admin: her Home tab is the view the bot published, with the workspace's part.
+    page.find_element(By.CSS_SELECTOR, "[data-testid=home-tab]").click()
+    wait(page, lambda d: "people used Threadwise this month" in home_text(d))
+    text = home_text(page)
+    assert "Ask me anything" in text and "Your usage in" in text and "Workspace (admins only)" in text
+    assert "ChatGPT Business for them would cost $25 ×" in text and "Daily cost" in text
+    shot(page, "11-home-admin")
+    button = next(b for b in page.find_elements(By.CSS_SELECTOR, "[data-testid=home-view] [data-testid=block-button]")
+                  if b.text == "Send me this month's CSV")
+    button.click()
+    wait(page, lambda d: modal_title(d) == "CSV sent")
+    shot(page, "12-home-csv-sent")
+    page.find_element(By.CSS_SELECTOR, "[data-testid=modal-close]").click()
+    page.find_element(By.CSS_SELECTOR, "[data-testid=conv-D0PLAYADA]").click()
+    wait(page, lambda d: any("usage ledger for" in m.text for m in d.find_elements(
+        By.CSS_SELECTOR, "[data-testid=messages] [data-testid=message]")))
+    # Grace is a member: her own usage, nobody else's, and no button.
+    Select(page.find_element(By.CSS_SELECTOR, "[data-testid=person-select]")).select_by_value(GRACE)
+    page.find_element(By.CSS_SELECTOR, "[data-testid=home-tab]").click()
+    wait(page, lambda d: d.find_element(By.CSS_SELECTOR, "[data-testid=person-select]").get_attribute("value") == GRACE
+         and "Your usage in" in home_text(d))
+    text = home_text(page)
+    assert "Workspace (admins only)" not in text and "people used" not in text and "CSV" not in text
+    shot(page, "13-home-member")

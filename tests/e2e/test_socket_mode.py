@@ -378,3 +378,13 @@ def test_socket_mode_manifest_is_the_same_app_without_request_urls():
     events = http_settings[http_settings.index("bot_events:"):http_settings.index("  interactivity:")]
     assert events in socket_settings
     assert "connections:write" in (ROOT / "manifest.socket-mode.yaml").read_text().split("_metadata:")[0]
+
+
+# ------------------------------------------------------------------- App Home
+
+def test_the_home_tab_is_acknowledged_at_once_and_published(over, socket_mode, slack):
+    user = "UHSOCKET1"
+    envelope_id = over.send_event(slack.app_home_opened(user))
+    _acked_in_time(socket_mode, envelope_id)
+    view = slack.wait_for(lambda: slack.home_views.get(user))
+    assert "Your usage in" in str(view["blocks"]) and "people used" not in str(view["blocks"])

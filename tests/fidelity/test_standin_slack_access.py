@@ -10,8 +10,8 @@ from slack_standin_fixtures import CHANNEL, api_error, client, fake  # noqa: F40
 from standins.slack_access import manifest_scopes
 
 MANIFEST_BOT = {"app_mentions:read", "channels:history", "channels:read", "chat:write", "files:read",
-                "groups:history", "groups:read", "im:history", "im:read", "im:write", "mpim:read", "users:read",
-                "users:read.email"}
+                "files:write", "groups:history", "groups:read", "im:history", "im:read", "im:write", "mpim:read",
+                "users:read", "users:read.email"}
 
 
 def error_of(call, *args, **kwargs):

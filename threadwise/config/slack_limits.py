@@ -33,6 +33,10 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "chat.appendStream": Limit(100, 100),
     "chat.stopStream": Limit(20, 20),
     "assistant.threads.setStatus": Limit(100, 100),
+    # App Home (AI_SURFACE_FACTS.md C, G): Tier 4 (conversations.open, Tier 3, is above).
+    "views.publish": Limit(100, 100),
+    "files.getUploadURLExternal": Limit(100, 100),
+    "files.completeUploadExternal": Limit(100, 100),
 }
 
 

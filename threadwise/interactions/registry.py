@@ -13,14 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from threadwise.interactions import delete, stop
+from threadwise.interactions import delete, home, stop
+from threadwise.interactions.home_view import CSV_ACTION_ID, CSV_BUTTON_TEXT
 from threadwise.interactions.notices import tell
 from threadwise.interactions.services import Services
 from threadwise.slack.events import MessageAction, Via
+from threadwise.slack.home_events import HomeAction
 from threadwise.slack.refusals import MissingScope
 from threadwise.slack.reply_format import STOP_BUTTON_ACTION_ID
 
-Handler = Callable[[MessageAction, Services], None]
+# A message's interaction gets a MessageAction; a Home button (Via.HOME) a HomeAction.
+Handler = Callable[[MessageAction | HomeAction, Services], None]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ INTERACTIONS = (
                 "The button under an answer still being written"),
     Interaction("delete_message", Via.SHORTCUT, delete.handle, "Delete message",
                 "Delete one of Threadwise's answers (only the person who asked)"),
+    Interaction(CSV_ACTION_ID, Via.HOME, home.export_csv, CSV_BUTTON_TEXT,
+                "App Home, admins only: the month's usage ledger as a CSV file in their DM"),
 )
 
 _BY_KEY = {(i.via, i.id): i for i in INTERACTIONS}  # (one entry a key: test_interaction_registry.py checks)
@@ -52,11 +57,13 @@ def registered(via: Via, interaction_id: str) -> bool:
     return (via, interaction_id) in _BY_KEY
 
 
-def dispatch(action: MessageAction, services: Services) -> None:
+def dispatch(action: MessageAction | HomeAction, services: Services) -> None:
     """Run the handler registered for ``action`` (the parser lets only registered ones through).
     A permission the app lacks is told to the person who clicked, whichever handler ran into it."""
-    interaction = _BY_KEY[(action.via, action.id)]
+    interaction = _BY_KEY[(Via.HOME if isinstance(action, HomeAction) else action.via, action.id)]
     try:
         interaction.handler(action, services)
     except MissingScope as missing:  # (logged with the scope) the person who clicked learns why nothing happened
+        if not isinstance(action, MessageAction):  # (a Home button has no thread: its handler tells the person)
+            raise
         tell(services.slack, action, missing.sentence)

@@ -11,8 +11,12 @@ from typing import Protocol
 
 from slack_client import SlackGateway
 from threadwise.answering.signals import StopBoard
+from threadwise.config import Settings
+from threadwise.state.usage_records import UsageLedger
 
 
 class Services(Protocol):
     slack: SlackGateway  # every Web API call; a person's writes pass with priority USER_ACTION
     stops: StopBoard  # the answers running here, and the stop records for those running elsewhere
+    store: UsageLedger  # the usage ledger (App Home, its CSV button); the runtime's store is one
+    settings: Settings  # App Home reads its usage group (admins, budgets, seat price)

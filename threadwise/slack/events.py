@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
+from threadwise.slack.home_events import HomeAction, HomeOpened, is_home_container, parse_home_action, parse_home_opened
+
 REPLY_EVENT_TYPE = "assistant_reply"
 ABORTED_EVENT_TYPE = "aborted"
 BOT_REPLY_EVENT_TYPES = (REPLY_EVENT_TYPE, ABORTED_EVENT_TYPE)
@@ -124,6 +126,7 @@ class Via(enum.Enum):
 
     SHORTCUT = "shortcut"  # a message shortcut, named by its callback_id
     BUTTON = "button"  # a button on the message, named by its action_id
+    HOME = "home button"  # a button in the App Home view (``HomeAction``), named by its action_id
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,8 @@ class MessageAction:
     message: TargetMessage
 
 
-Event = Union[UrlVerification, Ignore, Ask]
-Interaction = Union[MessageAction, Ignore]
+Event = Union[UrlVerification, Ignore, Ask, HomeOpened]
+Interaction = Union[MessageAction, HomeAction, Ignore]
 # Whether an interaction is registered (``via``, its id): the parser is told, it knows no ids itself.
 Registered = Callable[[Via, str], bool]
 
@@ -206,6 +209,11 @@ def _for_someone_else(body: dict, bot: BotIdentity) -> bool:
 
 def _parse_event(event: dict, event_id: str, team_id: str, bot: BotIdentity | None) -> Event:
     event_type = _require(event, "type")
+    if event_type == "app_home_opened":
+        opened = parse_home_opened(event, event_id, team_id)
+        if opened is None:
+            raise BadRequest("malformed app_home_opened event")
+        return Ignore(opened) if isinstance(opened, str) else opened
     if event_type not in ("message", "app_mention"):
         return Ignore(f"unhandled event {event_type}")
     if event.get("subtype") and event["subtype"] not in QUESTION_SUBTYPES:
@@ -286,8 +294,14 @@ def parse_interaction(payload: Any, registered: Registered) -> Interaction:
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
             raise BadRequest("missing or invalid field: actions")
         action_id = actions[0].get("action_id")
-        if not isinstance(action_id, str) or not registered(Via.BUTTON, action_id):
+        via = Via.HOME if is_home_container(payload) else Via.BUTTON
+        if not isinstance(action_id, str) or not registered(via, action_id):
             return Ignore(f"unknown action {action_id}")
+        if via is Via.HOME:
+            home_action = parse_home_action(payload, action_id)
+            if home_action is None:
+                raise BadRequest("malformed block_actions payload from a view")
+            return home_action
         return _message_action(payload, action_id, Via.BUTTON)
     if kind in ("view_submission", "view_closed", "shortcut"):
         return Ignore(f"unhandled interaction {kind}")

@@ -15,8 +15,9 @@ from typing import Any
 
 from threadwise import logs
 from threadwise.runtime import Runtime
-from threadwise.slack.events import (BotIdentity, Ignore, Interaction, MessageAction, UrlVerification, parse_event_body,
+from threadwise.slack.events import (BotIdentity, Ignore, Interaction, UrlVerification, parse_event_body,
                                      parse_interaction, parse_interaction_form)
+from threadwise.slack.home_events import HomeOpened
 
 log = logs.get("threadwise")
 
@@ -48,6 +49,12 @@ class SlackInbound:
         if isinstance(event, Ignore):
             log.debug("ignored event", reason=event.reason, event_id=_event_id(body))
             return EventOutcome(ignored=True)
+        if isinstance(event, HomeOpened):
+            # Sent on every visit: acknowledged now, the view is built and published off this path.
+            runtime = self._runtime
+            runtime.run_soon(lambda: _home().publish(event, runtime))
+            log.info("home tab opened", event_id=event.event_id, user=event.user)
+            return EventOutcome(handed_off=True)
         if retry_num:
             # Handed off like any delivery: the event's claim decides. A retry of an
             # event never processed (the first delivery was lost) is answered; one
@@ -71,7 +78,7 @@ class SlackInbound:
         self._act(parse_interaction(payload, _registry().registered))
 
     def _act(self, action: Interaction) -> None:
-        if isinstance(action, MessageAction):
+        if not isinstance(action, Ignore):
             _registry().dispatch(action, self._runtime)
         else:
             log.debug("ignored interaction", reason=action.reason)
@@ -102,6 +109,13 @@ def _registry():
     from threadwise.interactions import registry
 
     return registry
+
+
+def _home():
+    """The App Home (its view, the ledger's report): imported at the first visit, not with ``main``."""
+    from threadwise.interactions import home
+
+    return home
 
 
 def _event_id(body: Any) -> str | None:

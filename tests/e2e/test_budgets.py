@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 
 from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
-from flows import ASKER, say, wait_answer
+from flows import ASKER, say, shared_channel, wait_answer
 from standins.openai_api import Script
 from threadwise.state.firestore import FirestoreStore
 from threadwise.state.sqlite import SqliteStore
@@ -70,6 +70,21 @@ def test_over_the_user_budget_no_request_and_one_sentence(budgeted, slack, opena
     assert "starts again on 1 " in sentence and "(UTC)" in sentence and f"<@{admin}>" in sentence
     assert parts[-1]["metadata"]["event_payload"]["status"] == "error"
     assert openai_server.requests == [], "no model request is made over a budget"
+
+
+def test_in_a_channel_the_refusal_keeps_the_askers_spending_to_themselves(budgeted, slack, openai_server):
+    """Everyone in a channel reads the thread: the sentence names the budget and points to the Home tab, where
+    the asker alone sees the amount (in their DM, above, the amount is in the sentence)."""
+    start, store, admin = budgeted
+    bot = start()
+    spend(store, "9.87")
+    channel = shared_channel(slack, ASKER, "UBYSTANDER")
+    ts, _ = say(bot, slack, channel, f"<@{slack.bot_user_id}> one more question", channel_type="channel",
+                event_type="app_mention")
+    sentence = last_line(wait_answer(slack, channel, ts))
+    assert "Your monthly Threadwise budget is almost spent (your Home tab in Threadwise shows how much)" in sentence
+    assert "$" not in sentence, sentence
+    assert openai_server.requests == []
 
 
 def test_under_the_user_budget_the_answer_comes(budgeted, slack, openai_server, channel):

@@ -356,7 +356,7 @@ UNHANDLED = {
                                                 "minute_rate_limited": 1518467820, "api_app_id": "AAPP"}).encode()),
                          EVENT, "unhandled request type app_rate_limited"),
     "reaction-added-event": (JSON, _reaction_added, EVENT, "unhandled event reaction_added"),
-    "app-home-opened-event": (JSON, _app_home_opened, EVENT, "unhandled event app_home_opened"),
+    "app-home-opened-messages-tab": (JSON, _app_home_opened, EVENT, "app_home_opened on the messages tab"),
     "unknown-shortcut": (FORM, lambda channel: form(shortcut_payload("summarize", channel, ASKER, bot_reply(channel))),
                          INTERACTION, "unknown shortcut summarize"),
     "unknown-block-action": (FORM, _unknown_block_action, INTERACTION, "unknown action something_else"),

@@ -31,11 +31,18 @@ def _whose_for_asker(scope: Scope) -> str:
     return {Scope.USER: "Your", Scope.CHANNEL: "This channel's", Scope.WORKSPACE: "The workspace's"}[scope]
 
 
-def refusal(standing: Standing, worst: Decimal, reset: datetime.date, admins: Iterable[str]) -> str:
-    """The asker's sentence when a budget refuses the answer (no model request is made)."""
+def refusal(standing: Standing, worst: Decimal, reset: datetime.date, admins: Iterable[str],
+            private: bool = True) -> str:
+    """The asker's sentence when a budget refuses the answer (no model request is made). ``private``: only the
+    asker reads the thread (their DM with the bot). Elsewhere a person's own spending is not shown to the
+    channel: the sentence points to their Home tab, which shows it to them alone."""
     budget = standing.budget
     spent, limit = usd(standing.committed), usd(budget.limit)
-    if standing.committed >= budget.limit:
+    if budget.scope is Scope.USER and not private:
+        state = "is spent (your Home tab in Threadwise shows how much)"
+        if standing.committed < budget.limit:
+            state = "is almost spent (your Home tab in Threadwise shows how much)"
+    elif standing.committed >= budget.limit:
         state = f"is spent ({spent} of {limit} this month)"
     else:  # some is left, but less than an answer may cost
         state = f"is almost spent ({spent} of {limit} this month; an answer may cost up to {usd(worst)})"

@@ -115,7 +115,8 @@ class SpendingRules:
             return None
         log.info("budget refused the answer", event_id=ask.event_id, budget=str(refusing.budget.scope),
                  spent=str(refusing.committed), limit=str(refusing.budget.limit), worst_case=str(worst))
-        return budget_words.refusal(refusing, worst, next_reset(year, month), self._usage.admin_users)
+        return budget_words.refusal(refusing, worst, next_reset(year, month), self._usage.admin_users,
+                                    private=ask.channel_type == "im")
 
     # --- after the answer is recorded -----------------------------------------------------------------
     def after_answer(self, ask: Ask) -> None:

@@ -107,6 +107,12 @@ def test_the_refusal_says_whose_budget_how_much_when_and_whom_to_ask():
     assert sentence.startswith("This channel's monthly Threadwise budget is almost spent ($49.87 of $50.00 this "
                                "month; an answer may cost up to $0.25)")
     assert sentence.endswith("ask your Slack admin if it should be raised.")
+    in_channel = budget_words.refusal(spent, Decimal("0.25"), reset, {"U1"}, private=False)
+    assert in_channel == ("Your monthly Threadwise budget is spent (your Home tab in Threadwise shows how much), so "
+                          "I can't answer until it starts again on 1 January (UTC); ask <@U1> if it should be raised.")
+    assert "$" not in budget_words.refusal(Standing(budget(Scope.USER, "10"), Decimal("9.90")), Decimal("0.25"),
+                                           reset, (), private=False), "a person's spending stays theirs in a channel"
+    assert "$49.87" in budget_words.refusal(almost, Decimal("0.25"), reset, (), private=False)  # the channel's own
     workspace = Standing(budget(Scope.WORKSPACE, "500"), Decimal("500"))
     assert budget_words.refusal(workspace, Decimal("0.25"), reset, {"U1"}).startswith("The workspace's monthly")
 

@@ -6,7 +6,8 @@ Measured, each ``--repeat`` times: the month report from the store's running sum
 (``ledger_month_report``: what App Home and ``./scripts/usage`` do; App Home must publish within 1 s, so
 the goal here is under ~300 ms), the same from the month's entries (``usage_in_month`` + ``month_report``,
 what the CSV reads), and ``spent_in_month`` for one user, one channel and the workspace (what a budget
-check reads before each model call: the goal on SQLite is under ~5 ms). Recording is timed per entry.
+check reads before each model call — all three at once with ``spent_in_month_each``: the goal is under
+~5 ms). Recording is timed per entry.
 
     .venv/bin/python bench/usage_report_bench.py [--entries 10000] [--repeat 5] [--backend sqlite|firestore|both]
 """
@@ -109,6 +110,12 @@ def measure(store, entries: list[UsageEntry], repeat: int, workers: int) -> list
             started = time.perf_counter()
             store.spent_in_month(YEAR, MONTH, **filters)
             rows.setdefault(f"spent_in_month ({label})", []).append(time.perf_counter() - started)
+        started = time.perf_counter()  # what a budget check with all three budgets set reads: one round trip
+        store.spent_in_month_each(YEAR, MONTH, [dict(workspace=WORKSPACE, user=heavy_user),
+                                                dict(workspace=WORKSPACE, channel=heavy_channel),
+                                                dict(workspace=WORKSPACE)])
+        rows.setdefault("spent_in_month_each (a budget check: user, channel, workspace)", []).append(
+            time.perf_counter() - started)
     expected = sum((e.cost_usd for e in entries if e.cost_usd is not None), Decimal(0))
     assert store.spent_in_month(YEAR, MONTH, workspace=WORKSPACE) == expected, "the bench's store disagrees"
     assert len(month) == len(entries) and report.total.answers > 0

@@ -19,7 +19,7 @@ import datetime
 import json
 from contextlib import closing
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 from threadwise.state.firestore_documents import document_id
 from threadwise.state.sqlite_transactions import immediate
@@ -182,6 +182,9 @@ class SqliteUsageLedger:
                 tuple(filters.values())).fetchone()
         return Tally(cost_pico=pico or 0).cost_usd
 
+    def spent_in_month_each(self, year: int, month: int, filters: Sequence[Mapping[str, str]]) -> list[Decimal]:
+        return [self.spent_in_month(year, month, **each) for each in filters]  # local reads: no round trip to save
+
 
 class FirestoreUsageLedger:
     """Mixed into ``FirestoreStore``: one document per answer in ``<collection>_usage``, named after the
@@ -237,6 +240,20 @@ class FirestoreUsageLedger:
         query = self._month_query(month_filters(year, month, dimension=tally[0], key=tally[1]), self._tallies())
         return sum((tally_of(snapshot.to_dict() or {}) for snapshot in query.select(["cost_pico"]).stream()),
                    Tally()).cost_usd
+
+    def spent_in_month_each(self, year: int, month: int, filters: Sequence[Mapping[str, str]]) -> list[Decimal]:
+        """The sums that are one running-total document each (a workspace given) are read in one ``get_all``."""
+        month_name = month_key(year, month)
+        documents: dict[int, Any] = {}
+        for index, each in enumerate(filters):
+            tally = spent_tally(workspace=each.get("workspace"), user=each.get("user"), channel=each.get("channel"))
+            if tally is not None and each.get("workspace") is not None:
+                documents[index] = self._tally(month_name, each["workspace"], tally)
+        found = {snapshot.reference.path: tally_of(snapshot.to_dict() or {}).cost_usd
+                 for snapshot in self._client.get_all(list(documents.values()), field_paths=["cost_pico"])
+                 } if documents else {}
+        return [found.get(documents[index].path, Decimal(0)) if index in documents
+                else self.spent_in_month(year, month, **each) for index, each in enumerate(filters)]
 
     def _month_query(self, filters: dict[str, str], collection=None):
         query = self._usage() if collection is None else collection

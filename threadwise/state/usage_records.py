@@ -15,7 +15,7 @@ import enum
 import types
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Mapping, Protocol
+from typing import Mapping, Protocol, Sequence
 
 from threadwise.config.groups import OpenAIApi
 
@@ -140,6 +140,11 @@ class UsageLedger(Protocol):
                        channel: str | None = None) -> Decimal:
         """The sum of the month's known costs, for the entries matching every filter given (budget refusals
         and practice answers spend nothing)."""
+        ...
+
+    def spent_in_month_each(self, year: int, month: int, filters: Sequence[Mapping[str, str]]) -> list[Decimal]:
+        """``spent_in_month(**f)`` for each ``f``, in order, in one round trip where the store can: a budget
+        check reads the asker's, the channel's and the workspace's spending at once, before the model is called."""
         ...
 
 

@@ -46,18 +46,21 @@ class Reservations:
         self._settled = 0  # how many reservations were let go: a read that straddles one is read again
 
     def admit(self, answer_id: str, budgets: tuple[Budget, ...], worst: Decimal,
-              read_spent: Callable[[Budget], Decimal]) -> Admission:
+              read_spent: Callable[[tuple[Budget, ...]], list[Decimal]]) -> Admission:
         """Reserve ``worst`` on every budget, or refuse (nothing reserved) when one has no room for it.
-        ``read_spent``: the ledger's sum for a budget this month."""
+        ``read_spent``: the ledger's sums for the budgets this month, in their order (one read for all)."""
+        def read() -> dict[str, Decimal]:
+            return dict(zip((budget.key for budget in budgets), read_spent(budgets), strict=True))
+
         for _ in range(READ_AGAIN):
             with self._lock:
                 settled_before = self._settled
-            spent = {budget.key: read_spent(budget) for budget in budgets}
+            spent = read()
             with self._lock:
                 if self._settled == settled_before:
                     return self._decide(answer_id, budgets, worst, spent)
         with self._lock:  # answers keep settling meanwhile: read once more, holding the lock
-            return self._decide(answer_id, budgets, worst, {b.key: read_spent(b) for b in budgets})
+            return self._decide(answer_id, budgets, worst, read())
 
     def _decide(self, answer_id: str, budgets: tuple[Budget, ...], worst: Decimal,
                 spent: dict[str, Decimal]) -> Admission:

@@ -103,7 +103,8 @@ class SpendingRules:
         year, month = month_of(now)
         store = self._store()
         admission = self._reservations.admit(
-            ask.event_id, budgets, worst, lambda budget: store.spent_in_month(year, month, **budget.filters()))
+            ask.event_id, budgets, worst,
+            lambda wanted: store.spent_in_month_each(year, month, [budget.filters() for budget in wanted]))
         alert_line = self._usage.budget_alert_percent
         near = tuple(s.budget for s in admission.standings
                      if past_alert(s.committed + worst, s.budget.limit, alert_line))

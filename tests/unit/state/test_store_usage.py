@@ -107,6 +107,13 @@ def test_the_months_queries_filter_by_workspace_user_and_channel(make_store):
     assert store.spent_in_month(2026, 7, workspace="T1", user="U1", channel="C2") == Decimal("0.20")
     assert store.spent_in_month(2026, 7, user="U9") == Decimal(0)
     assert store.spent_in_month(2026, 8) == Decimal(0)
+    # A budget check's reads at once, in order: one running total each, or the entries where none holds it.
+    assert store.spent_in_month_each(2026, 7, [
+        {"workspace": "T1", "user": "U1"}, {"workspace": "T1", "channel": "C1"}, {"workspace": "T1"},
+        {"workspace": "T9", "user": "U1"}, {"user": "U1"}, {"workspace": "T1", "user": "U1", "channel": "C2"},
+        {"workspace": "T2", "user": "U1"}]) == [Decimal("0.30"), Decimal("0.50"), Decimal("0.70"), Decimal(0),
+                                                  Decimal("1.10"), Decimal("0.20"), Decimal("0.80")]
+    assert store.spent_in_month_each(2026, 7, []) == []
 
 
 def test_the_sum_leaves_unknown_costs_out_and_stays_exact(make_store):

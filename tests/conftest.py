@@ -3,6 +3,9 @@ import json
 
 import pytest
 
+# Registered here, once: a module importing the fixture itself would get a session fixture of its own, and
+# every such module would start (and keep until the session ends) a Firestore emulator of its own.
+from firestore_emulator import firestore_emulator  # noqa: F401
 from harness import BotProcess, bot_env
 from slack_tiers import enforce_slack_tiers, within_slack_tiers
 from standins.openai_api import FakeOpenAI

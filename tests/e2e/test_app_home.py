@@ -11,7 +11,6 @@ import uuid
 
 import pytest
 
-from firestore_emulator import firestore_emulator  # noqa: F401  (fixture)
 from home_ledger import entry, last_month
 from threadwise.state.usage_records import UsageOutcome
 from threadwise.usage.csv_export import HEADER

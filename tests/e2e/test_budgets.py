@@ -14,7 +14,6 @@ from decimal import Decimal
 
 import pytest
 
-from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 from flows import ASKER, say, shared_channel, wait_answer
 from standins.openai_api import Script
 from threadwise.state.firestore import FirestoreStore

@@ -15,7 +15,6 @@ from harness import ROOT, free_port
 from threadwise.state.firestore import FirestoreStore
 from threadwise.state.sqlite import SqliteStore
 from threadwise.state.usage_records import UsageEntry, UsageOutcome
-from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 
 UTC = datetime.timezone.utc
 HEADER = ("time,user,channel,model,input_tokens,cached_tokens,output_tokens,reasoning_tokens,cost_usd,outcome,"

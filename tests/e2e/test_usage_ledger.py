@@ -11,7 +11,6 @@ import uuid
 
 import pytest
 
-from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 from flows import ASKER, replies_to, say, wait_answer
 from harness import new_event_id, shortcut_payload, stop_button_payload
 from prompts import DATA_NOT_INSTRUCTIONS

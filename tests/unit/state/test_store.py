@@ -17,7 +17,7 @@ import pytest
 from threadwise.config import ConfigError, load_settings
 from threadwise.state import store
 from threadwise.state.backends import STORE_BACKENDS
-from firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401  (the session fixture)
+from firestore_emulator import FirestoreEmulator
 from threadwise.state.store import Acquire, Claim, ClaimStatus
 from threadwise.state.firestore_documents import document_id
 from threadwise.state.sqlite import PURGE_EVERY, SqliteStore

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from threadwise.state.budget import SharedBucket, leasing
 from store_cases import FakeClock, clock, make_store  # noqa: F401  (the fixtures, on both backends)
-from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 
 RATE = 0.75  # chat.update: 50 a minute at 90 %
 CAPACITY = 49.0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from threadwise.state import store
-from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 from threadwise.state.store import Acquire
 from store_cases import LEASE, START, TTL, clock, make_store  # noqa: F401  (fixtures)
 

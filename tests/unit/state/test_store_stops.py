@@ -9,7 +9,6 @@ from threadwise.state.firestore_documents import document_id, timestamp
 from threadwise.state.sqlite import SqliteStore
 from threadwise.state.stop_records import StopReason, StopSignal
 from store_cases import FakeClock, clock, make_store  # noqa: F401  (the fixtures, on both backends)
-from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 
 
 def test_a_stop_record_is_read_once_acknowledged(make_store, clock):

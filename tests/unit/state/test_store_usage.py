@@ -14,7 +14,6 @@ from threadwise.state.sqlite import SqliteStore
 from threadwise.state.usage_ledger import month_filters, sqlite_select
 from threadwise.state.usage_records import ENTRY_FIELDS, UsageEntry, UsageOutcome
 from store_cases import make_store  # noqa: F401  (the fixture, on both backends)
-from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 
 UTC = datetime.timezone.utc
 JULY_LAST = datetime.datetime(2026, 7, 31, 23, 59, 59, tzinfo=UTC)

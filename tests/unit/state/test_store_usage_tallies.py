@@ -13,7 +13,6 @@ from threadwise.state.usage_records import Tally, UsageOutcome
 from threadwise.state.usage_tallies import output_bucket, pico, summarize
 from threadwise.usage.report import ledger_month_report, month_report
 from store_cases import make_store  # noqa: F401  (the fixture, on both backends)
-from firestore_emulator import firestore_emulator  # noqa: F401  (the session fixture)
 from test_store_usage import JULY_LAST, entry
 
 UTC = datetime.timezone.utc

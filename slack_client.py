@@ -245,21 +245,29 @@ class SlackGateway(KnowledgeCalls, HomeCalls):
         except SlackApiError as error:
             log.warning("ephemeral message failed", error=error.response.get("error"))
 
-    def open_notice(self, trigger_id: str | None, title: str, text: str) -> None:
-        """A small confirmation modal, as the seed bot showed after stop and delete."""
+    def open_notice(self, trigger_id: str | None, title: str, text: str) -> str | None:
+        """A small confirmation modal, as the seed bot showed after stop and delete: its view id (for
+        ``update_notice``), or None when it could not be opened."""
         if not trigger_id:
-            return
-        view = {
-            "type": "modal",
-            "title": {"type": "plain_text", "text": title[:24]},
-            "close": {"type": "plain_text", "text": "OK"},
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-        }
+            return None
         try:
-            self._client.views_open(trigger_id=trigger_id, view=view)
+            return self._client.views_open(trigger_id=trigger_id, view=_notice(title, text))["view"]["id"]
         except SlackApiError as error:
             # An expired trigger (>3 s) only loses the modal; the action itself is done.
             log.warning("modal failed", error=error.response.get("error"))
+            return None
+
+    def update_notice(self, view_id: str | None, title: str, text: str) -> bool:
+        """The modal ``open_notice`` opened now says ``text`` (work that outlasted the 3 s of its trigger
+        has ended); False when it could not be changed (closed meanwhile, or refused)."""
+        if not view_id:
+            return False
+        try:
+            self._client.views_update(view_id=view_id, view=_notice(title, text))
+            return True
+        except SlackApiError as error:
+            log.warning("modal update failed", error=error.response.get("error"))
+            return False
 
     # --- direct messages --------------------------------------------------------
     def open_dm(self, user_id: str, attempts: int = 3) -> str | None:
@@ -335,3 +343,12 @@ class SlackGateway(KnowledgeCalls, HomeCalls):
             if message.ts == ts:
                 return message
         return None
+
+
+def _notice(title: str, text: str) -> dict:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title[:24]},
+        "close": {"type": "plain_text", "text": "OK"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    }

@@ -88,6 +88,7 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "views.open": self._views_open,
+            "views.update": self._views_update,
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
             "conversations.open": self._conversations_open,

@@ -1,10 +1,13 @@
-"""Trigger ids and ``views.open`` in FakeSlack.
+"""Trigger ids, ``views.open`` and ``views.update`` in FakeSlack.
 
 Slack issues a trigger id with every interaction it delivers; ``views.open`` takes it within 3
 seconds (``expired_trigger_id`` after), once (``exchanged_trigger_id``), and refuses one it never
 issued (``invalid_trigger_id``) — AI_SURFACE_FACTS.md D, Slack's views.open reference. So whatever
 delivers interactions here (tests/harness.py, the Socket Mode stand-in, the playground) gets its
-trigger ids from ``new_trigger_id`` or ``issue_trigger``. Mixed into ``FakeSlack`` (its lock).
+trigger ids from ``new_trigger_id`` or ``issue_trigger``. ``views.update`` needs no trigger: it replaces
+an open view by its ``view_id`` (``not_found`` for an id Slack never gave), checked like a new one, and
+refuses a stale ``hash`` (``hash_conflict``) — AI_SURFACE_FACTS.md D (Tier 4, no scope). Mixed into
+``FakeSlack`` (its lock).
 """
 from __future__ import annotations
 
@@ -77,3 +80,20 @@ class ViewMethods:
         opened.update(id=view_id, root_view_id=view_id, hash=f"{view_id}.hash")
         self.views.append({"trigger_id": trigger, "view": opened})
         return {"ok": True, "view": copy.deepcopy(opened)}
+
+    def _views_update(self, params):
+        view, view_id = params.get("view"), params.get("view_id")
+        if not view_id or not isinstance(view, dict):
+            return error("invalid_arguments")
+        shown = next((entry for entry in self.views if entry["view"]["id"] == view_id), None)
+        if shown is None:
+            return error("not_found")
+        refused = view_error(view)
+        if refused:
+            return refused
+        if params.get("hash") and params["hash"] != shown["view"]["hash"]:
+            return error("hash_conflict")
+        updated = {**shown["view"], **copy.deepcopy(view)}
+        updated.update(id=view_id, hash=f"{view_id}.hash{len(self.views)}.{secrets.token_hex(4)}")
+        shown["view"] = updated
+        return {"ok": True, "view": copy.deepcopy(updated)}

@@ -154,3 +154,17 @@ def test_an_interaction_gets_a_trigger_id_issued_as_it_is_delivered(fake):
     late = fake.new_trigger_id(issued_ago=10)
     assert fake.issue_trigger({"trigger_id": late})["trigger_id"] == late  # a test's own trigger is kept
     assert fake.issue_trigger({"type": "view_closed"}) == {"type": "view_closed"}
+
+
+def test_views_update_replaces_an_open_view_by_its_id(fake, client):
+    """No trigger needed (it may have expired): the view id views.open gave; checked like a new view."""
+    opened = client.views_open(trigger_id=fake.new_trigger_id(), view=modal())["view"]
+    updated = client.views_update(view_id=opened["id"], view=modal(title={"type": "plain_text", "text": "Done"}))
+    assert updated["ok"] and updated["view"]["id"] == opened["id"] and updated["view"]["title"]["text"] == "Done"
+    assert updated["view"]["hash"] != opened["hash"]
+    assert fake.views[-1]["view"]["title"]["text"] == "Done"
+    assert api_error(client.views_update, view_id="V0000000404", view=modal())["error"] == "not_found"
+    assert api_error(client.views_update, view_id=opened["id"], view=modal(), hash=opened["hash"])["error"] \
+        == "hash_conflict"  # the view changed since that hash
+    big = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2900}}] * 90
+    assert api_error(client.views_update, view_id=opened["id"], view=modal(blocks=big))["error"] == "view_too_large"

@@ -7,7 +7,7 @@ transports and the other handlers stay as they are.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 from slack_client import SlackGateway
 from threadwise.answering.signals import StopBoard
@@ -20,3 +20,7 @@ class Services(Protocol):
     stops: StopBoard  # the answers running here, and the stop records for those running elsewhere
     store: UsageLedger  # the usage ledger (App Home, its CSV button); the runtime's store is one
     settings: Settings  # App Home reads its usage group (admins, budgets, seat price)
+
+    def run_soon(self, job: Callable[[], object]) -> None:
+        """Work the acknowledgement must not wait for (Slack wants it within 3 s), in a thread of this process."""
+        ...

@@ -109,10 +109,12 @@ def test_a_bot_without_a_bot_id_owns_no_message_by_bot_id(scripted):
 # --- writing -------------------------------------------------------------------------
 
 def test_post_sends_the_reply_without_unfurls(slack, gateway, channel):
-    outcome = gateway.post(channel, "1700000000.000100", "text", [{"type": "markdown", "text": "text"}], _meta())
+    # The question is a real message: a made-up thread ts could be the one the stand-in gives the reply itself.
+    question = slack.add_message(channel, ASKER, "a question")
+    outcome = gateway.post(channel, question, "text", [{"type": "markdown", "text": "text"}], _meta())
     assert outcome.status is WriteStatus.OK and outcome.ts and outcome.metadata.event_type == "assistant_reply"
     [call] = [c for c in slack.calls_of("chat.postMessage") if c.params.get("channel") == channel]
-    assert call.params == {"channel": channel, "thread_ts": "1700000000.000100", "text": "text",
+    assert call.params == {"channel": channel, "thread_ts": question, "text": "text",
                            "blocks": [{"type": "markdown", "text": "text"}], "metadata": _meta(),
                            "unfurl_links": False, "unfurl_media": False}
 
@@ -324,14 +326,20 @@ def test_notices_are_small_modals_and_best_effort(slack, gateway, scripted):
     gateway.open_notice("", "Stopped", "text")
     assert len(slack.views) == views, "no trigger, no modal"
     trigger = slack.new_trigger_id()
-    gateway.open_notice(trigger, "A title longer than twenty-four", "Done *now*.")
+    view_id = gateway.open_notice(trigger, "A title longer than twenty-four", "Done *now*.")
     view = slack.views[-1]
+    assert view_id == view["view"]["id"]
     assert view["trigger_id"] == trigger
     assert {k: view["view"][k] for k in ("type", "title", "close", "blocks")} == {
         "type": "modal", "title": {"type": "plain_text", "text": "A title longer than twen"},
         "close": {"type": "plain_text", "text": "OK"},
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Done *now*."}}]}
-    gateway.open_notice("expired", "Stopped", "text")  # an expired trigger loses only the modal
+    assert gateway.open_notice("expired", "Stopped", "text") is None  # an expired trigger loses only the modal
+    # Work that outlasted the trigger's 3 s changes the modal it opened.
+    assert gateway.update_notice(view_id, "CSV sent", "It is in your DM.")
+    assert slack.views[-1]["view"]["title"]["text"] == "CSV sent"
+    assert slack.views[-1]["view"]["blocks"][0]["text"]["text"] == "It is in your DM."
+    assert not gateway.update_notice("V404", "CSV sent", "text") and not gateway.update_notice(None, "t", "text")
 
 
 # --- interim writes share the budget fairly -------------------------------------------------

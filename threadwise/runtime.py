@@ -123,11 +123,20 @@ class Runtime:
 
         return self._built("_answers", build)
 
-    def run_soon(self, job: Callable[[], object]) -> None:
-        """Quick work a delivery asks for but its acknowledgement must not wait for (App Home's view):
-        a thread of this process does it. (As with DISPATCH=thread, Cloud Functions with request-based
-        billing throttles the CPU once the response is sent; the job finishes late there.)"""
-        self._quick_jobs.submit(_logged(job))
+    def run_soon(self, job: Callable[[], object], wait: float = 0.0) -> None:
+        """Work a delivery asks for but its acknowledgement must not wait long for (App Home's view, the CSV):
+        a thread of this process does it. ``wait``: return once it is done, or after ``wait`` seconds, whichever
+        comes first. Cloud Functions with request-based billing (the Pub/Sub deployment's ``slack_bot``)
+        throttles the CPU once the response is sent, so work that fits in the wait is done at full speed, and
+        only work that outlasts it (a slow Slack) finishes late."""
+        done = self._quick_jobs.submit(_logged(job))
+        if wait > 0:
+            from concurrent.futures import TimeoutError as NotYet
+
+            try:
+                done.result(timeout=wait)
+            except NotYet:
+                pass  # the acknowledgement goes now; the job goes on
 
     @property
     def _quick_jobs(self):

@@ -86,9 +86,23 @@ def test_the_acknowledgement_does_not_wait_for_views_publish(slack, home_bot):
         started = time.monotonic()
         response = home_bot.send_event(slack.app_home_opened(MEMBER))
         acknowledged = time.monotonic() - started
-        assert response.status == 200 and acknowledged < 1.0, acknowledged
+        # Waited for up to HOME_WAIT (1 s), then acknowledged while the slow views.publish goes on.
+        assert response.status == 200 and 0.9 < acknowledged < 2.0, acknowledged
         slack.wait_for(lambda: len([c for c in slack.calls_of("views.publish")
                                     if c.params.get("user_id") == MEMBER and c.at >= started]))
+    finally:
+        slack.set_latency("views.publish", 0)
+
+
+def test_a_quick_view_is_published_before_the_acknowledgement(slack, home_bot):
+    """Where the function's CPU is throttled once it has answered (Cloud Functions' request-based billing, the
+    Pub/Sub deployment), work left for after the response crawls: a view done within HOME_WAIT is done before."""
+    slack.set_latency("views.publish", 0.3)  # a real Slack's round trip, and then some
+    try:
+        started = time.monotonic()  # the stand-in's clock for its calls
+        response = home_bot.send_event(slack.app_home_opened(MEMBER))
+        assert response.status == 200
+        assert [c for c in slack.calls_of("views.publish") if c.params.get("user_id") == MEMBER and c.at >= started]
     finally:
         slack.set_latency("views.publish", 0)
 
@@ -122,7 +136,8 @@ def test_the_csv_click_is_acknowledged_before_the_file_is_made(slack, home_bot):
         started = time.monotonic()
         response = home_bot.send_interaction(slack.home_button_payload(ADMIN, "home_export_csv"))
         acknowledged = time.monotonic() - started
-        assert response.status == 200 and acknowledged < 1.0, acknowledged
+        # Waited for up to HOME_WAIT (1 s), then acknowledged while the slow views.publish goes on.
+        assert response.status == 200 and 0.9 < acknowledged < 2.0, acknowledged
         preparing = slack.wait_for(lambda: [v for v in slack.views if "Preparing the CSV" in json.dumps(v["view"])])
         view_id = preparing[-1]["view"]["id"]
         slack.wait_for(lambda: [v for v in slack.views if v["view"]["id"] == view_id

@@ -21,6 +21,7 @@ from threadwise.usage.report import ledger_month_report
 
 log = logs.get(__name__)
 
+CSV_WAIT = 1.0  # seconds the click's acknowledgement waits for the file (a small month is sent by then): inbound.HOME_WAIT
 NOT_ADMIN = "Only Threadwise's admins (ADMIN_USERS) can export the usage CSV; nothing was sent."
 _REFUSALS = {
     "file_uploads_disabled": "File uploads are turned off in this workspace, so I can't send the CSV. "
@@ -81,7 +82,7 @@ def export_csv(action: HomeAction, services: Services) -> None:
     month = f"{now.year:04d}-{now.month:02d}"
     notice = slack.open_notice(action.trigger_id, "Preparing the CSV",
                                f"The CSV of {month} is on its way to your DM with Threadwise.")
-    services.run_soon(lambda: _send_csv(action, services, notice, now))
+    services.run_soon(lambda: _send_csv(action, services, notice, now), wait=CSV_WAIT)
 
 
 def _send_csv(action: HomeAction, services: Services, notice: str | None, now: datetime.datetime) -> None:

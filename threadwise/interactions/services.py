@@ -21,6 +21,7 @@ class Services(Protocol):
     store: UsageLedger  # the usage ledger (App Home, its CSV button); the runtime's store is one
     settings: Settings  # App Home reads its usage group (admins, budgets, seat price)
 
-    def run_soon(self, job: Callable[[], object]) -> None:
-        """Work the acknowledgement must not wait for (Slack wants it within 3 s), in a thread of this process."""
+    def run_soon(self, job: Callable[[], object], wait: float = 0.0) -> None:
+        """Work the acknowledgement must not wait long for (Slack wants it within 3 s), in a thread of this
+        process; ``wait``: return when it is done or after that many seconds."""
         ...

@@ -20,6 +20,10 @@ from threadwise.slack.events import (BotIdentity, Ignore, Interaction, UrlVerifi
 from threadwise.slack.home_events import HomeOpened
 
 log = logs.get("threadwise")
+# Seconds an App Home delivery waits for its work before it is acknowledged: a typical view (a few store reads
+# and one views.publish) is done by then, at full CPU even where the function's CPU is throttled after its
+# response; Slack's 3 s for the acknowledgement leaves room for the network and a cold start.
+HOME_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,9 @@ class SlackInbound:
             log.debug("ignored event", reason=event.reason, event_id=_event_id(body))
             return EventOutcome(ignored=True)
         if isinstance(event, HomeOpened):
-            # Sent on every visit: acknowledged now, the view is built and published off this path.
+            # Sent on every visit: acknowledged within HOME_WAIT, the view built and published off this path.
             runtime = self._runtime
-            runtime.run_soon(lambda: _home().publish(event, runtime))
+            runtime.run_soon(lambda: _home().publish(event, runtime), wait=HOME_WAIT)
             log.info("home tab opened", event_id=event.event_id, user=event.user)
             return EventOutcome(handed_off=True)
         if retry_num:

@@ -251,7 +251,8 @@ class SlackGateway(KnowledgeCalls, HomeCalls):
         if not trigger_id:
             return None
         try:
-            return self._client.views_open(trigger_id=trigger_id, view=_notice(title, text))["view"]["id"]
+            opened = self._client.views_open(trigger_id=trigger_id, view=_notice(title, text)).get("view")
+            return opened.get("id") if isinstance(opened, dict) else None
         except SlackApiError as error:
             # An expired trigger (>3 s) only loses the modal; the action itself is done.
             log.warning("modal failed", error=error.response.get("error"))

@@ -9,12 +9,13 @@ from threadwise.state.sqlite import SqliteStore
 
 @pytest.fixture
 def started():
-    """``started(board, channel, question, thread)``: an answer running on ``board``, ended after the test
+    """``started(board, channel, question, thread, asker)``: an answer running on ``board``, ended after the test
     (a board's watcher reads the store for as long as it runs answers)."""
     running: list[tuple[StopBoard, RunningAnswer]] = []
 
-    def start(board: StopBoard, channel: str, question: str, thread: str | None = None) -> RunningAnswer:
-        answer = board.start(channel, question, thread)
+    def start(board: StopBoard, channel: str, question: str, thread: str | None = None,
+              asker: str | None = None) -> RunningAnswer:
+        answer = board.start(channel, question, thread, asker)
         running.append((board, answer))
         return answer
 

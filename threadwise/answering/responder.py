@@ -28,6 +28,7 @@ from threadwise.answering.links import channel_canvas, message_links, read_links
 from threadwise.slack.reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, THINKING_STATUS, ReplyTag, error_marker,
                           reply_metadata, sources_section, streaming_blocks)
 from threadwise.answering.supersede import supersede
+from threadwise.answering.turns import wait_for_earlier_answers
 from slack_client import SlackGateway
 from threadwise.slack.messages import SlackMessage
 from threadwise.slack.refusals import MissingScope
@@ -106,7 +107,7 @@ def open_answer(ask: Ask, services: Services) -> OpenedAnswer | None:
         return None
     tag = ReplyTag(asker=ask.user, question_ts=ask.ts)
     key = slack.budget.stream_started()
-    running = services.stops.start(ask.channel, ask.ts, ask.thread_ts)
+    running = services.stops.start(ask.channel, ask.ts, ask.thread_ts, ask.user)
     if services.answering.stream_mode != "native" and not slack.budget.reserve_streaming(key):
         # Many answers at once: chat.update's workspace-wide budget is kept for final texts. The thread
         # status shows the answer is coming; its text is posted when it has some (chat.postMessage).
@@ -153,7 +154,7 @@ def resume_answer(ask: Ask, services: Services, reply_ts: str) -> OpenedAnswer |
     gone = {m.ts for m in continuations}
     key = slack.budget.stream_started()
     slack.budget.reserve_final(key)  # (best effort: the reply exists whatever the budget says)
-    running = services.stops.start(ask.channel, ask.ts, ask.thread_ts)
+    running = services.stops.start(ask.channel, ask.ts, ask.thread_ts, ask.user)
     return OpenedAnswer(ask, tag, reply_ts, [m for m in thread if m.ts not in gone], key, running)
 
 
@@ -180,8 +181,12 @@ def complete_answer(opened: OpenedAnswer, services: Services, still_owner=lambda
             thread = opened.thread
             if thread is None:
                 thread = slack.thread(ask.channel, ask.thread_ts) if ask.in_thread else []
-            supersede(ask, thread, slack, services.stops)
-            outcome = _generate(ask, thread, reply, services, spending)
+            supersede(ask, thread, slack, services.stops)  # the asker's own earlier answers stop
+            thread = wait_for_earlier_answers(ask, thread, slack, services.stops, opened.running, reply.set_status)
+            if opened.running.stop is None:  # (stopped while it waited: no model request at all)
+                outcome = _generate(ask, thread, reply, services, spending)
+            else:
+                outcome = Outcome(None, AnswerStatus.DONE)
     except MissingScope as missing:  # (logged with the scope) the admin's to fix: the asker is told so
         outcome = Outcome(error_marker(missing.sentence), AnswerStatus.ERROR)
     except Exception:

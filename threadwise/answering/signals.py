@@ -1,4 +1,4 @@
-"""Stop, Delete and a newer question reach a running answer at once, not at its next Slack write.
+"""Stop, Delete and the asker's newer question reach a running answer at once, not at its next Slack write.
 
 Every answer is registered here, keyed by its question (channel + question ts,
 which the reply's metadata names), from the moment its placeholder or status
@@ -44,9 +44,11 @@ def answer_key(channel: str, question_ts: str) -> str:
 class RunningAnswer:
     """One answer's line: the first signal wins, and everyone listening hears it once."""
 
-    def __init__(self, channel: str, question_ts: str, thread_ts: str | None = None):
+    def __init__(self, channel: str, question_ts: str, thread_ts: str | None = None, asker: str | None = None):
         self.key = answer_key(channel, question_ts)
         self.channel, self.question_ts, self.thread_ts = channel, question_ts, thread_ts or question_ts
+        self.asker = asker  # only the asker's own newer question supersedes it; others wait for it
+        self.ended = threading.Event()  # set once its final text is written: a question waiting for it goes on
         self._stop: StopSignal | None = None
         self._listeners: list[Callable[[StopSignal], None]] = []
         self._lock = threading.Lock()
@@ -95,12 +97,13 @@ class StopBoard:
         self._wake = threading.Event()
 
     # --- the answer's side ----------------------------------------------------
-    def start(self, channel: str, question_ts: str, thread_ts: str | None = None) -> RunningAnswer:
+    def start(self, channel: str, question_ts: str, thread_ts: str | None = None,
+              asker: str | None = None) -> RunningAnswer:
         key = answer_key(channel, question_ts)
         with self._lock:
             answer = self._running.get(key)
             if answer is None or answer.stop is not None:
-                answer = self._running[key] = RunningAnswer(channel, question_ts, thread_ts)
+                answer = self._running[key] = RunningAnswer(channel, question_ts, thread_ts, asker)
             if self._watcher is None:
                 self._watcher = threading.Thread(target=self._watch, name="stop-watcher", daemon=True)
                 self._watcher.start()
@@ -111,6 +114,7 @@ class StopBoard:
         with self._lock:
             if self._running.get(answer.key) is answer:
                 del self._running[answer.key]
+        answer.ended.set()
 
     # --- the handler's side ---------------------------------------------------
     def runs_here(self, channel: str, question_ts: str) -> bool:
@@ -123,13 +127,18 @@ class StopBoard:
             answer = self._running.get(answer_key(channel, question_ts))
         return answer is not None and answer.signal(stop)
 
-    def supersede_here(self, channel: str, thread_ts: str, before_ts: str, stop: StopSignal) -> int:
-        """Stop this process's answers to earlier questions in the thread, also those with no reply
-        shown yet (a newer question makes them moot). Returns how many it stopped."""
-        with self._lock:
-            earlier = [a for a in self._running.values() if a.channel == channel and a.thread_ts == thread_ts
-                       and float(a.question_ts) < float(before_ts)]
+    def supersede_here(self, channel: str, thread_ts: str, before_ts: str, stop: StopSignal, asker: str) -> int:
+        """Stop this process's answers to ``asker``'s earlier questions in the thread, also those with no
+        reply shown yet (their own newer question makes them moot). Returns how many it stopped."""
+        earlier = [a for a in self.earlier_here(channel, thread_ts, before_ts) if a.asker == asker]
         return sum(1 for answer in earlier if answer.signal(stop))
+
+    def earlier_here(self, channel: str, thread_ts: str, before_ts: str) -> list[RunningAnswer]:
+        """This process's answers to questions asked in the thread before ``before_ts`` (never later
+        ones: a question waits only for earlier answers, so no two wait for each other)."""
+        with self._lock:
+            return [a for a in self._running.values() if a.channel == channel and a.thread_ts == thread_ts
+                    and float(a.question_ts) < float(before_ts)]
 
     def reach(self, channel: str, question_ts: str, stop: StopSignal, wait: float = ACKNOWLEDGE_WAIT) -> bool:
         """Stop the answer wherever it runs: here at once, elsewhere through a stop record. True when

@@ -94,19 +94,25 @@ def test_signal_here_stops_only_the_answer_this_process_runs(started):
     assert (answer.stop, other.stop) == (STOPPED, None)
 
 
-def test_a_newer_question_stops_only_earlier_answers_in_its_thread(started):
+def test_a_newer_question_stops_only_the_askers_earlier_answers_in_its_thread(started):
     board = StopBoard()
     thread = "1700000000.000100"
-    earlier = started(board, "C1", "1700000000.000100", thread)  # the thread's first question
-    also_earlier = started(board, "C1", "1700000000.000105", thread)
-    later = started(board, "C1", "1700000000.000120", thread)  # asked after the newer question
-    other_thread = started(board, "C1", "1700000000.000101", "1700000000.000101")
-    other_channel = started(board, "C2", "1700000000.000102", thread)
+    earlier = started(board, "C1", "1700000000.000100", thread, "U3")  # the thread's first question
+    also_earlier = started(board, "C1", "1700000000.000105", thread, "U3")
+    someone_elses = started(board, "C1", "1700000000.000104", thread, "U4")  # waited for, never stopped
+    later = started(board, "C1", "1700000000.000120", thread, "U3")  # asked after the newer question
+    other_thread = started(board, "C1", "1700000000.000101", "1700000000.000101", "U3")
+    other_channel = started(board, "C2", "1700000000.000102", thread, "U3")
     superseded = StopSignal(StopReason.SUPERSEDED, "U3")
-    assert board.supersede_here("C1", thread, "1700000000.000110", superseded) == 2
+    assert board.supersede_here("C1", thread, "1700000000.000110", superseded, asker="U3") == 2
     assert (earlier.stop, also_earlier.stop) == (superseded, superseded)
-    assert [a.stop for a in (later, other_thread, other_channel)] == [None, None, None]
-    assert board.supersede_here("C1", thread, "1700000000.000110", superseded) == 0, "each is stopped once"
+    assert [a.stop for a in (someone_elses, later, other_thread, other_channel)] == [None, None, None, None]
+    assert board.supersede_here("C1", thread, "1700000000.000110", superseded, asker="U3") == 0, "each once"
+    assert board.earlier_here("C1", thread, "1700000000.000110") == [earlier, also_earlier, someone_elses]
+    assert not someone_elses.ended.is_set()
+    board.end(someone_elses)
+    assert someone_elses.ended.is_set(), "a question waiting for it goes on"
+    assert board.earlier_here("C1", thread, "1700000000.000110") == [earlier, also_earlier]
 
 
 def test_reach_stops_an_answer_running_here_at_once_without_a_record(stores, here, started):

@@ -52,8 +52,9 @@ def _waiting(slack, channel, question_ts):
     return slack.wait_for(says_so, timeout=15)
 
 
-def _requests_about(openai_server, text):
-    return [r for r in openai_server.requests if text in json.dumps(r.body.get("input"))]
+def _requests_about(openai_server, question):
+    """The model requests that answer ``question`` (their input's last turn; earlier turns are history)."""
+    return [r for r in openai_server.requests if r.body.get("input") and question in json.dumps(r.body["input"][-1])]
 
 
 def _another_persons_question_waits(first_bot, second_bot, slack, openai_server):

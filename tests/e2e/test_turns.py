@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from flows import ASKER, replies_to, say, shared_channel, wait_answer
+from flows import ASKER, replies_to, say, shared_channel, updates_of, wait_answer
 from harness import stop_button_payload
 from standins.openai_api import Script
 
 OTHER = "UOTHER"
-WAITING = "Waiting for the answer above…"
+WAITING = "Waiting for the answer above"  # (the ellipsis may come JSON-escaped)
 LONG = " ".join(f"token{i}" for i in range(200))
 
 
@@ -63,7 +63,6 @@ def _another_persons_question_waits(first_bot, second_bot, slack, openai_server)
     first = _ask(first_bot, slack, channel, "tell me a long story")
     _shown_text(slack, channel, first)
     second = _ask(second_bot, slack, channel, "and what about mine?", user=OTHER, thread_ts=first)
-    _waiting(slack, channel, second)
 
     older = wait_answer(slack, channel, first, timeout=30)
     assert older[-1]["metadata"]["event_type"] == "assistant_reply", "another person's question stopped it"
@@ -71,6 +70,7 @@ def _another_persons_question_waits(first_bot, second_bot, slack, openai_server)
     assert older[-1]["text"] == LONG
     newer = wait_answer(slack, channel, second, timeout=30)
     assert newer[-1]["text"] == "the second answer"
+    assert [u for u in updates_of(slack, channel, newer[0]["ts"]) if WAITING in json.dumps(u.params.get("blocks"))]
     [asked_first] = _requests_about(openai_server, "tell me a long story")
     [asked_second] = _requests_about(openai_server, "and what about mine?")
     assert asked_first.outcome == "completed" and not asked_first.client_closed_early
@@ -122,3 +122,19 @@ def test_the_askers_own_newer_question_still_supersedes_in_a_channel(bot, slack,
     older = wait_answer(slack, channel, first, timeout=20)
     assert newer[-1]["text"] == "the newer answer"
     assert older[-1]["metadata"]["event_payload"]["reason"] == "superseded"
+
+
+def test_a_long_answer_waited_for_is_read_whole(bot, slack, openai_server):
+    """Its second part is posted after the waiting question: the question still reads it, after the first."""
+    channel = shared_channel(slack, ASKER, OTHER)
+    long_text = " ".join(f"token{i}" for i in range(800))  # two messages (a part holds 3,800 characters)
+    openai_server.queue(Script(text=long_text, chunk_chars=40, delta_delay=0.02), Script(text="after the long one"))
+    first = _ask(bot, slack, channel, "a very long story")
+    _shown_text(slack, channel, first)
+    second = _ask(bot, slack, channel, "and then?", user=OTHER, thread_ts=first)
+    older = wait_answer(slack, channel, first, timeout=30)
+    assert len(older) == 2 and float(older[1]["ts"]) > float(second)
+    assert wait_answer(slack, channel, second, timeout=30)[-1]["text"] == "after the long one"
+    [asked_second] = _requests_about(openai_server, "and then?")
+    history = json.dumps(asked_second.body["input"][:-1])
+    assert long_text[:60] in history and long_text[-60:] in history, "the second part was not read"

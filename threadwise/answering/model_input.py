@@ -34,7 +34,7 @@ def history_turns(messages: list[SlackMessage], ask: Ask, bot_user_id: str, is_o
     shared in a message (already read, by file id) follow that message's text."""
     file_texts = file_texts or {}
     file_images = file_images or {}
-    earlier = [m for m in messages if _ts(m.ts) < _ts(ask.ts) and m.subtype not in _SKIPPED_SUBTYPES]
+    earlier = [m for m in messages if _before(m, ask, is_own) and m.subtype not in _SKIPPED_SUBTYPES]
     speakers = {m.user for m in earlier if not is_own(m) and m.user} | {ask.user}
     several = len(speakers) > 1
     turns: list[Turn] = []
@@ -106,6 +106,15 @@ _SKIPPED_SUBTYPES = {"channel_join", "channel_leave", "group_join", "group_leave
 
 def _speaker_prefix(user: str | None, several: bool) -> str:
     return f"<@{user}>: " if several and user else ""
+
+
+def _before(message: SlackMessage, ask: Ask, is_own) -> bool:
+    """Before the question in the thread; or a part of our answer to an earlier question, posted after it
+    (the question waited for that answer: answering/turns.py), which it reads as coming first."""
+    if _ts(message.ts) < _ts(ask.ts):
+        return True
+    question = message.metadata.payload.get("question") if message.metadata and is_own(message) else None
+    return bool(question) and _ts(str(question)) < _ts(ask.ts)
 
 
 def _ts(value: str) -> tuple[int, int]:

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from flows import ASKER, replies_to, say, shared_channel, updates_of, wait_answer
-from harness import stop_button_payload
+from flows import ASKER, handed_off, replies_to, say, shared_channel, updates_of, wait_answer, wait_settled
+from harness import shortcut_payload, stop_button_payload
 from standins.openai_api import Script
 
 OTHER = "UOTHER"
@@ -110,6 +110,23 @@ def test_stop_on_a_waiting_answer_ends_it_without_asking_the_model(bot, slack, o
 def test_stop_from_another_process_reaches_a_waiting_answer(pair, slack, openai_server):
     first, second = pair
     _stop_while_waiting(first, second, first, slack, openai_server)
+
+
+def test_delete_on_a_waiting_answer_removes_it_without_asking_the_model(bot, slack, openai_server):
+    channel = shared_channel(slack, ASKER, OTHER)
+    openai_server.queue(Script(text=LONG, chunk_chars=7, delta_delay=0.03))
+    first = _ask(bot, slack, channel, "long, please")
+    _shown_text(slack, channel, first)
+    since = bot.log_mark()
+    second = _ask(bot, slack, channel, "then mine", user=OTHER, thread_ts=first)
+    placeholder = _waiting(slack, channel, second)
+    assert bot.send_interaction(shortcut_payload("delete_message", channel, OTHER, placeholder)).status == 200
+    [event_id] = handed_off(bot, since)  # the second question's
+    wait_settled(bot, event_id, since=since)  # the waiting answer's job has ended
+    assert replies_to(slack, channel, second) == []
+    older = wait_answer(slack, channel, first, timeout=30)
+    assert older[-1]["metadata"]["event_payload"]["status"] == "done" and older[-1]["text"] == LONG
+    assert _requests_about(openai_server, "then mine") == [], "the model was asked for a deleted answer"
 
 
 def test_the_askers_own_newer_question_still_supersedes_in_a_channel(bot, slack, openai_server):

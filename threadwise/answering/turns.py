@@ -14,6 +14,8 @@ Only answers to *earlier* questions are waited for, so no two answers wait for
 each other; and never longer than ``WAIT_LIMIT`` (a reply left "streaming" by a
 worker that died is resumed by its redelivery, but should not hold a question up
 for long). The claim's lease is renewed meanwhile by its own thread (handoff/claims.py).
+A waiting answer holds its stream slot (``DISPATCH_WORKERS``); an earlier answer still
+queued for one gets the next slot any other answer frees.
 """
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def ask(bot, slack, channel, user, text, channel_type="channel"):
     payload = message_event(channel, user, body, ts, channel_type=channel_type,
                             event_type="app_mention" if mention else "message", **event_fields)
     payload.update(envelope)
-    assert bot.send_event(payload).status_code == 200
+    assert bot.send_event(payload).status == 200
     return ts
 
 

@@ -3,7 +3,8 @@
 Follows /work/shared/SLACK_FACTS.md. The server and the chat methods live here; messages, threads
 and reading them back in ``slack_threads.py``, native streaming in ``slack_streaming.py``, a
 thread's status line (``assistant.threads.setStatus``) in ``slack_assistant.py``, files, people
-and search in ``slack_knowledge.py``, conversations, members and scopes (what each call may do) in
+and search in ``slack_knowledge.py``, guests, other organisations and shared channels in
+``slack_people.py``, conversations, members and scopes (what each call may do) in
 ``slack_access.py``, trigger ids and views in ``slack_views.py``, the App Home
 (views.publish, conversations.open, file uploads) in ``slack_home.py``, Block Kit limits in
 ``slack_blocks.py``, the HTTP side (decoding, tokens, rate limits, scripted faults, the call log) in
@@ -25,6 +26,7 @@ try:
     from .slack_http import Call, HttpSide  # noqa: F401 (Call: re-exported)
     from .slack_knowledge import KnowledgeMethods
     from .slack_limits import check_content, error, fallback_text
+    from .slack_people import PeopleAndSharing
     from .slack_streaming import StreamingMethods
     from .slack_threads import ThreadStore
     from .slack_views import ViewMethods
@@ -37,6 +39,7 @@ except ImportError:  # imported as a top-level module
     from slack_http import Call, HttpSide  # noqa: F401 (Call: re-exported)
     from slack_knowledge import KnowledgeMethods
     from slack_limits import check_content, error, fallback_text
+    from slack_people import PeopleAndSharing
     from slack_streaming import StreamingMethods
     from slack_threads import ThreadStore
     from slack_views import ViewMethods
@@ -48,7 +51,7 @@ class _Server(StandinHTTPServer):
 
 
 class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, KnowledgeMethods, AccessRules,
-                ViewMethods, HomeMethods, StandinServer):
+                PeopleAndSharing, ViewMethods, HomeMethods, StandinServer):
     server_class = _Server
     max_text = 4000             # facts: msg_too_long above 4,000 characters
     max_metadata_chars = 4000   # facts: metadata limit undocumented; adjustable
@@ -104,6 +107,7 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
         self.user_tokens = {}      # xoxp- token -> user id (search.messages needs one)
         self.app_tokens = {}       # xapp- token -> its Socket Mode stand-in (FakeSocketMode.attach)
         self._init_access()        # conversations, members, scopes
+        self._init_people()        # guests, other organisations' people, shared channels
         self._init_views()         # trigger ids, views opened
         self._init_home()          # Home views published, DMs opened, files uploaded
         self._init_assistant()     # threads' status lines
@@ -130,7 +134,7 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
             raise ValueError("ts is generated so that ordering stays consistent")
         with self._lock:
             self._poster_joins(channel, user)
-            msg = {"type": "message", "user": user, "text": text, "team": self.team_id}
+            msg = {"type": "message", "user": user, "text": text, "team": self.team_of(user)}
             msg.update(extra)
             ts = self._insert(channel, msg, thread_ts)["ts"]
             self._bump()

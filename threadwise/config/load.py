@@ -56,6 +56,8 @@ def load_settings(env: Mapping[str, str] | None = None, transport: Transport = "
             google_api_url=api_url(env, "GOOGLE_API_URL", DEFAULT_GOOGLE_API_URL),
             tool_result_chars=int(number(env, "TOOL_RESULT_CHARS", 12_000, 500, 200_000)),
             tool_max_rounds=int(number(env, "TOOL_MAX_ROUNDS", 4, 1, 10)),
+            knowledge_for_guests=boolean(env, "KNOWLEDGE_FOR_GUESTS", default=False),
+            knowledge_in_shared_channels=boolean(env, "KNOWLEDGE_IN_SHARED_CHANNELS", default=False),
         ),
         # Only the path here: the file's format belongs to the usage room, which reads it (and refuses a bad
         # one with a ConfigError naming the file) when the runtime is built, before any answer.

@@ -11,13 +11,14 @@ for ``mrkdwn`` text objects; ``plain_text`` is never parsed; rich text
 
 The ``markdown`` block (and streaming's ``markdown_text``, stored as one) is
 not documented on this point, so the stand-in assumes the worst: Markdown
-decodes entities, and both ``<!here>`` and a plain ``@here`` in it notify.
+decodes entities, and both ``<!here>`` and a plain ``@here`` in it notify. Slack writes the
+commands in lower case; how it reads ``<!HERE>`` is not documented either, so it counts too.
 """
 import html
 import re
 
-SPECIAL = re.compile(r"<!(here|channel|everyone|group|subteam\^[A-Za-z0-9]+)(?:\|[^<>]*)?>")
-PLAIN = re.compile(r"(?<![\w@])@(here|channel|everyone)\b")
+SPECIAL = re.compile(r"<!(here|channel|everyone|group|subteam\^[A-Za-z0-9]+)(?:\|[^<>]*)?>", re.IGNORECASE)
+PLAIN = re.compile(r"(?<![\w@])@(here|channel|everyone)\b", re.IGNORECASE)
 
 
 def mrkdwn_pings(text, link_names=False):
@@ -51,8 +52,9 @@ def block_pings(node, link_names=False):
 
 
 def message_pings(msg, link_names=False):
-    """What the stored message would notify: its text and its blocks."""
-    return mrkdwn_pings(msg.get("text"), link_names) + block_pings(msg.get("blocks") or [], link_names)
+    """Who the stored message would notify, from its text and its blocks (each once)."""
+    found = mrkdwn_pings(msg.get("text"), link_names) + block_pings(msg.get("blocks") or [], link_names)
+    return list(dict.fromkeys(found))
 
 
 def asks_link_names(params):

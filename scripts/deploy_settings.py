@@ -35,9 +35,10 @@ FUNCTION_SECRETS = {
 }
 # Settings the deployment decides itself (deploy writes them), or that a deployed function must not have:
 # PORT is Cloud Functions' own, SLACK_APP_TOKEN is Socket Mode's, WORKER_TOKEN is WORKER_AUTH=token's (deploy
-# uses oidc).
+# uses oidc), and the emulators' hosts point a local run at them (a deployed function talks to Google).
 DEPLOYMENT_DECIDES = ("DISPATCH", "STORE", "PUBSUB_TOPIC", "GOOGLE_CLOUD_PROJECT", "WORKER_AUTH", "WORKER_AUDIENCE",
-                      "WORKER_SERVICE_ACCOUNT", "PORT", "SLACK_APP_TOKEN", "WORKER_TOKEN")
+                      "WORKER_SERVICE_ACCOUNT", "PORT", "SLACK_APP_TOKEN", "WORKER_TOKEN", "PUBSUB_EMULATOR_HOST",
+                      "FIRESTORE_EMULATOR_HOST")
 # The Drive service-account key is a file: mounted from its secret, and the setting names where.
 DRIVE_KEY_MOUNT = "/etc/threadwise-drive/credentials.json"
 

@@ -221,10 +221,19 @@ def _for_someone_else(body: dict, bot: BotIdentity) -> bool:
     if bot.app_id and body.get("api_app_id") not in (None, bot.app_id):
         return True
     # Slack lists the installation an event is delivered for; ours names our bot user.
-    authorizations = body.get("authorizations")
-    if isinstance(authorizations, list) and authorizations:
-        return not any(isinstance(a, dict) and a.get("user_id") == bot.user_id for a in authorizations)
-    return False
+    listed = authorizations(body)
+    return bool(listed) and not any(a.get("user_id") == bot.user_id for a in listed)
+
+
+def authorizations(body: dict) -> tuple[dict, ...]:
+    """The event body's ``authorizations`` (Slack: a list of objects); none when absent. Anything else is
+    malformed: 400, where iterating it used to fail deep in the request (a 200 with a traceback)."""
+    listed = body.get("authorizations")
+    if listed is None:
+        return ()
+    if not isinstance(listed, list) or not all(isinstance(item, dict) for item in listed):
+        raise BadRequest("invalid field: authorizations (expected a list of objects)")
+    return tuple(listed)
 
 
 def _parse_event(event: dict, event_id: str, team_id: str, bot: BotIdentity | None) -> Event:

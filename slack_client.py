@@ -19,6 +19,7 @@ from threadwise.slack.rate_budget import FINAL, PLACEHOLDER, USER_ACTION, WriteB
 from threadwise.slack.events import ABORTED_EVENT_TYPE, BotIdentity, parse_metadata
 from threadwise.slack.messages import SlackMessage, StillRateLimited, WriteOutcome, WriteStatus
 from threadwise.slack.knowledge_calls import KnowledgeCalls
+from threadwise.slack.people import PeopleCalls, Person
 from threadwise.slack.home_calls import HomeCalls
 from threadwise.slack.refusals import GONE_ERRORS, retry_after as _retry_after, STREAM_UNAVAILABLE, MissingScope, log_missing_scope
 
@@ -26,7 +27,7 @@ log = logs.get(__name__)
 
 
 
-class SlackGateway(KnowledgeCalls, HomeCalls):
+class SlackGateway(KnowledgeCalls, PeopleCalls, HomeCalls):
     def __init__(self, token: str, base_url: str, app_id: str | None = None, timeout: float = 10.0,
                  budget: WriteBudget | None = None):
         # Shared by every answer of this process: Slack's limits are per workspace, not per answer.
@@ -41,6 +42,7 @@ class SlackGateway(KnowledgeCalls, HomeCalls):
         self._identity: BotIdentity | None = None
         self._identity_lock = threading.Lock()
         self._channels: dict[str, tuple[float, dict | None]] = {}  # conversations.info, by channel
+        self._people: dict[str, tuple[float, Person]] = {}  # users.info, by user (slack/people.py)
 
     # --- who we are -------------------------------------------------------
     def identity(self) -> BotIdentity:

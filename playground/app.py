@@ -6,7 +6,8 @@ receives the bot's real Web API calls; the bot itself is the real
 exactly as ``./scripts/run`` starts it for Slack; the page (``page_server``)
 lets a person post, mention, open threads, stop and delete, and each action
 reaches the bot signed, as Slack would send it. Practice mode unless
-``OPENAI_API_KEY`` is set (the bot reads its own settings, as always).
+``OPENAI_API_KEY`` is set (the bot reads its own settings, as always); then the page's
+address carries a random token, printed once in the start-up line.
 """
 from __future__ import annotations
 
@@ -83,7 +84,9 @@ def start(port: int, env: dict[str, str] | None = None) -> Playground:
         workspace = Workspace(slack, Deliverer(f"http://127.0.0.1:{bot_port}/", signing_secret), TEAM)
         settings = load_settings(bot_env)
         model = settings.model
-        page = PageServer(port, workspace, {"practice": model.practice_mode, "model": model.openai_model})
+        # A real key spends money: only who holds the printed address may use the page (practice mode spends nothing).
+        token = None if model.practice_mode else secrets.token_hex(16)
+        page = PageServer(port, workspace, {"practice": model.practice_mode, "model": model.openai_model}, token)
     except BaseException:
         _stop_process(bot)
         slack.stop()

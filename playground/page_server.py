@@ -7,12 +7,19 @@ that is how a reply is seen streaming in. ``POST /api/messages``,
 button in it) and ``/api/views/close`` are what a person does. Every POST
 must be JSON from this page's own origin, so another web site open in the same
 browser cannot make the bot spend tokens; bad input gets a 4xx with a sentence
-and changes nothing.
+and changes nothing (a missing, negative, non-numeric or huge ``Content-Length``
+included). With a real model key (not practice mode) the page's address carries a
+random token, which every API request must show (``X-Playground-Token``): another
+program or person on this machine cannot spend the key through it. A browser that
+drops a long poll is no error: nothing is printed.
 """
 from __future__ import annotations
 
 import json
 import mimetypes
+import re
+import secrets
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -23,25 +30,37 @@ STATIC = Path(__file__).resolve().parent / "static"
 PAGES = {"/": "index.html", "/index.html": "index.html"}
 LONG_POLL_SECONDS = 20
 MAX_BODY = 64 * 1024
+# A browser that closes its tab, reloads, or switches person drops its long poll: the answer finds the
+# connection gone. That is the page's normal life, not an error to print.
+DROPPED = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+TOKEN_HEADER = "X-Playground-Token"
 
 
 class PageServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
-    def __init__(self, port: int, workspace: Workspace, answering: dict):
+    def __init__(self, port: int, workspace: Workspace, answering: dict, token: str | None = None):
         self.workspace = workspace
         self.answering = answering  # {"practice": bool, "model": str}: the page's banner
+        self.token = token  # None: no token asked for (practice mode spends nothing)
         super().__init__(("127.0.0.1", port), PageHandler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/"
+        address = f"http://127.0.0.1:{self.server_address[1]}/"
+        return f"{address}?token={self.token}" if self.token else address
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], DROPPED):
+            return  # the browser went away mid-request: nothing to tell anyone
+        super().handle_error(request, client_address)
 
 
 class PageHandler(BaseHTTPRequestHandler):
     server: PageServer
     protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle keep-alive connection (or a body that never comes) is closed, not kept forever
 
     def log_message(self, *args):  # the terminal shows the one start-up line, not every poll
         pass
@@ -51,6 +70,8 @@ class PageHandler(BaseHTTPRequestHandler):
         if not self._same_host():
             return self._json(403, {"error": "This page is served for 127.0.0.1 and localhost only."})
         url = urlsplit(self.path)
+        if not url.path.startswith("/static/") and not self._has_token():
+            return self._no_token()
         if url.path in PAGES:
             return self._file(STATIC / PAGES[url.path])
         if url.path.startswith("/static/"):
@@ -80,14 +101,18 @@ class PageHandler(BaseHTTPRequestHandler):
     # --- POST -----------------------------------------------------------------
     def do_POST(self):
         if not self._same_host() or not self._same_origin():
-            return self._json(403, {"error": "Only this page may post here."})
+            return self._refuse(403, "Only this page may post here.")
+        if not self._has_token():
+            return self._no_token()
         if self.headers.get_content_type() != "application/json":
-            return self._json(415, {"error": "Send JSON (Content-Type: application/json)."})
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            return self._json(413, {"error": "That request is too large."})
+            return self._refuse(415, "Send JSON (Content-Type: application/json).")
+        declared = (self.headers.get("Content-Length") or "").strip()
+        if not re.fullmatch(r"[0-9]+", declared):  # missing, negative, not a number
+            return self._refuse(400, "Send the body's length in bytes as Content-Length.")
+        if len(declared) > 9 or int(declared) > MAX_BODY:
+            return self._refuse(413, "That request is too large.")
         try:
-            body = json.loads(self.rfile.read(length) or b"null")
+            body = json.loads(self.rfile.read(int(declared)) or b"null")
         except (ValueError, UnicodeDecodeError):
             return self._json(400, {"error": "The request is not valid JSON."})
         if not isinstance(body, dict):
@@ -120,6 +145,22 @@ class PageHandler(BaseHTTPRequestHandler):
         return self._json(404, {"error": "not found"})
 
     # --- answers --------------------------------------------------------------
+    def _has_token(self) -> bool:
+        expected = self.server.token
+        if expected is None:
+            return True
+        given = self.headers.get(TOKEN_HEADER) or (parse_qs(urlsplit(self.path).query).get("token") or [""])[0]
+        return secrets.compare_digest(given.encode(), expected.encode())
+
+    def _no_token(self) -> None:
+        return self._refuse(403, "Open the playground at the address it printed when it started (…/?token=…).")
+
+    def _refuse(self, status: int, sentence: str) -> None:
+        """A refusal before the body was read: the connection closes, so the unread body is never taken
+        for the next request."""
+        self.close_connection = True
+        return self._json(status, {"error": sentence})
+
     def _same_host(self) -> bool:
         """Against DNS rebinding: a page served under another name must not reach this API."""
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
@@ -148,5 +189,8 @@ class PageHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.end_headers()
+            self.wfile.write(data)
+        except DROPPED:  # the browser dropped the request (a long poll, mostly): nobody to answer
+            self.close_connection = True

@@ -196,8 +196,8 @@ class AccessRules:
         private = kind != "public"
         obj = {"id": channel, "name": info.get("name", channel.lower()), "is_channel": not private,
                "is_group": kind == "private", "is_im": kind == "im", "is_mpim": kind == "mpim",
-               "is_private": private, "is_archived": bool(info.get("is_archived")), "is_shared": False,
-               "is_ext_shared": False, "is_org_shared": False, "is_member": self._caller_user() in info["members"]}
+               "is_private": private, "is_archived": bool(info.get("is_archived")),
+               **self._sharing_fields(channel), "is_member": self._caller_user() in info["members"]}
         if info.get("canvas"):
             obj["properties"] = {"canvas": {"file_id": info["canvas"], "is_empty": False,
                                             "quip_thread_id": "Q" + info["canvas"]}}

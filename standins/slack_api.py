@@ -3,10 +3,12 @@
 Follows /work/shared/SLACK_FACTS.md. The server and the chat methods live here; messages, threads
 and reading them back in ``slack_threads.py``, native streaming in ``slack_streaming.py``, a
 thread's status line (``assistant.threads.setStatus``) in ``slack_assistant.py``, files, people
-and search in ``slack_knowledge.py``, conversations, members and scopes (what each call may do) in
+and search in ``slack_knowledge.py``, guests, other organisations and shared channels in
+``slack_people.py``, conversations, members and scopes (what each call may do) in
 ``slack_access.py``, trigger ids and views in ``slack_views.py``, the App Home
 (views.publish, conversations.open, file uploads) in ``slack_home.py``, Block Kit limits in
-``slack_blocks.py``, the HTTP side (decoding, tokens, rate limits, scripted faults, the call log) in
+``slack_blocks.py``, which messages would ping a channel or a group (``pings``) in
+``slack_mentions.py``, the HTTP side (decoding, tokens, rate limits, scripted faults, the call log) in
 ``slack_http.py``. Point `slack_sdk.WebClient(base_url=fake.base_url)` at it. Standard library
 only; one lock guards all state because slack_sdk clients may call from several threads at once.
 """
@@ -25,6 +27,8 @@ try:
     from .slack_http import Call, HttpSide  # noqa: F401 (Call: re-exported)
     from .slack_knowledge import KnowledgeMethods
     from .slack_limits import check_content, error, fallback_text
+    from .slack_mentions import asks_link_names, message_pings
+    from .slack_people import PeopleAndSharing
     from .slack_streaming import StreamingMethods
     from .slack_threads import ThreadStore
     from .slack_views import ViewMethods
@@ -37,6 +41,8 @@ except ImportError:  # imported as a top-level module
     from slack_http import Call, HttpSide  # noqa: F401 (Call: re-exported)
     from slack_knowledge import KnowledgeMethods
     from slack_limits import check_content, error, fallback_text
+    from slack_mentions import asks_link_names, message_pings
+    from slack_people import PeopleAndSharing
     from slack_streaming import StreamingMethods
     from slack_threads import ThreadStore
     from slack_views import ViewMethods
@@ -48,7 +54,7 @@ class _Server(StandinHTTPServer):
 
 
 class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, KnowledgeMethods, AccessRules,
-                ViewMethods, HomeMethods, StandinServer):
+                PeopleAndSharing, ViewMethods, HomeMethods, StandinServer):
     server_class = _Server
     max_text = 4000             # facts: msg_too_long above 4,000 characters
     max_metadata_chars = 4000   # facts: metadata limit undocumented; adjustable
@@ -66,6 +72,9 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
         self.bot_token, self.bot_user_id, self.bot_id = bot_token, bot_user_id, bot_id
         self.app_id, self.team_id = app_id, team_id
         self.calls, self.ephemerals = [], []
+        # Every write after which a message would notify a channel or a group (slack_mentions):
+        # {"method", "channel", "ts", "pings"}.
+        self.pings = []
         self.ratelimited_count = 0
         self._lock = threading.RLock()
         self._channels = {}        # channel id -> list of messages in ts order
@@ -104,6 +113,7 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
         self.user_tokens = {}      # xoxp- token -> user id (search.messages needs one)
         self.app_tokens = {}       # xapp- token -> its Socket Mode stand-in (FakeSocketMode.attach)
         self._init_access()        # conversations, members, scopes
+        self._init_people()        # guests, other organisations' people, shared channels
         self._init_views()         # trigger ids, views opened
         self._init_home()          # Home views published, DMs opened, files uploaded
         self._init_assistant()     # threads' status lines
@@ -130,7 +140,7 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
             raise ValueError("ts is generated so that ordering stays consistent")
         with self._lock:
             self._poster_joins(channel, user)
-            msg = {"type": "message", "user": user, "text": text, "team": self.team_id}
+            msg = {"type": "message", "user": user, "text": text, "team": self.team_of(user)}
             msg.update(extra)
             ts = self._insert(channel, msg, thread_ts)["ts"]
             self._bump()
@@ -196,6 +206,11 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
         if "metadata" in content:
             msg["metadata"] = content["metadata"]
 
+    def _note_pings(self, method, channel, msg, params):
+        pings = message_pings(msg, asks_link_names(params))
+        if pings:
+            self.pings.append({"method": method, "channel": channel, "ts": msg.get("ts"), "pings": pings})
+
     def _content(self, params):
         err, content = check_content(params, max_text=self.max_text)
         if not err:
@@ -228,6 +243,7 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
         self._apply_content(msg, content)
         # An unknown thread_ts is accepted: whether Slack refuses it is not established.
         self._insert(channel, msg, params.get("thread_ts"))
+        self._note_pings("chat.postMessage", channel, msg, params)
         return {"ok": True, "channel": channel, "ts": msg["ts"], "message": copy.deepcopy(msg)}
 
     def _chat_update(self, params):
@@ -244,6 +260,7 @@ class FakeSlack(HttpSide, ThreadStore, StreamingMethods, AssistantThreads, Knowl
             return err
         self._apply_content(msg, content)  # omitted blocks/metadata are kept
         msg["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+        self._note_pings("chat.update", params["channel"], msg, params)
         return {"ok": True, "channel": params["channel"], "ts": msg["ts"], "text": msg["text"],
                 "message": copy.deepcopy(msg)}
 

@@ -93,8 +93,8 @@ class KnowledgeMethods:
         profile = {"real_name": user, "display_name": user}
         if user in self._users and "users:read.email" in self._scopes_of(self._caller):
             profile["email"] = self._users[user]
-        return {"ok": True, "user": {"id": user, "team_id": self.team_id, "name": user.lower(),
-                                     "deleted": False, "is_bot": False, "profile": profile}}
+        return {"ok": True, "user": {"id": user, "name": user.lower(), "deleted": False, "is_bot": False,
+                                     **self._person_fields(user), "profile": profile}}
 
     def _files_info(self, params):
         meta = self._file_meta.get(params.get("file", ""))

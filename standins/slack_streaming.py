@@ -72,6 +72,7 @@ class StreamingMethods:
         self._set_stream_text(msg, content["text"])
         # An unknown thread_ts is accepted, as chat.postMessage does here.
         self._insert(channel, msg, params["thread_ts"])
+        self._note_pings("chat.startStream", channel, msg, params)
         mode = content["mode"] if content["mode"] in ("markdown_text", "chunks") else None
         self._streams[(channel, msg["ts"])] = {"started": time.monotonic(), "mode": mode,
                                                "stopped_by_user": False}
@@ -120,6 +121,7 @@ class StreamingMethods:
         if err:
             return err
         self._set_stream_text(msg, msg.get("text", "") + content["text"])
+        self._note_pings("chat.appendStream", params["channel"], msg, params)  # (the pieces, joined)
         return {"ok": True, "channel": params["channel"], "ts": msg["ts"]}
 
     def _chat_stop_stream(self, params):
@@ -142,6 +144,7 @@ class StreamingMethods:
         if "metadata" in content:
             msg["metadata"] = content["metadata"]
         del self._streams[(params["channel"], msg["ts"])]
+        self._note_pings("chat.stopStream", params["channel"], msg, params)
         return {"ok": True, "channel": params["channel"], "ts": msg["ts"],
                 "message": copy.deepcopy(msg)}
 

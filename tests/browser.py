@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import ROOT, ManagedProcess, free_port
+from harness import OPENAI_KEY, ROOT, ManagedProcess, free_port
 
 ARTIFACTS = ROOT / "test-artifacts" / "playground"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -55,3 +55,18 @@ class PlaygroundProcess(ManagedProcess):
         super().__init__([sys.executable, "-m", "playground", "--port", str(self.port)],
                          {"PRACTICE_MODE": "true", **settings}, log_path)
         self.wait_until(lambda: f"open {self.url}" in self.logs(), "playground", timeout=60)
+
+
+def keyed_playground(log_path: Path, openai_url: str) -> PlaygroundProcess:
+    """The playground with a real model key (OpenAI's stand-in at ``openai_url`` behind it): not practice
+    mode, so its address carries a random token."""
+    return PlaygroundProcess(log_path, PRACTICE_MODE="false", OPENAI_API_KEY=OPENAI_KEY, OPENAI_BASE_URL=openai_url,
+                             OPENAI_MODEL="test-model", OPENAI_MAX_RETRIES="0")
+
+
+def until_stopped(process: ManagedProcess):
+    """A fixture's body: the process for the tests, stopped after them whatever happened."""
+    try:
+        yield process
+    finally:
+        process.stop()

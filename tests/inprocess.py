@@ -44,7 +44,7 @@ def claims(tmp_path, clock) -> SqliteStore:
 
 def practice_settings(slack, **env: str):
     return load_settings({
-        "SLACK_BOT_TOKEN": BOT_TOKEN, "ACCESS_TOKEN": "unit-test-token", "SLACK_API_URL": slack.base_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": "unit-test-signing-secret", "SLACK_API_URL": slack.base_url,
         "PRACTICE_MODE": "true", "PRACTICE_TOKEN_DELAY": "0", "STREAM_UPDATE_INTERVAL": "0.05", **env,
     })
 

@@ -30,6 +30,9 @@ SLACK_TIERS = {  # calls a minute
     "assistant.threads.setStatus": 100,  # "special", undocumented: modelled as Tier 4 (see above)
     # App Home: views.publish and the file upload's two methods are Tier 4 (AI_SURFACE_FACTS.md C, G).
     "views.publish": 100,
+    # Who will read an answer (answering/audience.py): Tier 4 both (Slack's method reference); the bot
+    # does not budget them but looks each person up at most once in slack/people.py's PERSON_TTL.
+    "users.info": 100, "conversations.members": 100,
     "files.getUploadURLExternal": 100, "files.completeUploadExternal": 100,
 }
 PER_CHANNEL = ("chat.postMessage",)

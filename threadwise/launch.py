@@ -1,7 +1,7 @@
 """``./scripts/run``: one command, three ways to run, chosen from what is configured.
 
 ``SLACK_APP_TOKEN`` set → Socket Mode (``threadwise/transports/socket_mode.py``): a real workspace,
-no public URL. ``SLACK_SIGNING_SECRET`` (or ``ACCESS_TOKEN``) set → the HTTP
+no public URL. ``SLACK_SIGNING_SECRET`` set → the HTTP
 function on localhost, which Slack must be able to reach. Nothing set → the
 offline playground (``python -m playground``): a Slack-like page on this
 machine. Each says on start-up, in one line, which it is.

@@ -13,6 +13,7 @@ import sys
 import traceback
 from datetime import datetime, timezone
 from typing import Iterable
+from urllib.parse import quote, quote_plus
 
 # Shapes of Slack tokens and OpenAI keys, masked even when we do not know the value.
 _SECRET_SHAPES = re.compile(r"(xox[abposr]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,}|sk-[A-Za-z0-9_-]{8,})")
@@ -20,12 +21,23 @@ _SECRET_SHAPES = re.compile(r"(xox[abposr]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,
 
 class Redactor:
     def __init__(self, secrets: Iterable[str] = ()):
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        known = {s for s in secrets if s and len(s) >= 4}
+        self._secrets = sorted({form for s in known for form in _written_forms(s)}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
         return _SECRET_SHAPES.sub("[redacted]", text)
+
+
+def _written_forms(secret: str) -> set[str]:
+    """The secret as text around it may already carry it: as is, escaped inside a JSON string (a logged
+    request body or API answer), inside a Python repr (an exception's ``KeyError('…')``, a dict in a message)
+    and percent-encoded in a URL. A secret with ``"``, ``\\`` or a space reads differently in each; the line's
+    own JSON encoding comes after masking (JsonFormatter), so it needs no form of its own."""
+    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], repr(secret)[1:-1],
+             quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    return {form for form in forms if len(form) >= 4}
 
 
 def _rfc3339(seconds: float) -> str:

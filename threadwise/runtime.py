@@ -211,6 +211,7 @@ def answer_services(settings: Settings, slack: SlackGateway, system_prompt: str,
     ``ledger``: where each answer's usage entry goes, priced by ``prices()`` (called on the first entry)."""
     # Imported here for cold-start cost only: acknowledging an event needs no answer loop.
     from threadwise.answering import responder
+    from threadwise.answering.audience import ReachRules
     from threadwise.answering.metering import Meter
     from threadwise.answering.signals import StopBoard
 
@@ -221,4 +222,5 @@ def answer_services(settings: Settings, slack: SlackGateway, system_prompt: str,
         tools=tools or {}, stops=stops if stops is not None else StopBoard(),
         meter=Meter(ledger, prices) if ledger is not None and prices is not None else None,
         spending_rules=spending_rules, admin_users=settings.usage.admin_users,
+        reach=ReachRules(settings.knowledge.knowledge_for_guests, settings.knowledge.knowledge_in_shared_channels),
     )

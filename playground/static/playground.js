@@ -18,8 +18,12 @@ const ui = {
 };
 
 // --- talking to the playground server ------------------------------------------------
+// With a real model key the server asks every API request for the token its address carries.
+const TOKEN = new URLSearchParams(location.search).get("token");
+const AUTH = TOKEN ? { "X-Playground-Token": TOKEN } : {};
+
 async function post(path, body) {
-  const response = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
+  const response = await fetch(path, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" },
                                        body: JSON.stringify({ person: ui.person, ...body }) });
   const answer = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(answer.error || `HTTP ${response.status}`);
@@ -31,7 +35,7 @@ async function pollForever() {
   let since = -1;
   while (generation === ui.generation) {
     try {
-      const response = await fetch(`/api/state?person=${encodeURIComponent(ui.person)}&since=${since}`);
+      const response = await fetch(`/api/state?person=${encodeURIComponent(ui.person)}&since=${since}`, { headers: AUTH });
       const snapshot = await response.json();
       if (generation !== ui.generation) return;
       if (!response.ok) {

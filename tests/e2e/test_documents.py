@@ -7,6 +7,7 @@ import pytest
 from pypdf import PageObject, PdfReader
 
 from threadwise.answering.documents import DocumentUnreadable, docx_text, html_to_text, pdf_text
+from fenced_text import fenced
 from flows import wait_answer
 from standins.openai_api import Script
 from test_files import downloads, share
@@ -226,7 +227,7 @@ def test_a_pdf_in_the_question_is_read(bot, slack, openai_server, channel):
     assert final["text"] == "It grew 12%."  # no note: the file was read in full
     question = openai_server.requests[-1].body["input"][-1]["content"]
     assert question.startswith("how much did revenue grow?")
-    assert "[Content of the file report.pdf]\nRevenue grew 12 percent\n\nCosts fell\n[End of report.pdf]" in question
+    assert fenced(question, "Content of the file report.pdf") == "Revenue grew 12 percent\n\nCosts fell"
     assert len(downloads(slack, report)) == 1
 
 
@@ -237,7 +238,7 @@ def test_a_word_document_in_the_question_is_read(bot, slack, openai_server, chan
     ts = share(bot, slack, channel, "who owns the budget?", [notes])
     wait_answer(slack, channel, ts)
     question = openai_server.requests[-1].body["input"][-1]["content"]
-    assert "[Content of the file notes.docx]\nMeeting notes\nItem | Owner\nBudget | Ada\n[End of notes.docx]" in question
+    assert fenced(question, "Content of the file notes.docx") == "Meeting notes\nItem | Owner\nBudget | Ada"
 
 
 def test_an_html_file_is_read_as_text_not_markup(bot, slack, openai_server, channel):
@@ -247,7 +248,7 @@ def test_an_html_file_is_read_as_text_not_markup(bot, slack, openai_server, chan
     ts = share(bot, slack, channel, "what is on the menu?", [page])
     wait_answer(slack, channel, ts)
     question = openai_server.requests[-1].body["input"][-1]["content"]
-    assert "[Content of the file page.html]\nMenu\n- Soup\n[End of page.html]" in question
+    assert fenced(question, "Content of the file page.html") == "Menu\n- Soup"
 
 
 def test_unreadable_documents_are_named_under_the_answer_and_the_model_still_answers(bot, slack, openai_server,
@@ -278,7 +279,7 @@ def test_a_long_pdf_is_cut_and_the_user_told(bots, slack, openai_server, channel
     final = wait_answer(slack, channel, ts)[-1]
     assert "book.pdf (only the first part)" in final["text"].splitlines()[-1]
     question = openai_server.requests[-1].body["input"][-1]["content"]
-    sent = question.split("[Content of the file book.pdf]\n", 1)[1].split("\n[End of book.pdf]", 1)[0]
+    sent = fenced(question, "Content of the file book.pdf")
     assert sent.startswith("Chapter 1 begins here") and len(sent) == 100
 
 

@@ -15,7 +15,6 @@ from harness import ROOT, free_port
     ({}, "playground"),
     ({"SLACK_BOT_TOKEN": "xoxb-1"}, "playground"),
     ({"SLACK_SIGNING_SECRET": "s"}, "http"),
-    ({"ACCESS_TOKEN": "t"}, "http"),
     ({"SLACK_APP_TOKEN": "xapp-1", "SLACK_SIGNING_SECRET": "s"}, "socket"),
     ({"SLACK_APP_TOKEN": " ", "SLACK_SIGNING_SECRET": ""}, "playground"),  # empty means unset
 ])
@@ -25,12 +24,17 @@ def test_the_mode_follows_what_is_configured(env, mode):
 
 @pytest.mark.parametrize("env, named", [
     ({"SLACK_SIGNING_SECRET": "s"}, "(SLACK_SIGNING_SECRET is set)"),
-    ({"ACCESS_TOKEN": "t"}, "(ACCESS_TOKEN is set)"),
     ({"SLACK_SIGNING_SECRET": "s", "ACCESS_TOKEN": "t"}, "(SLACK_SIGNING_SECRET and ACCESS_TOKEN are set)"),
 ])
 def test_the_start_up_line_names_the_setting_that_chose_the_http_function(env, named):
     """(5c5740b: ACCESS_TOKEN alone was reported as SLACK_SIGNING_SECRET.)"""
     assert named in local_run(env).why
+
+
+def test_access_token_alone_is_refused_with_a_sentence():
+    """ACCESS_TOKEN proves nothing about a request's body (issue 16): the HTTP function needs the signing secret."""
+    with pytest.raises(ConfigError, match=r"^ACCESS_TOKEN is set but SLACK_SIGNING_SECRET is not"):
+        local_run({"ACCESS_TOKEN": "t"})
 
 
 def test_the_port_is_validated():
@@ -76,7 +80,7 @@ def test_each_mode_says_which_it_is_in_one_line():
         _stop(process)
     line, process = _launch({"SLACK_BOT_TOKEN": "xoxb-test", "ACCESS_TOKEN": "a-token-0123456789"}, free_port())
     try:
-        assert line.startswith("Threadwise: HTTP function on http://localhost:") and "(ACCESS_TOKEN is set)" in line
+        assert process.wait(timeout=60) == 1 and line.startswith("ACCESS_TOKEN is set but SLACK_SIGNING_SECRET")
     finally:
         _stop(process)
     line, process = _launch({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test",

@@ -4,6 +4,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from fenced_text import fenced
 from flows import ASKER, say, wait_answer
 from standins.openai_api import Script
 from test_files import share
@@ -35,7 +36,8 @@ def test_the_channel_canvas_is_read_as_text(bot, slack, openai_server):
     final = wait_answer(slack, channel, ts)[-1]
     assert final["text"] == "Tuesdays."
     question = question_sent(openai_server)
-    assert question.startswith("when may we deploy?\n\n[Content of the file channel canvas “Team rules”]\n")
+    assert question.startswith("when may we deploy?\n\n[Content of the file channel canvas “Team rules” · ")
+    assert fenced(question, "Content of the file channel canvas “Team rules”").startswith("Team rules\n")
     assert "Team rules\nDeploys on Tuesdays only.\n- No Friday pushes" in question
     assert "<p>" not in question and "steal()" not in question and "color:red" not in question
 
@@ -56,7 +58,7 @@ def test_a_linked_public_message_and_its_thread_are_context(bot, slack, openai_s
     ts, _ = say(bot, slack, channel, f"what caused <{link}|this>?")
     wait_answer(slack, channel, ts)
     question = question_sent(openai_server)
-    assert f"[Linked Slack message in #{source.lower()}]" in question
+    assert "<@UALICE>: Incident: payments down" in fenced(question, f"Linked Slack message in #{source.lower()}")
     assert "<@UALICE>: Incident: payments down" in question
     assert "<@UBOB> (the linked message): Root cause: expired certificate" in question
 

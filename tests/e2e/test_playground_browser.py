@@ -4,6 +4,7 @@ screenshot in test-artifacts/playground/. Behind the page: the real bot (practic
 Slack stand-in, so what the page shows is what the bot wrote through Slack's Web API."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from browser import ARTIFACTS, PlaygroundProcess, start_chromium, stop_chromium
+from browser import ARTIFACTS, PlaygroundProcess, keyed_playground, start_chromium, stop_chromium
 
 ADA, GRACE = "U0PLAYADA", "U0PLAYGRACE"
 FINAL_LINE = "to get real answers"  # the practice answer's last words
@@ -110,6 +111,11 @@ def modal_title(driver) -> str:
     return driver.find_element(By.CSS_SELECTOR, "[data-testid=modal-title]").text if layer.is_displayed() else ""
 
 
+def modal_words(driver) -> str:
+    """Everything the open modal says, as a person reads it."""
+    return driver.find_element(By.CSS_SELECTOR, "[data-testid=modal]").text
+
+
 def test_ask_in_a_dm_and_watch_the_answer_stream_in(page):
     assert "Practice mode" in page.find_element(By.CSS_SELECTOR, "[data-testid=mode-banner]").text
     shot(page, "01-empty-dm")
@@ -175,6 +181,9 @@ def test_delete_an_answer_from_the_message_menu(page):
     open_menu_item(page, bot_replies(page)[-1], "delete_message")
     wait(page, lambda d: modal_title(d) == "Deleted")
     shot(page, "07-deleted")
+    # The modal reads as Slack shows the bot's view (title, its section's text, the close button), not
+    # as a JavaScript object (issue 16 item 7: "Deleted" over "[object Object]").
+    assert modal_words(page).split("\n") == ["Deleted", "The answer was deleted.", "OK"]
     wait(page, lambda d: not bot_replies(d))
     page.find_element(By.CSS_SELECTOR, "[data-testid=modal-close]").click()
     wait(page, lambda d: not d.find_element(By.ID, "modal-layer").is_displayed())
@@ -246,3 +255,25 @@ def test_the_home_tab_shows_the_published_view_and_the_admins_csv_button_works(p
     text = home_text(page)
     assert "Workspace (admins only)" not in text and "people used" not in text and "CSV" not in text
     shot(page, "13-home-member")
+
+
+def test_with_a_real_key_the_page_works_at_its_printed_address(tmp_path, openai_server):
+    """A real OPENAI_API_KEY: the address carries a random token; opened there, the page works as ever
+    (its API calls carry the token), and the answer comes from the model API (here OpenAI's stand-in)."""
+    process = keyed_playground(tmp_path / "playground.log", openai_server.base_url)
+    driver = start_chromium()
+    try:
+        [url] = re.findall(r"open (http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{32})", process.logs())
+        driver.get(url)
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=conv-D0PLAYADA].active"))
+        assert "Real answers" in driver.find_element(By.CSS_SELECTOR, "[data-testid=mode-banner]").text
+        ask(driver, "Hello with a key")
+        wait(driver, lambda d: bot_replies(d) and not bot_replies(d)[-1].find_elements(
+            By.CSS_SELECTOR, "[data-testid=block-button]") and text_of(bot_replies(d)[-1]).strip(" …"))
+        shot(driver, "14-real-key-tokened-address")
+        assert "Practice" not in text_of(bot_replies(driver)[-1])
+        driver.get(process.url)  # the address without its token
+        assert "address it printed" in driver.find_element(By.TAG_NAME, "body").text
+    finally:
+        stop_chromium(driver)
+        process.stop()

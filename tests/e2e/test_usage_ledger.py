@@ -109,7 +109,9 @@ def test_a_completed_answer_records_the_reported_tokens_and_their_price(deployed
     assert before <= entry.started <= entry.ended <= datetime.datetime.now(UTC)
     assert dict(entry.tool_calls) == {}
 
-    # Slack delivers the event again (a retry): the answer is not repeated, and neither is its entry.
+    # Slack delivers the event again (a retry): the answer is not repeated, and neither is its entry. (After the
+    # first delivery's job has ended: before, its claim is still held and the retry is told another is answering.)
+    deployed.bot.wait_for_log(message="job ended", event_id=event_id)
     since = deployed.bot.log_mark()
     say(deployed.bot, slack, channel, "what does it cost?", event_id=event_id)
     deployed.bot.wait_for_log(since=since, message="already answered", event_id=event_id)

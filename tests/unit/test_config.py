@@ -67,13 +67,14 @@ def test_a_bad_rate_limit_refuses_to_start_naming_the_variable(text, said):
 
 # -- choices ----------------------------------------------------------------------------------------
 
-PUBSUB = {"PUBSUB_TOPIC": "t", "WORKER_AUTH": "token", "WORKER_TOKEN": "w"}
+EMULATOR = {"PUBSUB_EMULATOR_HOST": "127.0.0.1:8085"}
+PUBSUB = {"PUBSUB_TOPIC": "t", "WORKER_AUTH": "token", "WORKER_TOKEN": "w", **EMULATOR}
 
 
 @pytest.mark.parametrize("name, choice, group, field, default, needs", [
     ("OPENAI_API", OpenAIApi, "model", "openai_api", "responses", {}),
     ("DISPATCH", Dispatch, "handoff", "dispatch", "thread", PUBSUB),
-    ("WORKER_AUTH", WorkerAuth, "handoff", "worker_auth", "oidc", {}),
+    ("WORKER_AUTH", WorkerAuth, "handoff", "worker_auth", "oidc", EMULATOR),
     ("STORE", StoreBackend, "state", "store", "sqlite", {}),
     ("STREAM_MODE", StreamMode, "answering", "stream_mode", "update", {}),
 ])
@@ -96,7 +97,33 @@ def test_choices_that_need_each_other():
     with pytest.raises(ConfigError, match=r"^DISPATCH=pubsub needs PUBSUB_TOPIC"):
         settings(DISPATCH="pubsub")
     with pytest.raises(ConfigError, match=r"^WORKER_AUTH=token needs WORKER_TOKEN"):
-        settings(DISPATCH="pubsub", PUBSUB_TOPIC="t", WORKER_AUTH="token")
+        settings(DISPATCH="pubsub", PUBSUB_TOPIC="t", WORKER_AUTH="token", **EMULATOR)
+
+
+@pytest.mark.parametrize("dispatch", ["thread", "pubsub"])
+def test_worker_auth_token_is_only_for_the_pubsub_emulator(dispatch):
+    """A secret in the push URL proves little (issue 16): outside the emulator, OIDC is the only way in."""
+    env = dict(DISPATCH=dispatch, PUBSUB_TOPIC="t", WORKER_AUTH="token", WORKER_TOKEN="w")
+    with pytest.raises(ConfigError, match=r"^WORKER_AUTH=token is only for the Pub/Sub emulator "
+                                          r"\(PUBSUB_EMULATOR_HOST is not set\): use WORKER_AUTH=oidc"):
+        settings(**env)
+    with pytest.raises(ConfigError, match=r"^WORKER_AUTH=token is only for the Pub/Sub emulator"):
+        settings(**env, PUBSUB_EMULATOR_HOST="  ")
+    assert settings(**env, **EMULATOR).handoff.worker_auth == "token"
+
+
+@pytest.mark.parametrize("access_token, said", [
+    (None, "; ACCESS_TOKEN (?token=) may be set too, as an extra check."),
+    ("acc", ". ACCESS_TOKEN alone is not enough: it is only an extra check on top of the signature."),
+])
+def test_the_http_function_needs_the_signing_secret(access_token, said):
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", **({"ACCESS_TOKEN": access_token} if access_token else {})}
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env)
+    assert str(refused.value).startswith("Refusing to start: set SLACK_SIGNING_SECRET (the app's Signing Secret")
+    assert str(refused.value).endswith(said)
+    # Socket Mode is reached over the WebSocket it opens: the app-level token is all it needs.
+    assert load_settings({**env, "SLACK_APP_TOKEN": "xapp-1"}, transport="socket").slack.slack_signing_secret is None
 
 
 # -- groups -----------------------------------------------------------------------------------------

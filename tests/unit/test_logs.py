@@ -5,6 +5,7 @@ import json
 import logging
 import sys
 import traceback
+import urllib.parse
 
 import pytest
 
@@ -126,6 +127,35 @@ def test_a_secret_that_json_escapes_is_still_masked(secret):
     entry = json.loads(line)
     assert entry["message"] == "key=[redacted]" and entry["value"] == "[redacted]"
     assert entry["[redacted]"] == "as a key"
+
+
+ESCAPING_SECRETS = ['pa"ss"word', "back\\slash\\key", "quote'and\"both\\", "spaced secret/value", "naïve\"key"]
+
+
+@pytest.mark.parametrize("secret", ESCAPING_SECRETS)
+def test_a_secret_already_escaped_in_the_text_is_masked(secret):
+    """Text may carry a secret escaped before it reaches the log: a JSON body or API answer logged as a string,
+    a dict or an exception whose text is a repr (``KeyError('…')``), a URL. Issue 16: a secret with " or \\
+    must be masked in every such form, in the message, in fields and in the exception."""
+    quoted = urllib.parse.quote(secret, safe="")
+    in_json, in_repr = json.dumps({"token": secret}), repr({"token": secret})
+    try:
+        raise KeyError(secret)  # str(KeyError) is the key's repr
+    except KeyError:
+        exc_info = sys.exc_info()
+    formatter = JsonFormatter(Redactor([secret]))
+    line = formatter.format(_record(f"slack answered {in_json} for {in_repr}",
+                                    fields={"body": in_json, "url": f"https://h/?token={quoted}",
+                                            "plus": urllib.parse.quote_plus(secret), "args": in_repr},
+                                    exc_info=exc_info))
+    entry = json.loads(line)
+    assert entry["message"] == 'slack answered {"token": "[redacted]"} for {\'token\': \'[redacted]\'}'
+    assert entry["body"] == '{"token": "[redacted]"}' and entry["url"] == "https://h/?token=[redacted]"
+    assert entry["plus"] == "[redacted]" and entry["args"] == "{'token': '[redacted]'}"
+    assert entry["exception"].endswith("KeyError: '[redacted]'\n")
+    everything = json.dumps(entry, ensure_ascii=False)
+    for form in (secret, json.dumps(secret)[1:-1], repr(secret)[1:-1], quoted):
+        assert form not in line and form not in everything
 
 
 def test_values_that_are_not_json_are_written_as_text_and_masked():

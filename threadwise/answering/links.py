@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from threadwise import logs
+from threadwise.model.fences import fence
 from threadwise.slack.events import Ask, SlackFile, unescape
 from slack_client import SlackGateway
 from threadwise.slack.messages import SlackMessage
@@ -97,5 +98,5 @@ def _as_text(link: MessageLink, where: dict, thread: list[SlackMessage], slack: 
     body = "\n".join(lines)
     if len(body) > MAX_LINKED_CHARS:
         body = body[:MAX_LINKED_CHARS] + " […cut]"
-    # Marked like file content: material to answer from, not instructions.
-    return f"[Linked Slack message in {name}]\n{body}\n[End of linked message]"
+    # Fenced like file content (a token the message cannot know): material to answer from, not instructions.
+    return fence(f"Linked Slack message in {name}", body)

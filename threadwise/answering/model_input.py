@@ -13,6 +13,7 @@ import re
 
 from threadwise.slack.events import Ask, strip_mention, unescape
 from threadwise.slack.reply_format import PLACEHOLDER_TEXT
+from threadwise.model.fences import fence
 from threadwise.model.tokens import estimate_tokens, turn_tokens
 from threadwise.model.types import ModelInput, Turn
 from threadwise.slack.messages import SlackMessage
@@ -69,8 +70,9 @@ def _images_of(files, file_images: dict) -> tuple[str, ...]:
 
 
 def _with_files(text: str, files, file_texts: dict) -> str:
-    # Marked as a file's content, so the model reads it as data, not as instructions.
-    attached = [f"[Content of the file {t.name}]\n{t.text}\n[End of {t.name}]"
+    # Fenced as a file's content, so the model reads it as data, not as instructions: the fence
+    # carries a token the file cannot know, so the file cannot end it early.
+    attached = [fence(f"Content of the file {t.name}", t.text)
                 for t in (file_texts.get(f.id) for f in files) if t]
     return "\n\n".join(part for part in [text, *attached] if part)
 

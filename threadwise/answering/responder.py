@@ -24,7 +24,8 @@ from threadwise.model.errors import ModelError, ModelErrorKind, as_model_error, 
 from threadwise.model.types import ModelInput
 from threadwise.slack.events import ABORTED_EVENT_TYPE, Ask
 from threadwise.knowledge.toolbox import Asker, KnowledgeTool, ToolBox
-from threadwise.answering.links import channel_canvas, message_links, read_links
+from threadwise.answering import audience
+from threadwise.answering.links import channel_canvas, read_links
 from threadwise.slack.reply_format import (PLACEHOLDER_TEXT, STATUS_STREAMING, THINKING_STATUS, ReplyTag, error_marker,
                           reply_metadata, sources_section, streaming_blocks)
 from threadwise.answering.supersede import supersede
@@ -61,6 +62,7 @@ class Services:
     meter: Meter | None = None  # the usage ledger and its prices; None: the usage is only logged
     spending_rules: SpendingRules | None = None  # allowlists, budgets, alerts (usage/spending_rules.py); None: none
     admin_users: frozenset[str] = frozenset()  # the usage group's ADMIN_USERS: whom a quota error addresses
+    reach: audience.ReachRules = audience.ReachRules()  # the knowledge group's: who may read what (audience.py)
 
 
 @dataclass(frozen=True)
@@ -208,10 +210,11 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
     me = slack.identity()
     private_answer = ask.channel_type == "im"
     canvas = channel_canvas(ask, slack)
-    if canvas is not None:
+    reach = audience.gate(ask, slack, services.tools, canvas is not None, services.reach)  # who reads the answer
+    if canvas is not None and reach.canvas:
         ask = replace(ask, files=ask.files + (canvas,))  # read like a file shared with the question
     files = read_thread_files(ask, thread, services)
-    linked = read_links(ask, slack, private_answer) if message_links(ask.text) else None
+    linked = read_links(ask, slack, private_answer) if reach.links else None
     turns = history_turns(thread, ask, me.user_id, slack.is_own, files.texts, files.images)
     if linked and linked.texts:
         question = turns[-1]
@@ -228,8 +231,8 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
     if refused is not None:  # a budget has no room for this answer's worst case: no model request
         return Outcome(error_marker(refused), AnswerStatus.ERROR, ledger_outcome=UsageOutcome.BUDGET_REFUSED)
     toolbox = None
-    if services.tools:
-        toolbox = ToolBox(services.tools, Asker(ask.user, ask.channel, ask.team_id, private_answer, ask.thread_ts),
+    if reach.tools:
+        toolbox = ToolBox(reach.tools, Asker(ask.user, ask.channel, ask.team_id, private_answer, ask.thread_ts),
                           services.tool_result_chars, services.tool_max_rounds)
     try:
         notice = _stream_once(model_input, reply, services.model, spending, toolbox)
@@ -242,7 +245,7 @@ def _generate(ask: Ask, thread: list[SlackMessage], reply: StreamingReply, servi
             notice = _stream_once(smaller, reply, services.model, spending, toolbox)
         except ModelError as again:
             return Outcome(error_marker(again.sentence_for(services.admin_users)), AnswerStatus.ERROR)
-    notes = [n for n in (notice, files.notice(), *(linked.notes if linked else [])) if n]
+    notes = [n for n in (notice, files.notice(), *(linked.notes if linked else []), reach.notice) if n]
     return Outcome(error_marker(" ".join(notes)) if notes else None, AnswerStatus.DONE)
 
 

@@ -108,6 +108,10 @@ class KnowledgeSettings:
     google_api_url: str
     tool_result_chars: int
     tool_max_rounds: int
+    # Who may read answers drawn from knowledge (answering/audience.py): by default only the workspace's
+    # members, in conversations not shared with another organisation.
+    knowledge_for_guests: bool = False  # KNOWLEDGE_FOR_GUESTS: guests too (is_restricted / is_ultra_restricted)
+    knowledge_in_shared_channels: bool = False  # KNOWLEDGE_IN_SHARED_CHANNELS: Slack Connect and shared channels
 
 
 @dataclass(frozen=True)

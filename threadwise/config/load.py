@@ -56,6 +56,8 @@ def load_settings(env: Mapping[str, str] | None = None, transport: Transport = "
             google_api_url=api_url(env, "GOOGLE_API_URL", DEFAULT_GOOGLE_API_URL),
             tool_result_chars=int(number(env, "TOOL_RESULT_CHARS", 12_000, 500, 200_000)),
             tool_max_rounds=int(number(env, "TOOL_MAX_ROUNDS", 4, 1, 10)),
+            knowledge_for_guests=boolean(env, "KNOWLEDGE_FOR_GUESTS", default=False),
+            knowledge_in_shared_channels=boolean(env, "KNOWLEDGE_IN_SHARED_CHANNELS", default=False),
         ),
         # Only the path here: the file's format belongs to the usage room, which reads it (and refuses a bad
         # one with a ConfigError naming the file) when the runtime is built, before any answer.
@@ -92,10 +94,14 @@ def _slack(env: Mapping[str, str], transport: Transport) -> SlackSettings:
         if not app_token or not app_token.startswith("xapp-"):
             raise ConfigError("Refusing to start Socket Mode: set SLACK_APP_TOKEN to the app-level token "
                               "(xapp-…, scope connections:write) from the app's Basic Information page.")
-    elif not signing_secret and not access_token:
+    elif not signing_secret:
+        # ACCESS_TOKEN proves nothing about the body and sits in the URL: whoever holds the URL could forge
+        # any request with it. It stays an extra check on top of the signature, never instead of it.
         raise ConfigError(
-            "Refusing to start: set SLACK_SIGNING_SECRET (recommended) and/or ACCESS_TOKEN "
-            "so that requests can be verified as coming from Slack."
+            "Refusing to start: set SLACK_SIGNING_SECRET (the app's Signing Secret, under Basic Information → "
+            "App Credentials) so that every request is verified as coming from Slack"
+            + (". ACCESS_TOKEN alone is not enough: it is only an extra check on top of the signature."
+               if access_token else "; ACCESS_TOKEN (?token=) may be set too, as an extra check.")
         )
     bot_token = text(env, "SLACK_BOT_TOKEN")
     if not bot_token:
@@ -145,6 +151,12 @@ def _handoff(env: Mapping[str, str]) -> HandoffSettings:
     worker_auth: WorkerAuth = choice(env, "WORKER_AUTH", WorkerAuth, "oidc")
     worker_token = text(env, "WORKER_TOKEN")
     audience, service_account = text(env, "WORKER_AUDIENCE"), text(env, "WORKER_SERVICE_ACCOUNT")
+    if worker_auth == "token" and not text(env, "PUBSUB_EMULATOR_HOST"):
+        # A secret in the push URL is readable in the subscription's settings and any log of the URL; only the
+        # emulator, which cannot sign its pushes, needs it.
+        raise ConfigError("WORKER_AUTH=token is only for the Pub/Sub emulator (PUBSUB_EMULATOR_HOST is not set): "
+                          "use WORKER_AUTH=oidc with WORKER_AUDIENCE and WORKER_SERVICE_ACCOUNT (./scripts/deploy "
+                          "sets them up).")
     if dispatch == "pubsub":
         if not pubsub_topic:
             raise ConfigError("DISPATCH=pubsub needs PUBSUB_TOPIC (the topic the jobs are published to).")

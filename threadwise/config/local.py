@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from typing import Literal, Mapping
 
-from threadwise.config.env import number, text
+from threadwise.config.env import ConfigError, number, text
 
 RunMode = Literal["socket", "http", "playground"]
 
@@ -25,6 +25,10 @@ def local_run(env: Mapping[str, str] | None = None) -> LocalRun:
     if text(env, "SLACK_APP_TOKEN"):
         return LocalRun("socket", port, "Socket Mode (SLACK_APP_TOKEN is set): no public URL needed")
     chosen_by = [name for name in ("SLACK_SIGNING_SECRET", "ACCESS_TOKEN") if text(env, name)]
+    if chosen_by == ["ACCESS_TOKEN"]:  # the HTTP function would refuse it (config/load.py): say so before
+        raise ConfigError("ACCESS_TOKEN is set but SLACK_SIGNING_SECRET is not: the HTTP function needs the "
+                          "signing secret (ACCESS_TOKEN is only an extra check). Set it, or unset ACCESS_TOKEN "
+                          "for the offline playground.")
     if chosen_by:
         return LocalRun("http", port, f"HTTP function on http://localhost:{port}/ ({' and '.join(chosen_by)} "
                                       f"{'is' if len(chosen_by) == 1 else 'are'} set): "

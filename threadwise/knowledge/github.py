@@ -22,6 +22,7 @@ from threadwise import logs
 from threadwise.config import KnowledgeSettings
 from slack_client import SlackGateway
 from threadwise.knowledge.toolbox import Asker, Found, ToolFailed, ToolOutput
+from threadwise.knowledge.github_scope import scoped
 from threadwise.knowledge.http import HostBearer, NotOK, request_json
 
 log = logs.get(__name__)
@@ -42,9 +43,6 @@ PARAMETERS = {
     "required": ["query"],
     "additionalProperties": False,
 }
-# Qualifiers that choose whose repositories are searched. GitHub ORs them together,
-# so one written by the model would widen a search otherwise kept to GITHUB_ORG.
-_SCOPE = re.compile(r'(?<!\S)(-?)(org|user|owner|repo):("[^"]*"|\S+)', re.IGNORECASE)
 MAX_QUERY_CHARS = 256  # GitHub refuses a longer q: 422 "The search is longer than 256 characters."
 _TERM = re.compile(r'\S*"[^"]*"\S*|\S+')  # a word, a qualifier or a "quoted phrase", kept whole
 _QUALIFIER = re.compile(r"-?[A-Za-z_]+:")
@@ -77,43 +75,22 @@ class GitHubSearch:
         kind = arguments.get("kind") or "issues"
         if kind not in KINDS:
             raise ToolFailed('`kind` must be "issues" or "code".')
-        q, dropped = self._scoped(query)
-        q, cut = _within_limit(q)
+        scope = scoped(query, self._org)  # kept inside GITHUB_ORG, whatever the query says (github_scope.py)
+        q, cut = _within_limit(scope.q)
         data = self._search(kind, q)
         items = [item for item in data.get("items") or [] if isinstance(item, dict)][: self._max_results]
         found = [_issue(item) if kind == "issues" else _code(item) for item in items]
         log.info("github search", kind=kind, results=len(found), total=data.get("total_count"),
                  user=asker.user_id)
         notes = []
-        if dropped:
-            notes.append(f"Searched only {self._org}: left out {', '.join(dropped)}.")
+        if scope.dropped or scope.operators_dropped:
+            left_out = [*scope.dropped, *(["OR/AND/NOT and parentheses"] if scope.operators_dropped else [])]
+            notes.append(f"Searched only {self._org}: left out {', '.join(left_out)}.")
         if cut:
             notes.append(f"The query was longer than GitHub's {MAX_QUERY_CHARS} characters; searched for: {q}")
         if data.get("incomplete_results"):
             notes.append("GitHub's search timed out before finishing; there may be more results.")
         return ToolOutput(found, " ".join(notes) or None)
-
-    def _scoped(self, query: str) -> tuple[str, list[str]]:
-        """The query kept to GITHUB_ORG, and the scope qualifiers removed to keep it there."""
-        if not self._org:
-            return query, []
-        dropped: list[str] = []
-        kept_repo = False
-
-        def keep_or_drop(match: re.Match) -> str:
-            nonlocal kept_repo
-            negated, key, value = match.group(1), match.group(2).lower(), match.group(3).strip('"')
-            if negated:
-                return match.group(0)  # an exclusion only narrows the search
-            if key == "repo" and value.lower().startswith(self._org.lower() + "/"):
-                kept_repo = True  # a repository of the org: narrower than org:, keep it
-                return match.group(0)
-            dropped.append(match.group(0))
-            return ""
-
-        rest = " ".join(_SCOPE.sub(keep_or_drop, query).split())
-        # org: together with repo:ORG/x would widen the search back to the whole org.
-        return (rest if kept_repo else f"{rest} org:{self._org}".strip()), dropped
 
     def _search(self, kind: str, q: str) -> dict:
         headers = {

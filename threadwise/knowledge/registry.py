@@ -22,15 +22,21 @@ class Source:
     tool: str  # the function name the model calls; the module's tool says the same (a test checks)
     setting: str  # the environment variable that turns it on; KnowledgeSettings holds it in lower case
     module: str  # its module, whose build(knowledge, slack) makes the tool
+    # It answers everyone with the same view (the operator's token; it cannot tell what the asker may open):
+    # in a channel, only when everyone there belongs to the workspace (answering/audience.py).
+    workspace_wide: bool = False
 
 
 # In the order the model is offered them.
 SOURCES: tuple[Source, ...] = (
     Source("search_slack", "SLACK_USER_TOKEN", "threadwise.knowledge.slack_search"),
-    Source("search_notion", "NOTION_TOKEN", "threadwise.knowledge.notion"),
-    Source("search_github", "GITHUB_TOKEN", "threadwise.knowledge.github"),
+    Source("search_notion", "NOTION_TOKEN", "threadwise.knowledge.notion", workspace_wide=True),
+    Source("search_github", "GITHUB_TOKEN", "threadwise.knowledge.github", workspace_wide=True),
     Source("search_google_drive", "GOOGLE_DRIVE_CREDENTIALS", "threadwise.knowledge.drive"),
 )
+
+
+WORKSPACE_WIDE = frozenset(source.tool for source in SOURCES if source.workspace_wide)
 
 
 def is_on(source: Source, knowledge: KnowledgeSettings) -> bool:

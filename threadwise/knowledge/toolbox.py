@@ -9,6 +9,8 @@ the links for the Sources list under the answer.
 Tools act with the operator's credentials on behalf of whoever asked, so each
 tool filters its results to what the ``Asker`` could open themselves wherever
 the provider's API can tell, and sends its credential only to its own API host.
+Whether an answer gets the tools at all is decided before, from who will read it
+(``answering/audience.py``: guests, other organisations, shared channels).
 """
 from __future__ import annotations
 

@@ -12,11 +12,12 @@ from typing import Iterator
 
 from threadwise.config import ModelSettings
 from threadwise.knowledge.toolbox import ToolBox, ToolCall
+from threadwise.model.fences import fenced_labels
 from threadwise.model.tokens import estimated_usage
 from threadwise.model.types import Citation, ModelInput, Usage
 
-FIRST_TOKEN_DELAY_FACTOR = 8
-_FILE_MARKER = re.compile(r"^\[Content of the file (.+)\]$", re.MULTILINE)  # a real model takes a moment before its first token
+FIRST_TOKEN_DELAY_FACTOR = 8  # a real model takes a moment before its first token
+_FILE_LABEL = "Content of the file "
 
 
 class PracticeStream:
@@ -54,7 +55,8 @@ class PracticeStream:
         )
 
     def _files_line(self) -> str:
-        names = [n for t in self._input.turns for n in _FILE_MARKER.findall(t.text)]
+        names = [label.removeprefix(_FILE_LABEL) for t in self._input.turns for label in fenced_labels(t.text)
+                 if label.startswith(_FILE_LABEL)]
         images = sum(len(t.images) for t in self._input.turns)
         line = f"- Files the model would read: {', '.join(dict.fromkeys(names))}.\n" if names else ""
         return line + (f"- Images the model would see: {images}.\n" if images else "")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import threading
 from typing import Callable, Iterator
 
-from prompts import DATA_NOT_INSTRUCTIONS
+from prompts import data_rule
 from threadwise.config import ModelSettings
 from threadwise.knowledge.toolbox import ToolBox, ToolCall, ToolResult
 from threadwise.model.closing import hard_close
+from threadwise.model.fences import has_fence
 from threadwise.model.errors import ModelError, ModelErrorKind, failure_sentence, incomplete_notice
 from threadwise.model.tokens import estimate_tokens, estimated_usage
 from threadwise.model.types import Citation, ModelInput, Usage
@@ -45,12 +46,15 @@ class _ToolLoopStream:
         self._settings = settings
         self._toolbox = toolbox
         self._instructions = model_input.system_prompt
-        if toolbox is not None:
-            self._instructions += "\n\n" + DATA_NOT_INSTRUCTIONS
+        # Whenever anything in the input was written by someone else (fenced documents, tool results),
+        # the model is told it is data, never instructions: with tools or without.
+        rule = data_rule(toolbox is not None, has_fence(t.text for t in model_input.turns))
+        if rule:
+            self._instructions += "\n\n" + rule
         self._lock = threading.Lock()
         self._closed = False
         self._done_rounds: Usage | None = None  # the requests before the current one
-        self._sent_tokens = model_input.estimated_tokens + (estimate_tokens(DATA_NOT_INSTRUCTIONS) if toolbox else 0)
+        self._sent_tokens = model_input.estimated_tokens + (estimate_tokens(rule) if rule else 0)
         self._open = False  # the current request was made (a refused one costs nothing)
         self._reported: Usage | None = None  # the current request's usage, as the provider reported it
         self._received: list[str] = []  # the current request's text and tool-call arguments so far

@@ -7,6 +7,7 @@ not handle becomes ``Ignore`` (answered 200, nothing else happens).
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import re
@@ -91,6 +92,10 @@ class Ask:
     # the bot already takes part in that thread; the worker checks.
     needs_participation: bool = False
     files: tuple[SlackFile, ...] = ()
+    # Who asks and where, as the event tells (answering/audience.py decides what the answer may use):
+    asker_team: str = ""  # the asker's own team (event ``user_team``, else ``team``): another organisation's
+    workspace_team: str = ""  # the installation's workspace (``authorizations[].team_id``, else ``team_id``)
+    ext_shared_channel: bool = False  # the envelope's ``is_ext_shared_channel``: shared with another organisation
 
     @property
     def in_thread(self) -> bool:
@@ -194,17 +199,41 @@ def parse_event_body(body: Any, bot: BotIdentity | None) -> Event:
     event_id = _require(body, "event_id")
     if bot is not None and _for_someone_else(body, bot):
         return Ignore("event for another app")
-    return _parse_event(event, event_id, body.get("team_id") or "", bot)
+    parsed = _parse_event(event, event_id, body.get("team_id") or "", bot)
+    if isinstance(parsed, Ask):
+        parsed = _with_teams(parsed, event, body)
+    return parsed
+
+
+def _with_teams(ask: Ask, event: dict, body: dict) -> Ask:
+    def text_of(mapping: Any, key: str) -> str:
+        value = mapping.get(key) if isinstance(mapping, dict) else None
+        return value if isinstance(value, str) else ""
+
+    authorizations = body.get("authorizations")
+    installed = text_of(authorizations[0], "team_id") if isinstance(authorizations, list) and authorizations else ""
+    return dataclasses.replace(ask, asker_team=text_of(event, "user_team") or text_of(event, "team"),
+                               workspace_team=installed or ask.team_id,
+                               ext_shared_channel=body.get("is_ext_shared_channel") is True)
 
 
 def _for_someone_else(body: dict, bot: BotIdentity) -> bool:
     if bot.app_id and body.get("api_app_id") not in (None, bot.app_id):
         return True
     # Slack lists the installation an event is delivered for; ours names our bot user.
-    authorizations = body.get("authorizations")
-    if isinstance(authorizations, list) and authorizations:
-        return not any(isinstance(a, dict) and a.get("user_id") == bot.user_id for a in authorizations)
-    return False
+    listed = authorizations(body)
+    return bool(listed) and not any(a.get("user_id") == bot.user_id for a in listed)
+
+
+def authorizations(body: dict) -> tuple[dict, ...]:
+    """The event body's ``authorizations`` (Slack: a list of objects); none when absent. Anything else is
+    malformed: 400, where iterating it used to fail deep in the request (a 200 with a traceback)."""
+    listed = body.get("authorizations")
+    if listed is None:
+        return ()
+    if not isinstance(listed, list) or not all(isinstance(item, dict) for item in listed):
+        raise BadRequest("invalid field: authorizations (expected a list of objects)")
+    return tuple(listed)
 
 
 def _parse_event(event: dict, event_id: str, team_id: str, bot: BotIdentity | None) -> Event:

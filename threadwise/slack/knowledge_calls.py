@@ -50,15 +50,18 @@ class KnowledgeCalls:
             log.info("membership not confirmed", channel=channel, error=error.response.get("error"))
         return False
 
-    def conversation(self, channel: str) -> dict | None:
+    def conversation(self, channel: str, reuse_within: float = 0.0) -> dict | None:
         """``conversations.info`` of a channel, or None when the bot cannot see it.
 
-        Asked for every question in a channel (does it have a canvas?), and Tier 3
+        Asked for every question in a channel (does it have a canvas? is it shared?), and Tier 3
         like ``chat.update``: budgeted, and remembered for a few minutes per channel
-        for when the budget has no room.
+        for when the budget has no room. ``reuse_within``: a read that recent is used as it is
+        (the same answer read it a moment ago).
         """
         now = time.monotonic()
         cached = self._channels.get(channel)
+        if cached is not None and now - cached[0] < reuse_within:
+            return cached[1]
         if cached is not None and now - cached[0] < CHANNEL_INFO_TTL:
             # Fresh when the budget has room (a canvas added a minute ago is seen); the
             # remembered answer when it has not (under load a question does not wait for it).

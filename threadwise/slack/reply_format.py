@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from threadwise.slack.events import ABORTED_EVENT_TYPE, REPLY_EVENT_TYPE
+from threadwise.slack.pings import quiet
 
 # The Stop button's action_id is a contract (DESIGN.md), the same as the Stop shortcut's callback_id;
 # the interactions registry routes it to the Stop handler.
@@ -77,20 +78,23 @@ def stop_button_block() -> dict:
     }
 
 
+# Every text of a reply becomes Slack's blocks and ``text`` here, and goes through pings.quiet on the
+# way: what the model writes never pings a channel or a group (issue 16).
 def streaming_blocks(text: str, status: str | None = None) -> list[dict]:
     """A part still being written: its text with a cursor (or what the model is doing), and the Stop button."""
     shown = text + CURSOR if text else (f"_{status}_" if status else PLACEHOLDER_TEXT)
-    return [{"type": "markdown", "text": shown}, stop_button_block()]
+    return [{"type": "markdown", "text": quiet(shown)}, stop_button_block()]
 
 
 def final_blocks(text: str) -> list[dict]:
-    return [{"type": "markdown", "text": text or " "}]
+    return [{"type": "markdown", "text": quiet(text) or " "}]
 
 
 def fallback_text(text: str) -> str:
     """The ``text`` field: the same Markdown, bounded by Slack's limit."""
     if not text:
         return PLACEHOLDER_TEXT
+    text = quiet(text)
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
 
 

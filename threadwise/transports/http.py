@@ -19,6 +19,7 @@ from threadwise.slack.events import BadRequest
 
 MAX_BODY_BYTES = 1 << 20  # Slack's payloads are a few KB; anything near this is not Slack.
 NO_RETRY = {"X-Slack-No-Retry": "1"}
+CLAIM_CHARS = 200  # of a header logged as the sender's claim: enough for a chain of proxies, no more
 
 log = logs.get("threadwise")
 
@@ -55,7 +56,11 @@ def slack_request(request: HttpRequest, verifier, inbound) -> HttpResponse:
     if len(body) > MAX_BODY_BYTES:
         return _refuse(413, "request body too large")
     if not verifier.is_authentic(body, request.headers, request.query_token):
-        log.warning("unverified request rejected", remote=request.headers.get("X-Forwarded-For", request.remote))
+        # The address the server saw; X-Forwarded-For is whatever the sender wrote (a forger writes anyone's
+        # address), so it is logged only as a claim, cut short.
+        claimed = request.headers.get("X-Forwarded-For")
+        log.warning("unverified request rejected", remote=request.remote,
+                    forwarded_for_claimed=claimed[:CLAIM_CHARS] if claimed else None)
         return HttpResponse(401, {"error": "invalid signature or token"})
     try:
         text = body.decode("utf-8")

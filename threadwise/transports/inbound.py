@@ -15,8 +15,8 @@ from typing import Any
 
 from threadwise import logs
 from threadwise.runtime import Runtime
-from threadwise.slack.events import (BotIdentity, Ignore, Interaction, UrlVerification, parse_event_body,
-                                     parse_interaction, parse_interaction_form)
+from threadwise.slack.events import (BotIdentity, Ignore, Interaction, UrlVerification, authorizations,
+                                     parse_event_body, parse_interaction, parse_interaction_form)
 from threadwise.slack.home_events import HomeOpened
 
 log = logs.get("threadwise")
@@ -96,8 +96,8 @@ class SlackInbound:
         known = slack.known_identity()
         if known is not None:
             return known
-        for authorization in body.get("authorizations") or []:
-            if isinstance(authorization, dict) and authorization.get("is_bot") and authorization.get("user_id"):
+        for authorization in authorizations(body):  # (BadRequest when it is not a list of objects)
+            if authorization.get("is_bot") and authorization.get("user_id"):
                 return BotIdentity(user_id=authorization["user_id"], app_id=self._app_id)
         try:
             return slack.identity()

@@ -234,7 +234,7 @@ def test_emulator_resets_and_stops_with_its_java():
 
 def test_open_store(tmp_path, request):
     """Each backend opens from its settings, as runtime.py opens it, and works."""
-    env = {"SLACK_BOT_TOKEN": "xoxb-1", "ACCESS_TOKEN": "t", "PRACTICE_MODE": "true"}
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PRACTICE_MODE": "true"}
     settings = load_settings({**env, "STORE": "sqlite", "SQLITE_PATH": str(tmp_path / "x.sqlite3")})
     sqlite = STORE_BACKENDS[settings.state.store].open(settings.state)
     assert isinstance(sqlite, SqliteStore) and sqlite.create_claim("Ev1", TTL)

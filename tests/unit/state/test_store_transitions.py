@@ -131,7 +131,7 @@ def test_the_file_is_in_wal_mode_so_readers_do_not_wait_for_writers(tmp_path):
 
 
 def test_the_store_setting_picks_the_backend(tmp_path, clock, monkeypatch):
-    env = {"SLACK_BOT_TOKEN": "xoxb-1", "ACCESS_TOKEN": "t", "PRACTICE_MODE": "true"}
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PRACTICE_MODE": "true"}
     settings = load_settings({**env, "SQLITE_PATH": str(tmp_path / "x.sqlite3")})
     assert settings.state.store == "sqlite", "the default"
     sqlite = STORE_BACKENDS[settings.state.store].open(settings.state, now=clock)
@@ -157,7 +157,7 @@ def test_runtime_opens_the_store_the_settings_name(tmp_path):
     """runtime.py is the one place a backend is picked; it opens the store on first use, not before."""
     from threadwise.runtime import Runtime
 
-    env = {"SLACK_BOT_TOKEN": "xoxb-1", "ACCESS_TOKEN": "t", "PRACTICE_MODE": "true",
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PRACTICE_MODE": "true",
            "SQLITE_PATH": str(tmp_path / "lazy" / "x.sqlite3")}
     runtime = Runtime(load_settings(env))
     assert not (tmp_path / "lazy").exists(), "nothing opened yet"

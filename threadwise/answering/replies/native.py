@@ -26,6 +26,7 @@ from threadwise import logs
 from threadwise.slack.events import ABORTED_EVENT_TYPE
 from threadwise.slack.reply_format import (PART_LIMIT, STATUS_STREAMING, close_open_fence, fallback_text, final_blocks,
                           reply_metadata, stop_button_block, stopped_marker, streaming_blocks, with_marker)
+from threadwise.slack.pings import quiet, stream_safe
 from threadwise.slack.rate_budget import FINAL
 from threadwise.slack.messages import WriteOutcome, WriteStatus
 from threadwise.answering.outcomes import AnswerStatus
@@ -61,16 +62,22 @@ class NativeStreamingReply(StreamingReply):
         if len(snapshot) > PART_LIMIT:  # longer than one part: parts are chat.update's business
             self._leave_native("the answer is longer than one part")
             return super()._write_interim(snapshot)
+        # Slack joins the appended pieces: a mention is quieted once it is whole, and a tail that
+        # could still become one waits for the next piece (pings.stream_safe).
+        shown = stream_safe(snapshot)
+        if not shown or not shown.startswith(self._streamed):
+            self._next_write_at = time.monotonic() + self._interval
+            return
         if self._stream_ts is None:
-            self._start(snapshot)
+            self._start(snapshot, shown)
         else:
-            self._append(snapshot)
+            self._append(snapshot, shown)
 
-    def _start(self, snapshot: str) -> None:
-        outcome = self._slack.start_stream(self._channel, self._thread_ts, snapshot, self._recipient_user,
+    def _start(self, snapshot: str, shown: str) -> None:
+        outcome = self._slack.start_stream(self._channel, self._thread_ts, shown, self._recipient_user,
                                            self._recipient_team, self._budget_key, self._last_write_at)
         if outcome.status is WriteStatus.OK and outcome.ts:
-            self._stream_ts, self._streamed = outcome.ts, snapshot
+            self._stream_ts, self._streamed = outcome.ts, shown
             # The control message names its stream, for Stop / Delete used on either message.
             control = self._slack.update_until_landed(
                 self._channel, self._control_ts, fallback_text(STREAM_BELOW_TEXT),
@@ -86,15 +93,16 @@ class NativeStreamingReply(StreamingReply):
             self._leave_native(f"chat.startStream: {outcome.error or outcome.status}")
             super()._write_interim(snapshot)
 
-    def _append(self, snapshot: str) -> None:
-        delta = snapshot[len(self._streamed):]
-        if not delta:  # nothing new (a heartbeat): a stream has nothing to rewrite
+    def _append(self, snapshot: str, shown: str) -> None:
+        delta = shown[len(self._streamed):]
+        if not delta:  # nothing new (a heartbeat, or a tail held back): a stream has nothing to rewrite
             self._last_write_at = time.monotonic()
+            self._written = snapshot
             return
         outcome = self._slack.append_stream(self._channel, self._stream_ts, delta, self._budget_key,
                                             self._last_write_at)
         if outcome.status is WriteStatus.OK:
-            self._streamed = snapshot
+            self._streamed = shown
         self._after_native(snapshot, outcome)
 
     def _after_native(self, snapshot: str, outcome: WriteOutcome) -> None:
@@ -162,7 +170,7 @@ class NativeStreamingReply(StreamingReply):
             return FinalReport([self._stream_ts], self._stop, landed=False)
         if self._stop:
             marker = stopped_marker(self._stop.stopped_by, self._stop.reason.value)
-        final = with_marker(self._answer, marker) if marker else close_open_fence(self._answer)
+        final = quiet(with_marker(self._answer, marker) if marker else close_open_fence(self._answer))
         if not final.strip():
             final = "_(The model returned an empty answer.)_"
         metadata = self._final_metadata(status)

@@ -17,22 +17,10 @@ import openai
 import pytest
 from openai.types.responses import ResponseCompletedEvent
 
+from openai_standin_fixtures import client, fake  # noqa: F401  (fixtures)
 from standins.openai_api import HANG, FakeOpenAI, Script
 
 MODEL = "gpt-5-mini"
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI(api_key="sk-test-0123456789abcdef") as f:
-        yield f
-
-
-@pytest.fixture
-def client(fake):
-    c = openai.OpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0, timeout=10)
-    yield c
-    c.close()
 
 
 def _stream_responses(client, text="hello there", **kw):

@@ -13,7 +13,8 @@ import pytest
 from openai.types.responses import ResponseErrorEvent, ResponseFailedEvent, ResponseIncompleteEvent
 
 from standins.openai_api import Script
-from test_standin_openai import MODEL, _stream_chat, _stream_responses, client, fake  # noqa: F401 (fixtures)
+from openai_standin_fixtures import client, fake  # noqa: F401  (fixtures)
+from test_standin_openai import MODEL, _stream_chat, _stream_responses
 
 
 # --------------------------------------------------------------------------- HTTP status errors

@@ -4,26 +4,13 @@ both APIs -- and reports none for a stream the client closed early: the usage ri
 ``Recorded.usage_reported`` says what the client was sent, for tests that compare it with the ledger."""
 from __future__ import annotations
 
-import openai
 import pytest
 
-from standins.openai_api import FakeOpenAI, Script
+from openai_standin_fixtures import client, fake  # noqa: F401  (fixtures)
+from standins.openai_api import Script
 
 MODEL = "gpt-5-mini"
 USER = {"role": "user", "content": "hello there"}
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI(api_key="sk-test-0123456789abcdef") as f:
-        yield f
-
-
-@pytest.fixture
-def client(fake):
-    c = openai.OpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0, timeout=10)
-    yield c
-    c.close()
 
 
 def _stream(client, api):

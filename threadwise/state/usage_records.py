@@ -113,6 +113,10 @@ class Tally:
     def cost_usd(self) -> Decimal:
         return Decimal(self.cost_pico).scaleb(-12)  # picodollars (10⁻¹² USD): see usage_tallies.py
 
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
     def __add__(self, other: "Tally") -> "Tally":
         return Tally(*(getattr(self, name) + getattr(other, name) for name in COUNTERS))
 

@@ -21,27 +21,9 @@ __all__ = ["SPENDING_OUTCOMES", "MonthReport", "Totals", "ledger_month_report", 
            "report_from_tallies"]
 
 
-@dataclass
-class Totals:
-    """Sums over some entries (all of a month, one user's, one channel's, one model's…)."""
-
-    answers: int = 0
-    input_tokens: int = 0
-    cached_input_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost_usd: Decimal = Decimal(0)  # the known costs only
-    unpriced_answers: int = 0  # answers whose model had no price: their cost is unknown, not 0
-    estimated_answers: int = 0  # answers whose tokens were counted locally (no usage from the provider)
-
-    @classmethod
-    def of(cls, tally: Tally) -> "Totals":
-        return cls(tally.answers, tally.input_tokens, tally.cached_input_tokens, tally.output_tokens,
-                   tally.reasoning_tokens, tally.cost_usd, tally.unpriced_answers, tally.estimated_answers)
-
-    @property
-    def tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
+# Sums over some entries (all of a month, one user's, one channel's, one model's…): the store's running sums as
+# they are read back. ``cost_usd`` is the known costs only; an unknown one counts in ``unpriced_answers``.
+Totals = Tally
 
 
 @dataclass
@@ -87,13 +69,13 @@ def report_from_tallies(tallies: dict[TallyKey, Tally], year: int, month: int) -
     outputs: dict[str, list[tuple[int, int]]] = {"completed_output": [], "stopped_output": []}
     for (dimension, key), tally in sorted(tallies.items()):
         if dimension == "all":
-            report.total = Totals.of(tally)
+            report.total = tally
         elif dimension in ("user", "channel", "model"):
-            getattr(report, f"by_{dimension}")[key] = Totals.of(tally)
+            getattr(report, f"by_{dimension}")[key] = tally
             if dimension == "model" and tally.unpriced_answers:
                 report.unpriced_models.add(key)
         elif dimension == "outcome":
-            report.by_outcome[UsageOutcome(key)] = Totals.of(tally)
+            report.by_outcome[UsageOutcome(key)] = tally
         elif dimension == "day" and 1 <= int(key) <= len(report.daily_cost_usd):
             report.daily_cost_usd[int(key) - 1] = tally.cost_usd
         elif dimension in outputs:

@@ -25,7 +25,9 @@ def pings_in(slack, channel):
 def test_no_message_of_a_streamed_answer_pings_and_the_mentions_are_shown(bots, slack, openai_server, channel):
     bot = bots.get(WEB_SEARCH="true")
     odd = slack.add_file("<!here> plans.zip", b"PK\x05\x06" + b"\x00" * 18, "application/zip", "zip")
-    openai_server.reply = Script(text=PINGS, chunk_chars=3, delta_delay=0.02,
+    # About 3 s of streaming at 3 characters a delta: several interim updates at STREAM_UPDATE_INTERVAL (0.8 s)
+    # even on a loaded machine (1.3 s of it gave only one in a CI run).
+    openai_server.reply = Script(text=PINGS, chunk_chars=3, delta_delay=0.05,
                                  citations=(("https://example.org/news", "<!channel> news"),))
     ts = share(bot, slack, channel, "announce it", [odd])
     final = wait_answer(slack, channel, ts)[-1]
